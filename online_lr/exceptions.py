@@ -1,0 +1,26 @@
+"""Errors raised by the learner (kept free of heavy imports so consumers can catch them cheaply)."""
+
+from __future__ import annotations
+
+__all__ = ["DivergenceError"]
+
+
+class DivergenceError(ValueError):
+    """An update was refused because it would have made the model's state non-finite.
+
+    The model is left exactly as it was before the refused update.
+
+    Attributes
+    ----------
+    row
+        Index, within the block passed to `learn_sequential`, of the refused row (0 for
+        `learn_one` and `learn_many`). The rows before it were learned.
+    predictions
+        The prequential predictions of the rows before `row`.
+
+    """
+
+    def __init__(self, message: str, row: int = 0, predictions=None):
+        super().__init__(message)
+        self.row = row
+        self.predictions = predictions

@@ -1,0 +1,424 @@
+"""SGDRegressor: River's protocol, River's numbers, the compiled path, bad input, persistence."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from river import checks, datasets, linear_model, optim, preprocessing
+
+from online_lr import DivergenceError, SGDRegressor, schedules
+
+TOL = 1e-9
+
+
+def scaled_trump(n: int | None = None) -> list[tuple[dict, float]]:
+    """TrumpApproval standardised with running statistics, materialised so both models see it."""
+    scaler = preprocessing.StandardScaler()
+    rows = []
+    for x, y in itertools.islice(datasets.TrumpApproval(), n):
+        scaler.learn_one(x)
+        rows.append((scaler.transform_one(x), y))
+    return rows
+
+
+def synthetic(n: int = 500, d: int = 5, seed: int = 0, noise: float = 0.1):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = X @ rng.normal(size=d) + 3.0 + noise * rng.normal(size=n)
+    return X, y
+
+
+def assert_same_model(ours: SGDRegressor, river_model, tol: float = TOL) -> None:
+    for name, weight in river_model.weights.items():
+        assert ours.weights.get(name, 0.0) == pytest.approx(weight, abs=tol, rel=tol)
+    assert ours.intercept == pytest.approx(river_model.intercept, abs=tol, rel=tol)
+
+
+def state(model: SGDRegressor) -> dict:
+    return model.to_dict()
+
+
+def assert_same_state(a: SGDRegressor, b: SGDRegressor) -> None:
+    """Parameters and weights equal to the bit; metric sums equal up to summation order."""
+    a, b = state(a), state(b)
+    metrics_a, metrics_b = a.pop("metrics"), b.pop("metrics")
+    assert a == b
+    for name in metrics_a:
+        assert metrics_a[name]["params"] == metrics_b[name]["params"]
+        for key, value in metrics_a[name]["state"].items():
+            assert value == pytest.approx(metrics_b[name]["state"][key], rel=1e-12)
+
+
+# River, step for step
+
+
+@pytest.mark.parametrize(
+    "ours_params, river_params",
+    [
+        ({}, {}),
+        ({"l2": 0.01}, {"l2": 0.01}),
+        ({"l1": 0.001}, {"l1": 0.001}),
+        ({"clip_gradient": 0.5}, {"clip_gradient": 0.5}),
+        ({"loss": optim.losses.Huber(epsilon=1.0)}, {"loss": optim.losses.Huber(epsilon=1.0)}),
+        ({"loss": optim.losses.Absolute()}, {"loss": optim.losses.Absolute()}),
+    ],
+    ids=["plain", "l2", "l1", "clip", "huber", "absolute"],
+)
+def test_learn_one_matches_river_step_for_step(ours_params, river_params):
+    lr = 0.02
+    ours = SGDRegressor(learning_rate=lr, intercept_lr=lr, intercept_init=0.0, **ours_params)
+    theirs = linear_model.LinearRegression(
+        optimizer=optim.SGD(lr), intercept_lr=lr, **river_params
+    )
+    for x, y in scaled_trump(400):
+        assert ours.predict_one(x) == pytest.approx(theirs.predict_one(x), abs=TOL, rel=TOL)
+        ours.learn_one(x, y)
+        theirs.learn_one(x, y)
+        assert_same_model(ours, theirs)
+
+
+@pytest.mark.parametrize(
+    "make_schedule",
+    [
+        lambda: schedules.InverseScaling(0.1, power=0.5),
+        lambda: schedules.Exponential(0.05, decay=0.995),
+        lambda: schedules.Warmup(schedules.Constant(0.05), warmup_steps=50),
+    ],
+    ids=["inverse-scaling", "exponential", "warmup"],
+)
+def test_schedules_match_river_step_for_step(make_schedule):
+    ours = SGDRegressor(
+        learning_rate=make_schedule(), intercept_lr=make_schedule(), intercept_init=0.0
+    )
+    theirs = linear_model.LinearRegression(
+        optimizer=optim.SGD(make_schedule()), intercept_lr=make_schedule()
+    )
+    for x, y in scaled_trump(300):
+        assert ours.predict_one(x) == pytest.approx(theirs.predict_one(x), abs=TOL, rel=TOL)
+        ours.learn_one(x, y)
+        theirs.learn_one(x, y)
+        assert_same_model(ours, theirs)
+
+
+def test_river_schedulers_are_accepted_too():
+    ours = SGDRegressor(
+        learning_rate=optim.schedulers.InverseScaling(0.1), intercept_lr=0.1, intercept_init=0.0
+    )
+    theirs = linear_model.LinearRegression(
+        optimizer=optim.SGD(optim.schedulers.InverseScaling(0.1)), intercept_lr=0.1
+    )
+    for x, y in scaled_trump(200):
+        ours.learn_one(x, y)
+        theirs.learn_one(x, y)
+    assert_same_model(ours, theirs)
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.01])
+def test_learn_many_and_predict_many_match_river(l2):
+    lr = 0.05
+    ours = SGDRegressor(learning_rate=lr, intercept_lr=lr, intercept_init=0.0, l2=l2)
+    theirs = linear_model.LinearRegression(optimizer=optim.SGD(lr), intercept_lr=lr, l2=l2)
+    rows = scaled_trump(600)
+    for start in range(0, len(rows), 64):
+        batch = rows[start : start + 64]
+        X = pd.DataFrame([x for x, _ in batch])
+        y = pd.Series([y for _, y in batch], name="approval")
+        pd.testing.assert_series_equal(ours.predict_many(X), theirs.predict_many(X))
+        ours.learn_many(X, y)
+        theirs.learn_many(X, y)
+        assert_same_model(ours, theirs)
+    assert ours.predict_many(X).name == "approval"
+
+
+@pytest.mark.parametrize("params", list(SGDRegressor._unit_test_params()), ids=str)
+def test_check_estimator(params):
+    checks.check_estimator(SGDRegressor(**params))
+
+
+def test_works_in_a_river_pipeline():
+    from river import evaluate, metrics
+
+    model = preprocessing.StandardScaler() | SGDRegressor()
+    score = evaluate.progressive_val_score(datasets.TrumpApproval(), model, metrics.MSE())
+    assert score.get() < 2.5
+
+
+# The compiled path equals the learn_one loop
+
+
+OPTION_SETS = [
+    {},
+    {"l2": 0.01},
+    {"l1": 0.01},
+    {"averaged": True},
+    {"update": "normalized", "learning_rate": 0.3, "intercept_lr": 0.3},
+    {"update": "normalized", "learning_rate": 0.3, "l1": 0.001, "averaged": True},
+    {"loss": optim.losses.Huber(epsilon=0.5)},
+    {"loss": optim.losses.Quantile(alpha=0.3)},
+    {"loss": optim.losses.EpsilonInsensitiveHinge(eps=0.1)},
+    {"loss": optim.losses.Cauchy(C=2.0)},
+    {"intercept_init": 0.0, "learning_rate": schedules.InverseScaling(0.05)},
+    {"learning_rate": schedules.Cosine(0.05, period=100, restarts=True)},
+    {"learning_rate": schedules.Plateau(0.05, period=40, patience=1)},
+]
+
+
+@pytest.mark.parametrize("params", OPTION_SETS, ids=lambda p: ",".join(map(str, p)) or "defaults")
+def test_learn_sequential_equals_learn_one_loop(params):
+    X, y = synthetic(n=600, d=4)
+    names = ["a", "b", "c", "d"]
+    learn = np.random.default_rng(1).random(600) > 0.2  # a fifth of the rows are unlabelled
+    loop, block = SGDRegressor(**copy.deepcopy(params)), SGDRegressor(**copy.deepcopy(params))
+    loop_predictions = []
+    for row, target, labelled in zip(X, y, learn):
+        x = dict(zip(names, row.tolist()))
+        loop_predictions.append(loop.predict_one(x))
+        if labelled:
+            loop.learn_one(x, target)
+    predictions = np.concatenate(
+        [block.learn_sequential(X[i : i + 128], y[i : i + 128], names, learn[i : i + 128])
+         for i in range(0, 600, 128)]
+    )
+    np.testing.assert_allclose(predictions, loop_predictions, rtol=TOL, atol=TOL)
+    for name in names:
+        assert block.weights[name] == pytest.approx(loop.weights[name], rel=TOL, abs=TOL)
+    assert block.intercept == pytest.approx(loop.intercept, rel=TOL, abs=TOL)
+    assert block.n_updates == loop.n_updates == learn.sum()
+    for metric in ("running_mse", "rolling_mse", "ewm_mse"):
+        assert getattr(block, metric) == pytest.approx(getattr(loop, metric), rel=TOL)
+
+
+def test_fast_path_equals_compiled_path():
+    """The default dict path and the compiled one-row path take the same steps."""
+    fast = SGDRegressor(l2=0.001)
+    compiled = SGDRegressor(l2=0.001, learning_rate=schedules.Constant(0.01))
+    compiled._plain_sgd = False  # force the compiled kernel on every learn_one
+    for x, y in scaled_trump(300):
+        fast.learn_one(x, y)
+        compiled.learn_one(x, y)
+    for name, weight in fast.weights.items():
+        assert compiled.weights[name] == pytest.approx(weight, rel=TOL, abs=TOL)
+    assert compiled.intercept == pytest.approx(fast.intercept, rel=TOL)
+
+
+def test_learn_sequential_accepts_a_dataframe():
+    X, y = synthetic(n=100, d=3)
+    frame = pd.DataFrame(X, columns=["u", "v", "w"])
+    a, b = SGDRegressor(), SGDRegressor()
+    a.learn_sequential(frame, y)
+    b.learn_sequential(X, y, columns=["u", "v", "w"])
+    assert a.weights == b.weights
+
+
+# Running metrics
+
+
+def test_running_mse_is_the_prequential_mse():
+    from river import metrics
+
+    model, reference = SGDRegressor(), metrics.MSE()
+    for x, y in scaled_trump():
+        reference.update(y, model.predict_one(x))
+        model.learn_one(x, y)
+    assert model.running_mse == pytest.approx(reference.get(), rel=1e-12)
+
+
+def test_rolling_mse_covers_the_last_window():
+    from river import metrics, utils
+
+    model = SGDRegressor(mse_window=50)
+    reference = utils.Rolling(metrics.MSE(), window_size=50)
+    for x, y in scaled_trump(300):
+        reference.update(y, model.predict_one(x))
+        model.learn_one(x, y)
+    assert model.rolling_mse == pytest.approx(reference.get(), rel=1e-9)
+
+
+def test_intercept_auto_starts_at_the_first_target():
+    model = SGDRegressor()
+    model.learn_one({"a": 1.0}, 42.0)
+    assert model.intercept == 42.0
+    assert model.predict_one({"a": 1.0}) == 42.0
+
+
+# The seed's algorithm: full-batch gradient descent on the MSE reaches least squares
+
+
+def test_full_batch_gradient_descent_converges_to_least_squares():
+    X, y = synthetic(n=400, d=5, noise=0.5)
+    model = SGDRegressor(learning_rate=0.1, intercept_lr=0.1, intercept_init=0.0)
+    for _ in range(2000):
+        model.learn_many(X, y)
+    design = np.column_stack([X, np.ones(len(X))])
+    solution, *_ = np.linalg.lstsq(design, y, rcond=None)
+    learned = np.array([model.weights[j] for j in range(5)] + [model.intercept])
+    np.testing.assert_allclose(learned, solution, atol=1e-8)
+
+
+# Bad input: a clear error, and the model is unchanged
+
+
+@pytest.mark.parametrize(
+    "x, y, error, words",
+    [
+        ({"a": float("nan"), "b": 1.0}, 1.0, ValueError, "'a'"),
+        ({"a": 1.0, "b": float("inf")}, 1.0, ValueError, "'b'"),
+        ({"a": "12", "b": 1.0}, 1.0, TypeError, "'a'"),
+        ({"a": None, "b": 1.0}, 1.0, TypeError, "'a'"),
+        ({"a": 1.0, "b": 1.0}, None, ValueError, "None"),
+        ({"a": 1.0, "b": 1.0}, float("nan"), ValueError, "target"),
+        ({"a": 1.0, "b": 1.0}, "3", TypeError, "target"),
+    ],
+)
+@pytest.mark.parametrize("params", [{}, {"update": "normalized"}], ids=["sgd", "normalized"])
+def test_bad_input_is_refused_and_the_model_unchanged(x, y, error, words, params):
+    model = SGDRegressor(**params)
+    for row, target in scaled_trump(20):
+        model.learn_one({"a": row["gallup"], "b": row["ipsos"]}, target)
+    before = state(model)
+    with pytest.raises(error, match=words):
+        model.learn_one(x, y)
+    assert state(model) == before
+
+
+def test_bad_rows_in_a_block_refuse_the_whole_block():
+    X, y = synthetic(n=50, d=2)
+    X[30, 1] = np.nan
+    model = SGDRegressor()
+    before = state(model)
+    with pytest.raises(ValueError, match="feature 'v'.*row 30"):
+        model.learn_sequential(X, y, columns=["u", "v"])
+    assert state(model) == before
+
+
+def test_divergence_is_refused_with_a_hint():
+    model = SGDRegressor(learning_rate=1e3, intercept_lr=1e3, intercept_init=0.0)
+    x = {"big": 1e306}
+    before = state(model)
+    with pytest.raises(DivergenceError, match="learning rate"):
+        model.learn_one(x, 1.0)
+    assert state(model) == before
+
+
+@pytest.mark.parametrize("params", [{}, {"averaged": True}, {"l1": 0.01}], ids=str)
+def test_divergence_in_a_block_keeps_the_rows_before_it(params):
+    """Both compiled kernels refuse the row that overflows, and keep the rows before it."""
+    X = np.array([[1.0], [2.0], [1e300], [1.0]])  # the gradient is clipped at 1e12
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    model = SGDRegressor(learning_rate=1e3, intercept_lr=0.1, intercept_init=0.0, **params)
+    reference = SGDRegressor(learning_rate=1e3, intercept_lr=0.1, intercept_init=0.0, **params)
+    reference.learn_sequential(X[:2], y[:2])
+    with pytest.raises(DivergenceError) as info:
+        model.learn_sequential(X, y)
+    assert info.value.row == 2
+    assert len(info.value.predictions) == 2
+    assert state(model)["feature_state"] == state(reference)["feature_state"]
+    assert model.n_updates == 2
+
+
+# Persistence
+
+
+@pytest.mark.parametrize("params", OPTION_SETS[:6] + OPTION_SETS[-2:], ids=str)
+def test_save_load_continues_exactly(tmp_path, params):
+    X, y = synthetic(n=400, d=3)
+    names = ["u", "v", "w"]
+    whole = SGDRegressor(**copy.deepcopy(params))
+    whole.learn_sequential(X, y, names)
+    first = SGDRegressor(**copy.deepcopy(params))
+    first.learn_sequential(X[:170], y[:170], names)
+    first.save(tmp_path / "model.json")
+    resumed = SGDRegressor.load(tmp_path / "model.json")
+    resumed.learn_sequential(X[170:], y[170:], names)
+    assert_same_state(resumed, whole)
+
+
+def test_load_never_unpickles(tmp_path):
+    path = tmp_path / "model.json"
+    path.write_bytes(pickle.dumps(SGDRegressor()))
+    with pytest.raises(ValueError, match="not a valid model file"):
+        SGDRegressor.load(path)
+
+
+def test_pickle_copy_and_clone():
+    model = SGDRegressor(update="normalized")
+    for x, y in scaled_trump(50):
+        model.learn_one(x, y)
+    for twin in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        assert_same_state(twin, model)
+    fresh = model.clone()
+    assert fresh.n_updates == 0 and fresh.weights == {}
+
+
+def test_from_config_names_the_bad_field():
+    with pytest.raises(ValueError, match="l3"):
+        SGDRegressor.from_config({"l3": 0.1})
+    with pytest.raises(ValueError, match="update"):
+        SGDRegressor.from_config({"update": "fast"})
+    model = SGDRegressor.from_config(
+        {"learning_rate": {"type": "InverseScaling", "learning_rate": 0.1}, "l2": 0.01}
+    )
+    assert isinstance(model.learning_rate, schedules.InverseScaling)
+
+
+def test_import_is_cheap():
+    """`import online_lr` must not pull River's linear models, numba or even numpy."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, online_lr; "
+        "print(any(m.startswith(('river', 'numba', 'numpy')) for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_learn_one_does_not_import_numba_by_default():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from online_lr import SGDRegressor; m = SGDRegressor(); "
+        "m.learn_one({'a': 1.0}, 2.0); m.predict_one({'a': 1.0}); "
+        "print('numba' in sys.modules, 'river.linear_model' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
+
+
+def test_math_sanity_of_the_gradient():
+    """One plain step by hand: w -= lr * 2 (ŷ - y) x; b -= lr * 2 (ŷ - y)."""
+    model = SGDRegressor(learning_rate=0.1, intercept_lr=0.05, intercept_init=1.0)
+    model.learn_one({"a": 2.0}, 5.0)  # ŷ = 1, gradient of the loss = 2 (1 - 5) = -8
+    assert model.weights["a"] == pytest.approx(0.1 * 8 * 2.0)
+    assert model.intercept == pytest.approx(1.0 + 0.05 * 8)
+    assert math.isclose(model.running_mse, 16.0)
+
+
+def test_python_twin_of_the_dict_path_equals_the_extension():
+    """Without a C compiler the install falls back to `_dictpath_py`: same numbers."""
+    from online_lr import _dictpath_py
+
+    compiled = pytest.importorskip("online_lr._dictpath")
+    rows = scaled_trump(100)
+    weights_c, weights_py, intercept_c, intercept_py = {}, {}, 40.0, 40.0
+    for x, y in rows:
+        args = (y, 1.0)
+        pred_c, intercept_c = compiled.sgd_learn_one(
+            weights_c, x, *args, intercept_c, intercept_c, 0.01, 0.01, 0.001, 1e12
+        )
+        pred_py, intercept_py = _dictpath_py.sgd_learn_one(
+            weights_py, x, *args, intercept_py, intercept_py, 0.01, 0.01, 0.001, 1e12
+        )
+        assert pred_c == pytest.approx(pred_py, rel=1e-12)
+    assert weights_c == pytest.approx(weights_py, rel=1e-12)
+    assert intercept_c == pytest.approx(intercept_py, rel=1e-12)
+    with pytest.raises(TypeError):
+        compiled.dot({}, {"a": "1.5"}, 0.0)
