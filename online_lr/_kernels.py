@@ -65,6 +65,11 @@ RULE_NORMALIZED = 1
 # What `learn_rows` returns when every row went through.
 ALL_ROWS_DONE = -1
 
+# What `learn_batch` returns.
+BATCH_DONE = 0
+BATCH_DIVERGED = 1
+BATCH_NOT_FINITE = 2
+
 
 @jit
 def loss_gradient(code: int, param: float, y_pred: float, y_true: float) -> float:
@@ -369,19 +374,87 @@ def learn_rows_sgd(
     return failed
 
 
+
 @jit
-def first_non_finite(values: np.ndarray, mask: np.ndarray) -> int:
-    """Flat index of the first NaN or infinity of ``values`` in a row where ``mask``, else -1.
+def learn_batch(
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray,
+    weight_stride: int,
+    F: np.ndarray,
+    S: np.ndarray,
+    lr: float,
+    intercept_lr: float,
+    lr_next: float,
+    loss_code: int,
+    loss_param: float,
+    rule: int,
+    l2: float,
+    l1: float,
+    clip: float,
+    averaged: bool,
+    auto_intercept: bool,
+    squared_errors: np.ndarray,
+    out_F: np.ndarray,
+    out_S: np.ndarray,
+) -> int:
+    """One step on the mean gradient of a mini-batch, River's `learn_many` semantics.
 
-    ``values`` is 2-D (rows of features) or 1-D (targets); it is scanned without the temporary
-    boolean array that ``np.isfinite`` would allocate.
+    ``squared_errors`` receives the squared errors of the predictions made before the step; the
+    new state goes to ``out_F``/``out_S``. Returns `BATCH_DONE`, `BATCH_DIVERGED` (the new state
+    is not finite, see `step`) or `BATCH_NOT_FINITE` (``X`` or ``y`` holds a NaN or an infinity,
+    or values so large that their sum overflows: the caller looks closer). The row weights are
+    ``sample_weight[i * weight_stride]``. With ``intercept_init="auto"``, the first batch starts
+    the intercept at its mean target.
     """
-    flat = values.reshape(-1)
-    width = flat.shape[0] // max(mask.shape[0], 1)
-    for i in range(mask.shape[0]):
-        if mask[i]:
-            for j in range(i * width, (i + 1) * width):
-                if not is_finite(flat[j]):
-                    return j
-    return -1
+    n, d = X.shape
+    if averaged and S[S_STEPS] > 0.0:
+        row, b = F_AVERAGE, S[S_INTERCEPT_AVERAGE]
+    else:
+        row, b = F_WEIGHT, S[S_INTERCEPT]
+    input_sum = 0.0
+    for i in range(n):
+        total = b
+        for j in range(d):
+            total += F[row, j] * X[i, j]
+            input_sum += X[i, j]
+        squared_errors[i] = (total - y[i]) ** 2
+        input_sum += y[i]
+    if not is_finite(input_sum):
+        return BATCH_NOT_FINITE
 
+    trial_F = F.copy()
+    trial_S = S.copy()
+    if auto_intercept and trial_S[S_INTERCEPT_STARTED] == 0.0:
+        trial_S[S_INTERCEPT] = y.mean()
+        trial_S[S_INTERCEPT_STARTED] = 1.0
+    norm_increment = 0.0
+    if rule == RULE_NORMALIZED:
+        abs_max = np.zeros(d)
+        for i in range(n):
+            for j in range(d):
+                abs_max[j] = max(abs_max[j], abs(X[i, j]))
+        rescale(trial_F, abs_max)
+        for i in range(n):
+            norm_increment += sq_norm(trial_F, X[i])
+        norm_increment /= n
+
+    grad_w = np.zeros(d)
+    grad_b = 0.0
+    for i in range(n):
+        raw = trial_S[S_INTERCEPT]
+        for j in range(d):
+            raw += trial_F[F_WEIGHT, j] * X[i, j]
+        g = loss_gradient(loss_code, loss_param, raw, y[i]) * sample_weight[i * weight_stride]
+        g = min(max(g, -clip), clip)
+        grad_b += g
+        for j in range(d):
+            grad_w[j] += g * X[i, j]
+    for j in range(d):
+        grad_w[j] = grad_w[j] / n + l2 * trial_F[F_WEIGHT, j]
+    if step(
+        trial_F, trial_S, grad_w, grad_b / n, norm_increment, lr, intercept_lr, lr_next, rule,
+        l1, averaged, out_F, out_S,
+    ):
+        return BATCH_DONE
+    return BATCH_DIVERGED

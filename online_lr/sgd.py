@@ -37,6 +37,7 @@ _LOSS_CODES = {  # river loss class name -> (kernel code, name of its one parame
     "Quantile": (3, "alpha"), "EpsilonInsensitiveHinge": (4, "eps"), "Cauchy": (5, "C"),
 }
 _ERRORS_PER_FLUSH = 16384
+_UNIT_WEIGHT = np.ones(1)
 _DIVERGENCE_HINT = (
     "lower the learning rate, scale the features (e.g. river.preprocessing.StandardScaler) "
     "or use update='normalized'"
@@ -231,6 +232,10 @@ class SGDRegressor(base.MiniBatchRegressor):
             self.update == "sgd" and self._loss_code == 0 and not self.averaged
             and not self._adaptive
         )
+        self._rule = _UPDATE_RULES.index(self.update)
+        # The kernels are compiled per argument type: hand them floats, never ints.
+        self._l1, self._l2, self._clip = float(self.l1), float(self.l2), float(self.clip_gradient)
+        self._state_rows = self._feature_state_rows()
 
     def _schedules(self) -> tuple[optim.base.Scheduler, optim.base.Scheduler]:
         return self._lr, self._intercept_lr_schedule
@@ -466,7 +471,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         return learn.shape[0] if over.size == 0 else start + int(over[0]) + 1
 
     def _learn_block(self, names, X, y, learn, sample_weight, predictions=None) -> None:
-        from online_lr import _kernels
+        _kernels = _compiled_kernels()
 
         n_learn = int(np.count_nonzero(learn))
         lrs, stride = _rates(self._lr, self._steps, n_learn + 1)
@@ -482,14 +487,13 @@ class SGDRegressor(base.MiniBatchRegressor):
         if self.update == "sgd" and not self.averaged and self.l1 == 0:
             failed_row = _kernels.learn_rows_sgd(
                 X, y, learn, sample_weight, lrs, intercept_lrs, stride, F, S, self._loss_code,
-                self._loss_param, float(self.l2), float(self.clip_gradient),
+                self._loss_param, self._l2, self._clip,
                 not self._intercept_started, predictions, squared_errors,
             )
         else:
             failed_row = _kernels.learn_rows(
                 X, y, learn, sample_weight, lrs, intercept_lrs, stride, F, S, self._loss_code,
-                self._loss_param, _UPDATE_RULES.index(self.update), float(self.l2),
-                float(self.l1), float(self.clip_gradient), self.averaged,
+                self._loss_param, self._rule, self._l2, self._l1, self._clip, self.averaged,
                 not self._intercept_started, predictions, squared_errors,
             )
         learned = int(S[_kernels.S_STEPS]) - self._steps
@@ -504,16 +508,17 @@ class SGDRegressor(base.MiniBatchRegressor):
 
     def _gather(self, names: list) -> np.ndarray:
         F = np.zeros((5, len(names)))
-        for row in self._state_rows():
+        for row in self._state_rows:
             state = self._features[row]
             F[row] = [state.get(k, 0.0) for k in names]
         return F
 
     def _scatter(self, names: list, F: np.ndarray) -> None:
-        for row in self._state_rows():
+        for row in self._state_rows:
             self._features[row].update(zip(names, F[row].tolist()))
 
-    def _state_rows(self) -> tuple[int, ...]:
+    def _feature_state_rows(self) -> tuple[int, ...]:
+        """The rows of per-feature state the options use (the weights, plus ...)."""
         rows = [_F_WEIGHT]
         if self.averaged:
             rows.append(_F_AVERAGE)
@@ -524,14 +529,19 @@ class SGDRegressor(base.MiniBatchRegressor):
         return tuple(rows)
 
     def _scalar_state(self) -> np.ndarray:
-        return np.array([float(getattr(self, name)) for name in _SCALAR_NAMES])
+        """The scalar state in the kernels' layout (see `_kernels.S_*`)."""
+        return np.array([
+            self._intercept, self._intercept_average, self._intercept_grad_sq, self._normalizer,
+            self._max_cum_l1, self._steps, self._intercept_started,
+        ], dtype=np.float64)
 
     def _set_scalar_state(self, S: np.ndarray) -> None:
-        values = S.tolist()
-        for name, value in zip(_SCALAR_NAMES[:5], values[:5]):
-            setattr(self, name, value)
-        self._steps = int(values[5])
-        self._intercept_started = bool(values[6])
+        (
+            self._intercept, self._intercept_average, self._intercept_grad_sq, self._normalizer,
+            self._max_cum_l1, steps, started,
+        ) = S.tolist()
+        self._steps = int(steps)
+        self._intercept_started = bool(started)
 
     # Mini-batch methods
 
@@ -555,8 +565,7 @@ class SGDRegressor(base.MiniBatchRegressor):
 
     def learn_many(self, X, y, w: float | Any = 1.0) -> None:
         """One step on the mean gradient of the mini-batch (River's mini-batch semantics)."""
-        from online_lr import _kernels
-
+        _kernels = _compiled_kernels()
         names, X = _as_matrix(X, None)
         self._y_name = getattr(y, "name", None)
         y = _as_vector(y)
@@ -565,53 +574,36 @@ class SGDRegressor(base.MiniBatchRegressor):
             raise ValueError(f"X has {n} rows but y has {y.shape[0]}")
         if n == 0:
             return
-        _check_finite_matrix(X, names)
-        _check_finite_targets(y, None)
-        if _is_real(w):
-            w = _check_sample_weight(w)
+        if w == 1.0 and type(w) in (float, int):
+            weights, weight_stride = _UNIT_WEIGHT, 0
+        elif _is_real(w):
+            weights, weight_stride = np.array([_check_sample_weight(w)]), 0
         else:
-            w = _as_vector(w)
-            if not np.isfinite(w).all() or (w < 0).any():
+            weights, weight_stride = _as_vector(w), 1
+            if weights.shape != (n,):
+                raise ValueError(f"w must be a number or hold one weight per row ({n})")
+            if not np.isfinite(weights).all() or (weights < 0).any():
                 raise ValueError("the sample weights must be finite and >= 0")
 
         F = self._gather(names)
         S = self._scalar_state()
-        if self.averaged and self._steps:
-            y_pred = X @ F[_F_AVERAGE] + self._intercept_average
-        else:
-            y_pred = X @ F[_F_WEIGHT] + self._intercept
-        if not self._intercept_started:
-            S[_kernels.S_INTERCEPT] = float(y.mean())
-            S[_kernels.S_INTERCEPT_STARTED] = 1.0
-        norm_increment = 0.0
-        if self.update == "normalized":
-            _kernels.rescale(F, np.abs(X).max(axis=0))
-            scales = F[_F_SCALE]
-            ratios = np.divide(X, scales, out=np.zeros_like(X), where=scales > 0)
-            norm_increment = 1.0 + float(np.einsum("ij,ij->", ratios, ratios)) / n
-        raw = X @ F[_F_WEIGHT] + S[_kernels.S_INTERCEPT]
-        if self._loss_code == 0:
-            loss_gradient = 2.0 * (raw - y)
-        else:
-            loss_gradient = self._loss.gradient(y, raw)
-        if not (_is_real(w) and w == 1.0):
-            loss_gradient = loss_gradient * w
-        loss_gradient = np.clip(loss_gradient, -self.clip_gradient, self.clip_gradient)
-        grad_w = X.T @ loss_gradient / n
-        if self.l2:
-            grad_w += self.l2 * F[_F_WEIGHT]
-        t = self._steps
+        errors = np.empty(n)
         out_F, out_S = np.empty_like(F), np.empty_like(S)
-        ok = _kernels.step(
-            F, S, grad_w, float(loss_gradient.mean()), norm_increment, float(self._lr.get(t)),
-            float(self._intercept_lr_schedule.get(t)), float(self._lr.get(t + 1)),
-            _UPDATE_RULES.index(self.update), float(self.l1), self.averaged, out_F, out_S,
+        t = self._steps
+        outcome = _kernels.learn_batch(
+            X, y, weights, weight_stride, F, S, float(self._lr.get(t)),
+            float(self._intercept_lr_schedule.get(t)), float(self._lr.get(t + 1)), self._loss_code,
+            self._loss_param, self._rule, self._l2, self._l1, self._clip, self.averaged,
+            not self._intercept_started, errors, out_F, out_S,
         )
-        if not ok:
+        if outcome == _kernels.BATCH_NOT_FINITE:
+            _check_finite_matrix(X, names)
+            _check_finite_targets(y, None)
+            raise DivergenceError(f"the batch's values overflow when added up; {_DIVERGENCE_HINT}")
+        if outcome == _kernels.BATCH_DIVERGED:
             raise DivergenceError(_divergence_message())
         self._scatter(names, out_F)
         self._set_scalar_state(out_S)
-        errors = (y_pred - y) ** 2
         self._record_errors(errors)
         for schedule in self._adaptive:
             schedule.observe(float(errors.sum()), n)
@@ -622,7 +614,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         """The whole model as JSON-safe data: hyperparameters, schedules, state, metrics."""
         self._flush_errors()
         names = list(self._features[_F_WEIGHT])
-        for row in self._state_rows():
+        for row in self._state_rows:
             names += [k for k in self._features[row] if k not in self._features[_F_WEIGHT]]
         for name in names:
             if not isinstance(name, (str, int)) or isinstance(name, bool):
@@ -634,7 +626,7 @@ class SGDRegressor(base.MiniBatchRegressor):
             "features": names,
             "feature_state": {
                 str(row): [self._features[row].get(k, 0.0) for k in names]
-                for row in self._state_rows()
+                for row in self._state_rows
             },
             "scalars": {name.lstrip("_"): getattr(self, name) for name in _SCALAR_NAMES},
             "y_name": self._y_name if isinstance(self._y_name, (str, int)) else None,
@@ -765,6 +757,13 @@ def _loss_from_config(value) -> optim.losses.RegressionLoss:
     return getattr(optim.losses, value["type"])(**params)
 
 
+def _compiled_kernels():
+    """`online_lr._kernels`, imported on first use: it brings numba."""
+    from online_lr import _kernels
+
+    return _kernels
+
+
 # Input checks
 
 
@@ -811,7 +810,7 @@ def _divergence_message() -> str:
 
 def _as_matrix(X, columns) -> tuple[list, np.ndarray]:
     """(feature names, float64 matrix) from a DataFrame or a 2-D array."""
-    if hasattr(X, "columns") and hasattr(X, "to_numpy"):
+    if hasattr(X, "columns"):
         names = X.columns.tolist() if columns is None else list(columns)
         try:
             matrix = X.to_numpy(dtype=np.float64)
@@ -850,13 +849,19 @@ def _rates(schedule, first_step: int, count: int) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(schedules.learning_rates(schedule, steps), dtype=np.float64), 1
 
 
-def _check_block_finite(X: np.ndarray, y: np.ndarray, learn: np.ndarray, names: list) -> None:
-    """`_check_finite_matrix` and `_check_finite_targets` for large blocks, in compiled code."""
-    from online_lr import _kernels
+def _check_block_finite(
+    X: np.ndarray, y: np.ndarray, learn: np.ndarray | None, names: list
+) -> None:
+    """`_check_finite_matrix` and `_check_finite_targets` for large blocks.
 
-    if X.shape[0] and _kernels.first_non_finite(X, np.ones(X.shape[0], np.bool_)) >= 0:
+    A sum is finite when every term is, and is several times cheaper than ``np.isfinite``; only
+    a non-finite sum (a bad value, or finite values adding up past the float range) pays for
+    the exact check.
+    """
+    if not math.isfinite(X.sum()):
         _check_finite_matrix(X, names)
-    if y.shape[0] and _kernels.first_non_finite(y, learn) >= 0:
+    labelled = y if learn is None or learn.all() else y[learn]
+    if not math.isfinite(labelled.sum()):
         _check_finite_targets(y, learn)
 
 
