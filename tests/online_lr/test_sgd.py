@@ -233,7 +233,7 @@ def test_rolling_mse_covers_the_last_window():
     from river import metrics, utils
 
     model = SGDRegressor(mse_window=50)
-    reference = utils.Rolling(metrics.MSE(), window_size=50)
+    reference = utils.Rolling(metrics.MSE, window_size=50)
     for x, y in scaled_trump(300):
         reference.update(y, model.predict_one(x))
         model.learn_one(x, y)

@@ -1,0 +1,490 @@
+"""``online-lr``: replay a log, produce it to Kafka, or learn from a Kafka topic.
+
+Every flag can also come from a YAML config (``--config``; default ``configs/replay.yaml`` for
+``replay`` and ``configs/kafka.yaml`` for ``produce``/``consume``); flags override the file, and
+``--set section.key=value`` overrides any other key (the value is parsed as YAML).
+
+Exit codes: 0 done (end of file, idle timeout, --max-messages, SIGINT/SIGTERM); 1 an output could
+not be produced; 2 bad command line or config; 3 unusable checkpoint; 4 Kafka unreachable past
+``--broker-timeout``.
+
+This module imports only the standard library at import time, so ``online-lr --help`` is fast;
+numpy, the model, kafka-python, tqdm and matplotlib load when a command needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+__all__ = ["build_parser", "main"]
+
+logger = logging.getLogger("consumers")
+
+EPILOG = """\
+examples:
+  online-lr replay                                  # the bundled TrumpApproval log
+  online-lr replay data.csv.gz --target price --plot mse.png --checkpoint model.ckpt.json
+  online-lr replay log.jsonl --pace-field ts --speed 60
+  online-lr produce data.csv --topic prices --bootstrap-servers 127.0.0.1:9092 --partitions 3
+  online-lr consume --topic prices --bootstrap-servers 127.0.0.1:9092 --group lr \\
+      --checkpoint lr.ckpt.json --target price --predictions-topic prices-pred --idle-timeout 30
+"""
+
+
+def _csv_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _setting(text: str) -> tuple[str, Any]:
+    import yaml
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise argparse.ArgumentTypeError(f"value of {key!r} is not valid YAML: {exc}") from None
+
+
+def _add(p: argparse.ArgumentParser, *flags: str, key: str, **kw: Any) -> None:
+    """A flag that overrides config ``key``; absent flags leave the config alone."""
+    p.add_argument(*flags, dest=key, default=argparse.SUPPRESS, **kw)
+
+
+def _common(p: argparse.ArgumentParser, default_config: str) -> None:
+    p.add_argument("--config", metavar="YAML", default=None,
+                   help=f"config file (default: configs/{default_config}.yaml)")
+    p.add_argument("--set", metavar="KEY=VALUE", dest="settings", action="append", default=[],
+                   type=_setting, help="override any config key, e.g. model.l2=0.001 (repeatable)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: kafka)")
+    p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+
+
+def _fields(p: argparse.ArgumentParser) -> None:
+    _add(p, "--target", key="fields.target", metavar="FIELD", help="target field")
+    _add(p, "--features", key="fields.features", metavar="A,B,...", type=_csv_list,
+         help="feature fields (default: every numeric field of the first valid message)")
+    _add(p, "--ignore", key="fields.ignore", metavar="A,B,...", type=_csv_list,
+         help="numeric fields that are not features")
+
+
+def _file(p: argparse.ArgumentParser, required: bool) -> None:
+    if required:
+        p.add_argument("file", metavar="FILE", help="CSV or JSON Lines file, optionally .gz")
+    else:
+        p.add_argument("file", metavar="FILE", nargs="?", default=None,
+                       help="CSV or JSON Lines file, optionally .gz (default: the config's "
+                            "file.path, i.e. the bundled TrumpApproval log)")
+    _add(p, "--format", key="file.format", choices=("auto", "csv", "jsonl"),
+         help="file format (default: from the extension)")
+    _add(p, "--pace-field", key="file.pace_field", metavar="FIELD",
+         help="replay at the log's pace, reading times (epoch seconds or ISO 8601) from FIELD")
+    _add(p, "--speed", key="file.speed", type=float, metavar="X",
+         help="pacing speed factor (2 = twice as fast)")
+
+
+def _kafka(p: argparse.ArgumentParser) -> None:
+    _add(p, "--topic", key="stream.topic", metavar="T", help="input topic")
+    _add(p, "--bootstrap-servers", key="kafka.bootstrap_servers", metavar="HOST:PORT",
+         help="Kafka bootstrap servers")
+
+
+def _checkpointing(p: argparse.ArgumentParser) -> None:
+    _add(p, "--checkpoint", key="run.checkpoint", metavar="PATH",
+         help="checkpoint file: resumed from if present, written periodically and at the end")
+    _add(p, "--checkpoint-every", key="run.checkpoint_every_messages", type=int, metavar="N",
+         help="checkpoint every N messages")
+    _add(p, "--checkpoint-interval", key="run.checkpoint_every_seconds", type=float,
+         metavar="S", help="checkpoint every S seconds")
+    _add(p, "--batch-size", key="run.batch_size", type=int, metavar="N",
+         help="messages per batch (one learn_sequential call)")
+    _add(p, "--max-messages", key="run.max_messages", type=int, metavar="N",
+         help="stop after N messages in this run")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="online-lr",
+        description="Streaming linear regression: learn an SGD regressor prequentially "
+                    "(predict, score, learn) from a replayed log or a Kafka topic.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("replay", help="prequential run over a CSV/JSONL log (default: bundled)",
+                       description="Predict, score and learn each row of a log in order.")
+    _file(p, required=False)
+    _fields(p)
+    _checkpointing(p)
+    _add(p, "--plot", key="run.plot", metavar="PNG", help="write a plot of the running MSE")
+    _add(p, "--progress", key="run.progress", action=argparse.BooleanOptionalAction,
+         help="progress bar on stderr (default: only on a terminal)")
+    _common(p, "replay")
+
+    p = sub.add_parser("produce", help="send each row of a log to a topic as a JSON message",
+                       description="Send each row of FILE as a JSON message, creating the "
+                                   "topic if absent; prints the number of messages sent.")
+    _file(p, required=True)
+    _kafka(p)
+    _add(p, "--partitions", key="stream.partitions", type=int, metavar="N",
+         help="partitions of the topic if it is created (default 1)")
+    _add(p, "--key-field", key="stream.key_field", metavar="FIELD",
+         help="use this field's value as the message key")
+    _add(p, "--max-messages", key="run.max_messages", type=int, metavar="N",
+         help="send at most N messages")
+    _common(p, "kafka")
+
+    p = sub.add_parser("consume", help="prequential learning from a Kafka topic",
+                       description="Predict every message, learn the labelled ones, checkpoint "
+                                   "model and offsets together; resumes from --checkpoint.")
+    _kafka(p)
+    _add(p, "--group", key="stream.group", metavar="G", help="consumer group")
+    _fields(p)
+    _checkpointing(p)
+    _add(p, "--idle-timeout", key="stream.idle_timeout", type=float, metavar="S",
+         help="exit 0 after S seconds without messages")
+    _add(p, "--broker-timeout", key="stream.broker_timeout", type=float, metavar="S",
+         help="exit 4 after S seconds without a reachable broker (default 60)")
+    _add(p, "--predictions-topic", key="stream.predictions_topic", metavar="P",
+         help="publish each prediction to this topic")
+    _add(p, "--dead-letter-topic", key="stream.dead_letter_topic", metavar="D",
+         help="send refused messages (original bytes + reason headers) to this topic")
+    _add(p, "--start-from", key="stream.start_from", choices=("earliest", "latest"),
+         help="where partitions absent from the checkpoint start (default earliest)")
+    _add(p, "--log-interval", key="run.log_every_seconds", type=float, metavar="S",
+         help="seconds between progress log lines")
+    _common(p, "kafka")
+    return parser
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(
+            level=logging.WARNING, stream=sys.stderr,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+    logging.getLogger("consumers").setLevel(level)
+    # kafka-python logs every failed reconnection at ERROR: during an outage our own warnings
+    # say what matters, so its logs are shown only with -v (warnings) or -vv (everything).
+    kafka_level = {0: logging.CRITICAL, 1: logging.WARNING}.get(verbose, logging.DEBUG)
+    logging.getLogger("kafka").setLevel(kafka_level)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out = {k: v for k, v in vars(args).items() if "." in k}
+    if getattr(args, "file", None) is not None:
+        out["file.path"] = args.file
+    for key, value in args.settings:
+        out[key] = value
+    return out
+
+
+@contextlib.contextmanager
+def _graceful(runner) -> Iterator[None]:
+    """SIGINT/SIGTERM finish the current batch, checkpoint and exit 0 (a second one aborts)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if runner._stop:
+            raise KeyboardInterrupt
+        logger.warning("%s received: stopping after this batch", signal.Signals(signum).name)
+        runner.request_stop()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _require(settings_value: Any, field: str, flag: str) -> Any:
+    from consumers.errors import ConfigError
+
+    if settings_value is None:
+        raise ConfigError(field, f"required (set it in the config or pass {flag})")
+    return settings_value
+
+
+def _open_store(path: str | None):
+    from consumers.checkpoint import CheckpointStore
+
+    if path is None:
+        return None, None
+    store = CheckpointStore(path).open()
+    try:
+        return store, store.load()
+    except BaseException:
+        store.close()
+        raise
+
+
+def _schema(settings):
+    from consumers.schema import Schema
+
+    f = settings.fields
+    return Schema(target=f.target, features=f.features, ignore=f.ignore)
+
+
+def _print_summary(result, plot: str | None, curve) -> None:
+    from consumers.reporting import format_summary, write_plot
+
+    print(format_summary(result.snapshot, resumed_from=result.resumed_from, reason=result.reason))
+    if plot:
+        write_plot(curve, plot)
+        print(f"plot:            {plot}")
+    sys.stdout.flush()
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def cmd_replay(settings) -> int:
+    from consumers.config import resolve_data_path
+    from consumers.file_source import FileSource
+    from consumers.reporting import MSECurve, ProgressBar
+    from consumers.runner import Runner, restore
+    from consumers.sinks import LoggedDeadLetters
+
+    path = resolve_data_path(settings.file.path)
+    if not path.is_file():
+        from consumers.errors import ConfigError
+
+        raise ConfigError("file.path", f"no such file: {str(path)!r}")
+    run = settings.run
+    store, checkpoint = _open_store(run.checkpoint)
+    try:
+        model, schema, counters = restore(
+            checkpoint, _schema(settings), settings.model, {"kind": "file", "name": path.name}
+        )
+        start = int((checkpoint.source or {}).get("position", 0)) if checkpoint else 0
+        if checkpoint is not None:
+            logger.info("resuming %s from row %d (%d updates so far)", path.name, start,
+                        model.n_updates)
+        curve = MSECurve(counters.learned, counters.squared_error_sum) if run.plot else None
+        with FileSource(path, fmt=settings.file.format, pace_field=settings.file.pace_field,
+                        speed=settings.file.speed, start=start) as source:
+            runner = Runner(
+                model, schema, source, store=store, dead_letters=LoggedDeadLetters(),
+                counters=counters, batch_size=run.batch_size, max_messages=run.max_messages,
+                max_message_bytes=settings.fields.max_message_bytes,
+                every_messages=run.checkpoint_every_messages,
+                every_seconds=run.checkpoint_every_seconds,
+                progress=ProgressBar(run.progress, desc=path.name), curve=curve,
+            )
+            with _graceful(runner):
+                result = runner.run()
+    finally:
+        if store is not None:
+            store.close()
+    _print_summary(result, run.plot, curve)
+    return 0
+
+
+def ensure_topic(client_kwargs, topic: str, partitions: int = 1,
+                 replication_factor: int | None = None, timeout: float = 30.0) -> bool:
+    """Create ``topic`` with ``partitions`` partitions unless it exists; True if created."""
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+    from consumers.errors import BrokerUnavailableError
+    from consumers.kafka_source import client_config
+
+    config = client_config(KafkaAdminClient, client_kwargs)
+    config.setdefault("bootstrap_timeout_ms", int(timeout * 1000))
+    try:
+        admin = KafkaAdminClient(**config)
+    except KafkaError as exc:
+        raise BrokerUnavailableError(
+            f"cannot reach Kafka at {config.get('bootstrap_servers')!r}: {exc}"
+        ) from None
+    try:
+        if topic in admin.list_topics():
+            return False
+        admin.create_topics(
+            {topic: {"num_partitions": partitions,
+                     "replication_factor": replication_factor or -1}},
+            timeout_ms=int(timeout * 1000), wait_for_metadata=True,
+        )
+        logger.info("created topic %r with %d partition(s)", topic, partitions)
+        return True
+    except TopicAlreadyExistsError:
+        return False
+    finally:
+        admin.close()
+
+
+def _message_key(value: Any, field: str | None) -> bytes | None:
+    from collections.abc import Mapping
+
+    if field is None:
+        return None
+    if not isinstance(value, Mapping):
+        import orjson
+
+        try:
+            value = orjson.loads(value) if value else None
+        except orjson.JSONDecodeError:
+            return None
+    if not isinstance(value, Mapping) or value.get(field) is None:
+        return None
+    key = value[field]
+    if isinstance(key, float) and key.is_integer():
+        key = int(key)
+    return str(key).encode("utf-8")
+
+
+def cmd_produce(settings) -> int:
+    from kafka.errors import KafkaError
+
+    from consumers.config import resolve_data_path
+    from consumers.errors import BrokerUnavailableError
+    from consumers.file_source import FileSource
+    from consumers.sinks import _raw, make_producer
+
+    stream = settings.stream
+    topic = _require(stream.topic, "stream.topic", "--topic")
+    path = resolve_data_path(settings.file.path)
+    kw = settings.kafka.client_kwargs()
+    ensure_topic(kw, topic, stream.partitions, stream.replication_factor,
+                 timeout=stream.broker_timeout)
+    producer = make_producer(kw, bootstrap_timeout=stream.broker_timeout)
+    failures: list[BaseException] = []
+    sent = 0
+    limit = settings.run.max_messages
+    try:
+        with FileSource(path, fmt=settings.file.format, pace_field=settings.file.pace_field,
+                        speed=settings.file.speed) as source:
+            while limit is None or sent < limit:
+                budget = 1000 if limit is None else min(1000, limit - sent)
+                messages = source.poll(budget, 1.0)
+                if messages is None:
+                    break
+                for m in messages:
+                    producer.send(
+                        topic, value=_raw(m.value), key=_message_key(m.value, stream.key_field)
+                    ).add_errback(failures.append)
+                sent += len(messages)
+        try:
+            producer.flush(timeout=stream.broker_timeout)
+        except KafkaError as exc:
+            raise BrokerUnavailableError(f"messages not acknowledged: {exc}") from None
+    finally:
+        producer.close(timeout=5)
+    if failures:
+        print(f"{sent - len(failures)} of {sent} messages sent to {topic}; "
+              f"first error: {failures[0]}", file=sys.stderr)
+        return 1
+    print(f"{sent} messages sent to {topic}")
+    return 0
+
+
+def cmd_consume(settings) -> int:
+    from consumers.kafka_source import KafkaSource, instance_id_for
+    from consumers.reporting import LogLine, MSECurve
+    from consumers.runner import Runner, restore
+    from consumers.sinks import KafkaOutputs, LoggedDeadLetters, make_producer
+
+    stream, run = settings.stream, settings.run
+    topic = _require(stream.topic, "stream.topic", "--topic")
+    group = _require(stream.group, "stream.group", "--group")
+    ckpt_path = _require(run.checkpoint, "run.checkpoint", "--checkpoint")
+    kw = settings.kafka.client_kwargs()
+    store, checkpoint = _open_store(ckpt_path)
+    outputs = source = None
+    try:
+        model, schema, counters = restore(
+            checkpoint, _schema(settings), settings.model, {"kind": "kafka", "topic": topic}
+        )
+        if checkpoint is not None:
+            logger.info("resuming from %s: %d updates, offsets %s", ckpt_path, model.n_updates,
+                        checkpoint.offsets)
+        out_topics = [t for t in (stream.predictions_topic, stream.dead_letter_topic) if t]
+        for t in out_topics:
+            ensure_topic(kw, t, 1, stream.replication_factor, timeout=stream.broker_timeout)
+        if out_topics:
+            outputs = KafkaOutputs(
+                make_producer(kw, bootstrap_timeout=stream.broker_timeout),
+                predictions_topic=stream.predictions_topic,
+                dead_letter_topic=stream.dead_letter_topic,
+                flush_timeout=min(30.0, stream.broker_timeout),
+            )
+        dead_letters = outputs if stream.dead_letter_topic else LoggedDeadLetters()
+        source = KafkaSource(
+            topic, group, kw, offsets=checkpoint.offsets if checkpoint else {},
+            start_from=stream.start_from, idle_timeout=stream.idle_timeout,
+            broker_timeout=stream.broker_timeout, max_poll_records=run.batch_size,
+            group_instance_id=(instance_id_for(ckpt_path) if stream.group_instance_id == "auto"
+                               else stream.group_instance_id),
+        )
+        runner = Runner(
+            model, schema, source, store=store,
+            outputs=outputs if stream.predictions_topic else None, dead_letters=dead_letters,
+            counters=counters, batch_size=run.batch_size, max_messages=run.max_messages,
+            max_message_bytes=settings.fields.max_message_bytes,
+            every_messages=run.checkpoint_every_messages,
+            every_seconds=run.checkpoint_every_seconds, poll_timeout=stream.poll_timeout,
+            output_timeout=stream.broker_timeout, log_line=LogLine(run.log_every_seconds),
+            curve=MSECurve(counters.learned, counters.squared_error_sum) if run.plot else None,
+        )
+        source.on_revoke = lambda: runner.checkpoint(commit=False)
+        with _graceful(runner):
+            result = runner.run()
+    finally:
+        if source is not None:
+            source.close()
+        if outputs is not None:
+            outputs.close()
+        if store is not None:
+            store.close()
+    _print_summary(result, run.plot, runner.curve)
+    return 0
+
+
+COMMANDS = {"replay": (cmd_replay, "replay"), "produce": (cmd_produce, "kafka"),
+            "consume": (cmd_consume, "kafka")}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``online-lr`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose, args.quiet)
+    command, config_name = COMMANDS[args.command]
+    from consumers.errors import ConsumersError
+
+    try:
+        from consumers.config import load_settings
+
+        settings = load_settings(config_name, args.config, _overrides(args))
+        return command(settings)
+    except ConsumersError as exc:
+        print(f"online-lr {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:
+        if type(exc).__module__.split(".")[0] != "kafka":
+            raise
+        print(f"online-lr {args.command}: Kafka error: {exc!r}", file=sys.stderr)
+        from consumers.errors import EXIT_BROKER
+
+        return EXIT_BROKER
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""Message values -> records, without ever importing kafka.
+
+A value is a UTF-8 JSON object of numeric fields (or a mapping a file source already parsed).
+`decode_value` turns one value into a `Record` or a `BadRecord` naming the reason; `decode_batch`
+does the same for a list of values in one pass and returns the arrays
+`online_lr.SGDRegressor.learn_sequential` wants. Both share the same rules, so a row refused by
+one is refused by the other for the same reason.
+
+Rules
+-----
+* ``None`` and ``b""`` are `Reason.EMPTY`; more than ``max_bytes`` bytes is `Reason.OVERSIZE`
+  (checked before parsing).
+* Parsing is orjson's (strict RFC 8259). When orjson refuses a value, the stdlib parser is tried
+  only to *explain* the refusal: bytes that are not UTF-8 give `Reason.INVALID_UTF8`, and a
+  ``NaN``/``Infinity``/``1e999`` number (which Python's ``json.dumps`` writes) gives
+  `Reason.NONFINITE_FEATURE`/`Reason.NONFINITE_TARGET` naming the field.
+* The value must be an object (`Reason.NOT_OBJECT`).
+* The target, when present and not ``null``, must be a finite int or float (bool is not a
+  number here); a message without it is *prediction-only*.
+* Every schema feature must be present and not ``null`` (`Reason.MISSING_FEATURE`) and a finite
+  int or float. Other fields are ignored.
+* Until the schema is fixed, the first valid message fixes it (see `consumers.schema`); a
+  message with no numeric field at that point is `Reason.NO_FEATURES`.
+
+>>> s = Schema(target="y")
+>>> decode_value(b'{"a": 1, "b": 2.5, "y": 3}', s)
+Record(x={'a': 1.0, 'b': 2.5}, y=3.0)
+>>> decode_value(b'{"a": 1, "b": 2.5}', s)          # no target: prediction only
+Record(x={'a': 1.0, 'b': 2.5}, y=None)
+>>> print(decode_value(b'{"a": 1, "b": true, "y": 0}', s))
+non_numeric_feature: 'b' is bool
+>>> print(decode_value(b'{"a": NaN, "b": 1, "y": 0}', s))
+nonfinite_feature: 'a' is nan
+>>> b = decode_batch([b'{"a": 1, "b": 2, "y": 1}', b'[1]', b'{"a": 3, "b": 4}'], s)
+>>> b.X.tolist(), b.y.tolist(), b.learn.tolist(), b.rows.tolist(), [(i, str(r)) for i, r in b.bad]
+([[1.0, 2.0], [3.0, 4.0]], [1.0, 0.0], [True, False], [0, 2], [(1, 'not_object: got list')])
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import orjson
+
+from consumers.records import BadRecord, Reason, Record, Value
+from consumers.schema import Schema
+
+__all__ = ["DEFAULT_MAX_BYTES", "DecodedBatch", "decode_batch", "decode_value", "parse_value"]
+
+#: Default size limit of one message value (1 MiB, Kafka's default ``message.max.bytes``).
+DEFAULT_MAX_BYTES = 1 << 20
+
+
+@dataclass
+class DecodedBatch:
+    """The valid rows of a batch as arrays, plus the refused ones.
+
+    ``X[k]`` and ``y[k]`` come from input value ``rows[k]``; ``learn[k]`` is False for a
+    prediction-only row, whose ``y[k]`` is 0.0 (never read). ``bad`` lists ``(index, reason)``
+    in input order. ``columns`` is the schema's feature list (empty while it is not fixed).
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    learn: np.ndarray
+    rows: np.ndarray
+    columns: tuple[str, ...]
+    bad: list[tuple[int, BadRecord]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def parse_value(
+    value: Value, max_bytes: int | None = DEFAULT_MAX_BYTES, schema: Schema | None = None
+) -> Mapping | BadRecord:
+    """Bytes -> the JSON object they hold, or why not. A mapping is returned as is.
+
+    ``schema`` only sharpens the reason given for a refused value (see `_explain`).
+    """
+    if isinstance(value, Mapping):
+        return value
+    if value is None or len(value) == 0:
+        return BadRecord(Reason.EMPTY, "no value" if value is None else "zero bytes")
+    if max_bytes is not None and len(value) > max_bytes:
+        return BadRecord(Reason.OVERSIZE, f"{len(value)} bytes > max {max_bytes}")
+    try:
+        obj = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        return _explain(bytes(value), exc, schema)
+    if not isinstance(obj, dict):
+        return BadRecord(Reason.NOT_OBJECT, f"got {_json_type(obj)}")
+    return obj
+
+
+def _explain(value: bytes, exc: Exception, schema: Schema | None) -> BadRecord:
+    """Name the reason orjson refused ``value`` (slow path, only for refused values).
+
+    Python's json accepts ``NaN``, ``Infinity`` and overflowing numbers, so it can say which
+    field was non-finite. The value stays refused either way: only the reason is sharpened.
+    """
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError as uexc:
+        return BadRecord(Reason.INVALID_UTF8, str(uexc))
+    if schema is not None:
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict):
+            out = _extract(obj, replace(schema))  # a copy: explaining never fixes the schema
+            if isinstance(out, BadRecord):
+                return out
+    return BadRecord(Reason.INVALID_JSON, str(exc))
+
+
+def _json_type(v: object) -> str:
+    if v is None:
+        return "null"
+    return {bool: "bool", int: "number", float: "number", str: "string", list: "list"}.get(
+        type(v), type(v).__name__
+    )
+
+
+def _number(v: object) -> float | str:
+    """A finite-or-not float from a JSON number, or the name of the wrong type (a str)."""
+    t = type(v)
+    if t is float:
+        return v  # type: ignore[return-value]
+    if t is int:
+        try:
+            return float(v)  # type: ignore[arg-type]
+        except OverflowError:
+            return math.inf
+    if t is not bool and isinstance(v, numbers.Real) and not isinstance(v, np.bool_):
+        return float(v)  # numpy scalars in a mapping
+    return _json_type(v)
+
+
+def _extract(obj: Mapping, schema: Schema) -> tuple[list[float], float | None] | BadRecord:
+    """Feature row and target of a parsed object; fixes the schema on the first valid one."""
+    features = schema.features
+    inferring = features is None
+    if inferring:
+        features = schema.candidates(obj)
+        if not features:
+            return BadRecord(Reason.NO_FEATURES, "no numeric field to learn from")
+    y = obj.get(schema.target)
+    if y is not None:
+        y = _number(y)
+        if type(y) is str:
+            return BadRecord(Reason.NON_NUMERIC_TARGET, f"{schema.target!r} is {y}")
+        if not math.isfinite(y):
+            return BadRecord(Reason.NONFINITE_TARGET, f"{schema.target!r} is {y}")
+    row = []
+    for f in features:
+        v = obj.get(f)
+        if v is None:
+            state = "null" if f in obj else "absent"
+            return BadRecord(Reason.MISSING_FEATURE, f"{f!r} is {state}")
+        v = _number(v)
+        if type(v) is str:
+            return BadRecord(Reason.NON_NUMERIC_FEATURE, f"{f!r} is {v}")
+        if not math.isfinite(v):
+            return BadRecord(Reason.NONFINITE_FEATURE, f"{f!r} is {v}")
+        row.append(v)
+    if inferring:
+        schema.fix(features)
+    return row, y
+
+
+def decode_value(
+    value: Value, schema: Schema, max_bytes: int | None = DEFAULT_MAX_BYTES
+) -> Record | BadRecord:
+    """Decode one message value (bytes, ``None`` or a parsed mapping) against ``schema``."""
+    obj = parse_value(value, max_bytes, schema)
+    if isinstance(obj, BadRecord):
+        return obj
+    out = _extract(obj, schema)
+    if isinstance(out, BadRecord):
+        return out
+    row, y = out
+    return Record(dict(zip(schema.features, row)), y)  # type: ignore[arg-type]
+
+
+def decode_batch(
+    values: Sequence[Value], schema: Schema, max_bytes: int | None = DEFAULT_MAX_BYTES
+) -> DecodedBatch:
+    """Decode a batch in one pass into ``(X, y, learn, rows)`` arrays plus the refused values."""
+    rows: list[list[float]] = []
+    ys: list[float] = []
+    learn: list[bool] = []
+    index: list[int] = []
+    bad: list[tuple[int, BadRecord]] = []
+    for i, value in enumerate(values):
+        obj = parse_value(value, max_bytes, schema)
+        if isinstance(obj, BadRecord):
+            bad.append((i, obj))
+            continue
+        out = _extract(obj, schema)
+        if isinstance(out, BadRecord):
+            bad.append((i, out))
+            continue
+        row, y = out
+        rows.append(row)
+        index.append(i)
+        if y is None:
+            ys.append(0.0)
+            learn.append(False)
+        else:
+            ys.append(y)
+            learn.append(True)
+    columns = schema.features or ()
+    X = np.array(rows, dtype=np.float64).reshape(len(rows), len(columns))
+    return DecodedBatch(
+        X=X,
+        y=np.array(ys, dtype=np.float64),
+        learn=np.array(learn, dtype=bool),
+        rows=np.array(index, dtype=np.intp),
+        columns=tuple(columns),
+        bad=bad,
+    )

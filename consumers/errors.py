@@ -1,0 +1,61 @@
+"""Exceptions of the stream side, and the process exit codes the CLI maps them to.
+
+Every error names what went wrong in terms a user can act on: the config field, the checkpoint
+file, the broker address. None of them ever carries a secret (passwords are resolved from the
+environment only when a Kafka client is built, see `consumers.config`).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EXIT_BROKER",
+    "EXIT_CHECKPOINT",
+    "EXIT_CONFIG",
+    "EXIT_OK",
+    "BrokerUnavailableError",
+    "CheckpointError",
+    "ConfigError",
+    "ConsumersError",
+    "SinkError",
+]
+
+#: Clean end: the stream was exhausted, went idle, hit ``max_messages`` or was stopped by a signal.
+EXIT_OK = 0
+#: Bad command line or config (argparse also exits with 2 on usage errors).
+EXIT_CONFIG = 2
+#: The checkpoint is corrupt, truncated, of another format, or in use by another process.
+EXIT_CHECKPOINT = 3
+#: The broker stayed unreachable past ``broker_timeout`` (the last good checkpoint is kept).
+EXIT_BROKER = 4
+
+
+class ConsumersError(Exception):
+    """Base class of the errors the CLI reports as one line instead of a traceback."""
+
+    exit_code = 1
+
+
+class ConfigError(ConsumersError, ValueError):
+    """A config file or flag is refused. ``field`` is the dotted name, e.g. ``"kafka.topic"``."""
+
+    exit_code = EXIT_CONFIG
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"config field {field!r}: {message}")
+        self.field = field
+
+
+class CheckpointError(ConsumersError):
+    """A checkpoint cannot be read or written; an existing file is never overwritten after this."""
+
+    exit_code = EXIT_CHECKPOINT
+
+
+class BrokerUnavailableError(ConsumersError):
+    """The broker was unreachable for longer than the configured deadline."""
+
+    exit_code = EXIT_BROKER
+
+
+class SinkError(ConsumersError):
+    """Predictions or dead letters could not be delivered, so no checkpoint may claim them."""

@@ -1,0 +1,290 @@
+"""Replay a CSV or JSON Lines log (optionally gzip'd) as a stream, optionally at its own pace.
+
+The format comes from the extension: ``.csv`` is CSV with a header row; ``.jsonl``, ``.ndjson``
+and ``.json`` are JSON Lines (one object per line); a trailing ``.gz`` means gzip. JSON lines are
+delivered as their raw bytes, so they go through exactly the decoder a Kafka message goes
+through. CSV cells are converted here: an empty cell is an absent field, a cell ``float()``
+parses is a number (``nan``/``inf`` included, which the decoder then refuses), anything else
+stays a string (a non-numeric field: never a feature).
+
+The position is a row index: the number of records (non-blank JSON lines, CSV data rows) already
+processed. A source built with ``start=k`` skips the first ``k`` records, which is how a replay
+resumes from a checkpoint. Blank JSON lines are skipped and not counted.
+
+Pacing: with ``pace_field`` set, each row is held back until ``(t_row - t_first) / speed`` seconds
+after the first row was delivered, where ``t`` is read from that field: a number of seconds
+(epoch or any other origin: only differences count) or an ISO 8601 date/time (naive = UTC). Rows
+whose time cannot be read, or goes backwards, are delivered at once.
+
+>>> import tempfile, os
+>>> d = tempfile.mkdtemp(); p = os.path.join(d, "log.csv")
+>>> _ = open(p, "w").write("t,a,y\\n0,1.5,2\\n1,x,\\n")
+>>> with FileSource(p) as src:
+...     [(m.offset, m.value) for m in src.poll(10)]
+[(0, {'t': 0.0, 'a': 1.5, 'y': 2.0}), (1, {'t': 1.0, 'a': 'x'})]
+>>> os.remove(p); os.rmdir(d)
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+
+from consumers.records import Message, Value
+
+__all__ = ["FORMATS", "FileSource", "detect_format", "parse_time"]
+
+FORMATS = ("csv", "jsonl")
+_JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+
+
+def detect_format(path: str | Path) -> str:
+    """``"csv"`` or ``"jsonl"`` from the file name (a trailing ``.gz`` is ignored)."""
+    name = Path(path).name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    if name.endswith(".csv"):
+        return "csv"
+    if name.endswith(_JSONL_SUFFIXES):
+        return "jsonl"
+    raise ValueError(f"cannot tell the format of {str(path)!r}: expected .csv or .jsonl (+ .gz)")
+
+
+def parse_time(value: object) -> float | None:
+    """Seconds from a number or an ISO 8601 string; ``None`` when it cannot be read.
+
+    >>> parse_time(12.5), parse_time("3"), parse_time("1970-01-02")
+    (12.5, 3.0, 86400.0)
+    >>> parse_time("2017-01-23T00:00:00Z")
+    1485129600.0
+    >>> parse_time("yesterday") is None, parse_time(True) is None
+    (True, True)
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    try:
+        v = float(text)
+        return v if math.isfinite(v) else None
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+def _cell(text: str | None) -> object:
+    try:
+        return float(text)  # type: ignore[arg-type]
+    except ValueError:
+        return text
+
+
+class FileSource:
+    """A resumable, optionally paced reader of one CSV / JSON Lines file.
+
+    Parameters
+    ----------
+    path
+        The file; ``.gz`` is decompressed.
+    fmt
+        ``"csv"``, ``"jsonl"`` or ``"auto"`` (from the extension).
+    pace_field
+        Field holding each row's time; ``None`` replays as fast as possible.
+    speed
+        Replay speed factor with pacing: 2.0 replays twice as fast as the log was written.
+    start
+        Row index to resume from (the checkpoint's position).
+    clock, sleep
+        Injected for tests (defaults: `time.monotonic`, `time.sleep`).
+    """
+
+    kind = "file"
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        fmt: str = "auto",
+        pace_field: str | None = None,
+        speed: float = 1.0,
+        start: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.path = Path(path)
+        self.fmt = detect_format(self.path) if fmt == "auto" else fmt
+        if self.fmt not in FORMATS:
+            raise ValueError(f"format must be one of {FORMATS} or 'auto', got {fmt!r}")
+        if not (speed > 0 and math.isfinite(speed)):
+            raise ValueError(f"speed must be a positive number, got {speed!r}")
+        if start < 0:
+            raise ValueError(f"start must be >= 0, got {start}")
+        self.pace_field = pace_field
+        self.speed = float(speed)
+        self.name = self.path.name
+        self._position = start  # rows processed (what a checkpoint stores)
+        self._read = start  # rows handed out by poll()
+        self._clock = clock
+        self._sleep = sleep
+        self._file: io.IOBase | None = None
+        self._rows: Iterator[Value] | None = None
+        self._pending: Message | None = None
+        self._pending_due: float | None = None  # computed once per row: pacing has state
+        self._eof = False
+        self._t0: tuple[float, float] | None = None  # (log time, wall time) of the first row
+        self._last_due = -math.inf
+
+    # -- context management -------------------------------------------------------------------
+
+    def __enter__(self) -> FileSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._rows = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _open(self) -> Iterator[Value]:
+        gz = self.path.name.lower().endswith(".gz")
+        if self.fmt == "csv":
+            raw = gzip.open(self.path, "rb") if gz else open(self.path, "rb")  # noqa: SIM115
+            self._file = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            rows: Iterator[Value] = self._csv_rows(self._file)
+        else:
+            self._file = gzip.open(self.path, "rb") if gz else open(self.path, "rb")  # noqa: SIM115
+            rows = self._jsonl_rows(self._file)
+        for _ in range(self._read):  # resume: skip the rows already processed
+            if next(rows, _END) is _END:
+                break
+        return rows
+
+    @staticmethod
+    def _csv_rows(f: io.TextIOBase) -> Iterator[Value]:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            return
+        for cells in reader:
+            if not cells:
+                continue
+            yield {k: _cell(v) for k, v in zip(header, cells) if v != ""}
+
+    @staticmethod
+    def _jsonl_rows(f: io.IOBase) -> Iterator[Value]:
+        for line in f:
+            line = line.strip()
+            if line:
+                yield line
+
+    def _next(self) -> Message | None:
+        if self._pending is None and not self._eof:
+            if self._rows is None:
+                self._rows = self._open()
+            value = next(self._rows, _END)
+            if value is _END:
+                self._eof = True
+                self.close()
+            else:
+                self._pending = Message(self.name, 0, self._read, value)
+        return self._pending
+
+    def _due(self, message: Message) -> float:
+        """Wall-clock time at which ``message`` may be delivered (pacing)."""
+        if self.pace_field is None:
+            return -math.inf
+        value = message.value
+        if not isinstance(value, Mapping):
+            try:
+                value = orjson.loads(value) if value else None
+            except orjson.JSONDecodeError:
+                value = None
+        t = parse_time(value.get(self.pace_field)) if isinstance(value, Mapping) else None
+        if t is None:
+            return self._last_due
+        if self._t0 is None:
+            self._t0 = (t, self._clock())
+        due = self._t0[1] + (t - self._t0[0]) / self.speed
+        self._last_due = max(self._last_due, due)
+        return due
+
+    def poll(self, max_records: int, timeout: float = 1.0) -> list[Message] | None:
+        """Up to ``max_records`` rows that are due; ``[]`` if none is due yet, ``None`` at the end.
+
+        With pacing this sleeps at most ``timeout`` seconds waiting for the next row.
+        """
+        out: list[Message] = []
+        deadline = self._clock() + timeout
+        while len(out) < max_records:
+            message = self._next()
+            if message is None:
+                break
+            due = self._due(message) if self._pending_due is None else self._pending_due
+            now = self._clock()
+            if due > now:
+                self._pending_due = due
+                if out or now >= deadline:
+                    break
+                self._sleep(min(due, deadline) - now)
+                if self._clock() < due:
+                    break
+            self._pending_due = None
+            self._pending = None
+            self._read += 1
+            out.append(message)
+        if not out and self._eof:
+            return None
+        return out
+
+    # -- position -----------------------------------------------------------------------------
+
+    @property
+    def position(self) -> int:
+        """Rows processed so far: resume with ``FileSource(path, start=position)``."""
+        return self._position
+
+    def advance(self, messages: list[Message]) -> None:
+        """Mark ``messages`` (the last poll's, in order) as processed."""
+        if messages:
+            self._position = messages[-1].offset + 1
+
+    def offsets(self) -> dict[str, int]:
+        return {}
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "name": self.name, "path": str(self.path.resolve()),
+                "position": self._position}
+
+    def lag(self) -> int | None:
+        return None
+
+    def commit(self, offsets: dict[str, int]) -> None:
+        """Nothing to commit: the checkpoint's position is the only record of progress."""
+
+
+_END = object()

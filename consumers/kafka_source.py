@@ -1,0 +1,343 @@
+"""Kafka input: a `KafkaConsumer` wrapper whose positions come from the checkpoint.
+
+Contract (what makes ``kill -9`` + restart learn exactly what an uninterrupted run learns):
+
+* ``enable_auto_commit=False`` and no deserializer: values arrive as bytes and are decoded by
+  `consumers.decode`, after `poll`.
+* The positions live here, in memory, next to the model the runner updates: `advance` moves a
+  partition to ``last processed offset + 1`` once its messages have been learned, and
+  `offsets` is what the runner writes into the checkpoint *together with* the model.
+* On every assignment the rebalance listener seeks each partition to that in-memory offset (at
+  start: the checkpoint's); a partition the checkpoint does not know starts at ``start_from``.
+  Offsets committed to the consumer group are never read: they are written after each
+  checkpoint (`commit`) only so that lag tools see progress.
+* Before partitions are revoked (rebalance, close) the listener asks the runner for a
+  checkpoint. Listener callbacks run on kafka-python's IO thread while `poll` blocks the main
+  thread, so model and positions are consistent there; blocking consumer calls (commit) are not
+  allowed in them and are left to the main thread.
+
+Liveness: `poll` returns ``[]`` while nothing is available, ``None`` once ``idle_timeout``
+seconds passed without a message *while the broker answered*, and raises
+`BrokerUnavailableError` once the broker has been unreachable (or no partition was assigned)
+for ``broker_timeout`` seconds. Reachability is probed with a bounded ``end_offsets`` request
+at most once a second while idle; the same answer gives the lag.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from consumers.errors import BrokerUnavailableError
+from consumers.records import Message
+
+__all__ = ["KafkaSource", "client_config", "instance_id_for", "partition_key"]
+
+logger = logging.getLogger(__name__)
+
+_PROBE_EVERY_S = 1.0
+
+
+def partition_key(topic: str, partition: int) -> str:
+    """The checkpoint's name of a partition: ``"topic:partition"``."""
+    return f"{topic}:{partition}"
+
+
+def instance_id_for(checkpoint_path: str) -> str:
+    """A static group-membership id tied to this host and checkpoint file.
+
+    One checkpoint is advanced by one process at a time (it is locked), so host + checkpoint
+    identifies the consumer across restarts.
+    """
+    import hashlib
+    import os
+    import socket
+
+    where = f"{socket.gethostname()}:{os.path.abspath(checkpoint_path)}"
+    return "online-lr-" + hashlib.sha256(where.encode()).hexdigest()[:16]
+
+
+def client_config(client_cls: type, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The subset of ``kwargs`` that ``client_cls`` (consumer, producer, admin) accepts."""
+    accepted = getattr(client_cls, "DEFAULT_CONFIG", None)
+    if accepted is None:  # pragma: no cover - every kafka-python client has one
+        return dict(kwargs)
+    return {k: v for k, v in kwargs.items() if k in accepted}
+
+
+def _make_listener(source: KafkaSource):
+    from kafka import ConsumerRebalanceListener
+
+    class Listener(ConsumerRebalanceListener):
+        def on_partitions_revoked(self, revoked):
+            source._on_revoked(revoked)
+
+        def on_partitions_assigned(self, assigned):
+            source._on_assigned(assigned)
+
+        def on_partitions_lost(self, lost):
+            source._on_revoked(lost)
+
+    return Listener()
+
+
+class KafkaSource:
+    """Messages of one topic, for one consumer group, resumed from checkpointed offsets.
+
+    Parameters
+    ----------
+    topic, group
+        What to read and the consumer group (used for assignment and lag reporting).
+    client_kwargs
+        Connection and security settings (`consumers.config.KafkaSettings.client_kwargs`).
+    offsets
+        ``{"topic:partition": next_offset}`` from the checkpoint.
+    start_from
+        ``"earliest"`` or ``"latest"``: where a partition absent from ``offsets`` starts.
+    group_instance_id
+        Static membership id (KIP-345): a restart with the same id gets its partitions back
+        without waiting for the old member's session to expire (after ``kill -9``).
+    idle_timeout
+        Seconds without messages (broker reachable) after which `poll` returns ``None``;
+        ``None`` never ends.
+    broker_timeout
+        Seconds the broker may stay unreachable before `poll` raises.
+    on_revoke
+        Called (on the IO thread) before partitions are taken away: the runner's checkpoint.
+    """
+
+    kind = "kafka"
+
+    def __init__(
+        self,
+        topic: str,
+        group: str,
+        client_kwargs: Mapping[str, Any],
+        *,
+        offsets: Mapping[str, int] | None = None,
+        start_from: str = "earliest",
+        idle_timeout: float | None = None,
+        broker_timeout: float = 60.0,
+        max_poll_records: int = 500,
+        group_instance_id: str | None = None,
+        on_revoke: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        from kafka import KafkaConsumer
+        from kafka.errors import KafkaError
+
+        if start_from not in ("earliest", "latest"):
+            raise ValueError(f"start_from must be 'earliest' or 'latest', got {start_from!r}")
+        self.topic = topic
+        self.group = group
+        self.start_from = start_from
+        self.idle_timeout = idle_timeout
+        self.broker_timeout = broker_timeout
+        self.on_revoke = on_revoke
+        self.end_reason: str | None = None
+        #: Guards the positions; the runner shares it for the model (see `Runner.lock`).
+        self.lock = threading.RLock()
+        self._offsets: dict[str, int] = dict(offsets or {})
+        self._clock = clock
+        self._listener_error: BaseException | None = None
+        self._end_offsets: dict[str, int] = {}
+        now = clock()
+        self._unassigned_since: float | None = now
+        self._quiet_since: float | None = None  # idle clock: set once partitions are assigned
+        self._outage_since: float | None = None
+        self._last_ok = now  # last time the broker answered (a message, a probe)
+        self._last_probe = -float("inf")
+        config = client_config(KafkaConsumer, client_kwargs)
+        config.update(
+            group_id=group,
+            enable_auto_commit=False,
+            value_deserializer=None,
+            key_deserializer=None,
+            auto_offset_reset=start_from,
+            allow_auto_create_topics=False,
+            max_poll_records=max_poll_records,
+            bootstrap_timeout_ms=int(broker_timeout * 1000),
+        )
+        config.setdefault("session_timeout_ms", 10_000)  # a dead member is noticed in 10 s
+        if group_instance_id is not None:
+            config["group_instance_id"] = group_instance_id
+        try:
+            self.consumer = KafkaConsumer(**config)
+        except KafkaError as exc:
+            raise BrokerUnavailableError(
+                f"cannot reach Kafka at {config.get('bootstrap_servers')!r} within "
+                f"{broker_timeout:g}s (broker_timeout): {exc}"
+            ) from None
+        self.consumer.subscribe([topic], listener=_make_listener(self))
+
+    # -- rebalance callbacks (IO thread) ------------------------------------------------------
+
+    def _on_revoked(self, revoked) -> None:
+        if not revoked or self.on_revoke is None:
+            return
+        try:
+            with self.lock:
+                self.on_revoke()
+        except BaseException as exc:  # surfaced by the next poll(), on the main thread
+            logger.error("checkpoint before revocation of %s failed: %s", sorted(revoked), exc)
+            self._listener_error = exc
+
+    def _on_assigned(self, assigned) -> None:
+        with self.lock:
+            self._seek(assigned)
+
+    def _seek(self, assigned) -> None:
+        for tp in sorted(assigned):
+            key = partition_key(tp.topic, tp.partition)
+            if key in self._offsets:
+                self.consumer.seek(tp, self._offsets[key])
+                logger.info("partition %s assigned: resuming at offset %d", key, self._offsets[key])
+            elif self.start_from == "earliest":
+                self.consumer.seek_to_beginning(tp)
+                logger.info("partition %s assigned: not in the checkpoint, from the start", key)
+            else:
+                self.consumer.seek_to_end(tp)
+                logger.info("partition %s assigned: not in the checkpoint, from the end", key)
+
+    # -- the Source protocol ------------------------------------------------------------------
+
+    def poll(self, max_records: int, timeout: float = 1.0) -> list[Message] | None:
+        """Up to ``max_records`` messages; ``[]`` if none yet; ``None`` once idle (see module)."""
+        from kafka.errors import KafkaError
+
+        if self._listener_error is not None:
+            exc, self._listener_error = self._listener_error, None
+            raise exc
+        try:
+            batches = self.consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
+        except KafkaError as exc:
+            logger.warning("poll failed: %s", exc)
+            batches = {}
+            self._probe_failed(self._clock(), exc)
+        if self._listener_error is not None:
+            exc, self._listener_error = self._listener_error, None
+            raise exc
+        messages = [
+            Message(tp.topic, tp.partition, r.offset, r.value, r.key,
+                    tuple(r.headers or ()), r.timestamp)
+            for tp, records in batches.items()
+            for r in records
+        ]
+        now = self._clock()
+        if messages:
+            self._quiet_since = now
+            self._recovered()
+            return messages
+        return self._nothing(now)
+
+    def _nothing(self, now: float) -> list[Message] | None:
+        assigned = self.consumer.assignment()
+        if not assigned:  # joining the group, or rejoining after a rebalance / an outage
+            self._quiet_since = None
+            if self._unassigned_since is None:
+                self._unassigned_since = now
+            if now - self._unassigned_since > self.broker_timeout:
+                raise BrokerUnavailableError(
+                    f"no partition of topic {self.topic!r} was assigned to group {self.group!r} "
+                    f"within {self.broker_timeout:g}s (broker_timeout): is the broker reachable "
+                    "and does the topic exist?"
+                )
+            return []
+        self._unassigned_since = None
+        if self._quiet_since is None:
+            self._quiet_since = now
+        idle_due = (
+            self.idle_timeout is not None and now - self._quiet_since >= self.idle_timeout
+        )
+        if idle_due or now - self._last_probe >= _PROBE_EVERY_S:
+            self._probe(assigned, now)
+        if self._outage_since is not None:
+            return []
+        if self.idle_timeout is not None and now - self._quiet_since >= self.idle_timeout:
+            self.end_reason = "idle"
+            return None
+        return []
+
+    def _probe(self, assigned, now: float) -> None:
+        from kafka.errors import KafkaError
+
+        self._last_probe = now
+        timeout_ms = int(min(2.0, self.broker_timeout) * 1000)
+        try:
+            ends = self.consumer.end_offsets(list(assigned), timeout_ms=timeout_ms)
+        except KafkaError as exc:
+            self._probe_failed(self._clock(), exc)
+            return
+        self._end_offsets = {partition_key(tp.topic, tp.partition): off for tp, off in ends.items()}
+        self._recovered()
+
+    def _probe_failed(self, now: float, exc: BaseException) -> None:
+        if self._outage_since is None:
+            self._outage_since = self._last_ok  # the outage began after the last answer
+            logger.warning("broker unreachable (%s); waiting up to %gs", exc, self.broker_timeout)
+        self._quiet_since = None  # an outage is not idleness: the idle clock restarts after it
+        if now - self._outage_since > self.broker_timeout:
+            raise BrokerUnavailableError(
+                f"Kafka broker unreachable for {now - self._outage_since:.0f}s "
+                f"(broker_timeout {self.broker_timeout:g}s): {exc}"
+            )
+
+    def _recovered(self) -> None:
+        self._last_ok = self._clock()
+        if self._outage_since is not None:
+            logger.warning("broker reachable again after %.1fs", self._clock() - self._outage_since)
+            self._outage_since = None
+            self._quiet_since = self._clock()
+
+    def advance(self, messages: list[Message]) -> None:
+        """Mark ``messages`` (the last poll's) as processed: each partition moves past them."""
+        with self.lock:
+            for m in messages:
+                self._offsets[partition_key(m.topic, m.partition)] = m.offset + 1
+
+    def offsets(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self._offsets)
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "topic": self.topic, "group": self.group}
+
+    def lag(self) -> int | None:
+        """Messages behind the partitions' high-water marks (from the last fetch or probe)."""
+        total, known = 0, False
+        for tp in self.consumer.assignment():
+            key = partition_key(tp.topic, tp.partition)
+            high = self.consumer.highwater(tp)
+            if high is None:
+                high = self._end_offsets.get(key)
+            if high is None or key not in self._offsets:
+                continue
+            total += max(0, high - self._offsets[key])
+            known = True
+        return total if known else None
+
+    def commit(self, offsets: Mapping[str, int]) -> None:
+        """Commit ``offsets`` to the group (for lag tools); failures are logged, not raised."""
+        from kafka.errors import KafkaError
+        from kafka.structs import OffsetAndMetadata
+
+        owned = {partition_key(tp.topic, tp.partition): tp for tp in self.consumer.assignment()}
+        todo = {
+            owned[k]: OffsetAndMetadata(v, "", -1) for k, v in offsets.items() if k in owned
+        }
+        if not todo:
+            return
+        try:
+            self.consumer.commit(todo, timeout_ms=int(min(5.0, self.broker_timeout) * 1000))
+        except KafkaError as exc:
+            logger.warning("group offset commit failed (the checkpoint is unaffected): %s", exc)
+
+    def close(self) -> None:
+        """Leave the group (the listener gets its last revocation) and close the client."""
+        try:
+            self.consumer.close(autocommit=False, timeout_ms=5000)
+        except Exception as exc:  # noqa: BLE001 - closing must not mask the run's outcome
+            logger.warning("closing the consumer failed: %s", exc)

@@ -1,0 +1,433 @@
+"""The prequential loop shared by `online-lr replay` and `online-lr consume`.
+
+For every batch a source delivers: decode it in one pass (`consumers.decode.decode_batch`),
+let the model predict each valid row and learn the labelled ones in order
+(`SGDRegressor.learn_sequential`, one step per row, the same model as a `learn_one` loop),
+publish the predictions, dead-letter the refused messages, and only then move the source's
+position past the batch. A file replay and a Kafka consumer that see the same rows in the same
+order therefore learn the same model, whatever their batch sizes.
+
+Checkpoints (`Runner.checkpoint`) are written when ``every_messages`` messages or
+``every_seconds`` seconds have passed since the last one, before partitions are revoked, and at
+the end. Steps, in order:
+
+1. flush the outputs (the checkpoint may only cover acknowledged outputs);
+2. write model + positions + schema + counters atomically (`consumers.checkpoint`);
+3. commit the same offsets to the consumer group (informative; main thread only).
+
+A checkpoint is only ever taken between batches, when the model and the positions agree; after
+an unexpected error inside a batch none is taken any more (not even by the rebalance listener
+while the consumer closes), so the previous checkpoint stays the truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Protocol
+
+import numpy as np
+
+from consumers.checkpoint import Checkpoint, CheckpointStore
+from consumers.decode import DEFAULT_MAX_BYTES, DecodedBatch, decode_batch
+from consumers.errors import BrokerUnavailableError, CheckpointError, SinkError
+from consumers.records import BadRecord, Message, Reason
+from consumers.reporting import LogLine, MSECurve, ProgressBar, Snapshot
+from consumers.schema import Schema
+
+__all__ = ["Counters", "DeadLetters", "Outputs", "RunResult", "Runner", "Source", "restore"]
+
+logger = logging.getLogger(__name__)
+
+
+class Source(Protocol):
+    """What the runner reads from (`FileSource`, `KafkaSource`)."""
+
+    kind: str
+    end_reason: str | None
+
+    def poll(self, max_records: int, timeout: float = 1.0) -> list[Message] | None: ...
+    def advance(self, messages: list[Message]) -> None: ...
+    def offsets(self) -> dict[str, int]: ...
+    def describe(self) -> dict: ...
+    def lag(self) -> int | None: ...
+    def commit(self, offsets: dict[str, int]) -> None: ...
+    def close(self) -> None: ...
+
+
+class Outputs(Protocol):
+    def add_predictions(
+        self, messages: Sequence[Message], predictions: Sequence[float]
+    ) -> None: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class DeadLetters(Protocol):
+    def add(self, items: Sequence[tuple[Message, BadRecord]]) -> None: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass
+class Counters:
+    """Totals over the life of a checkpoint (saved in it)."""
+
+    messages: int = 0
+    learned: int = 0
+    predicted_only: int = 0
+    bad: int = 0
+    diverged: int = 0
+    squared_error_sum: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Counters:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def minus(self, other: Counters) -> Counters:
+        return Counters(**{f.name: getattr(self, f.name) - getattr(other, f.name)
+                           for f in fields(self)})
+
+
+@dataclass(frozen=True)
+class RunResult:
+    snapshot: Snapshot
+    reason: str
+    totals: Counters
+    resumed_from: int
+
+
+def restore(checkpoint: Checkpoint | None, schema: Schema, model_config: dict, expect: dict):
+    """Model, schema and counters to start from: the checkpoint's, or fresh ones.
+
+    ``expect`` holds the keys of the running source's `describe()` that must match (kind and
+    topic, or kind and file name): a checkpoint of another source is refused.
+    """
+    from consumers.config import build_model
+
+    if checkpoint is None:
+        return build_model(model_config), schema, Counters()
+    saved = checkpoint.source or {}
+    for key in expect:
+        if saved.get(key) != expect[key]:
+            raise CheckpointError(
+                f"the checkpoint was written for {key} {saved.get(key)!r}, this run reads "
+                f"{expect[key]!r}: use another checkpoint path"
+            )
+    from online_lr import SGDRegressor
+
+    try:
+        model = SGDRegressor.from_dict(checkpoint.model)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"the checkpoint's model cannot be restored: {exc}") from None
+    if checkpoint.schema is not None:
+        try:
+            schema = schema.reconcile(Schema.from_dict(checkpoint.schema))
+        except ValueError as exc:
+            raise CheckpointError(str(exc)) from None
+    return model, schema, Counters.from_dict(checkpoint.counters)
+
+
+class Runner:
+    """Predict → score → learn → publish → advance, over batches of a `Source`.
+
+    Parameters
+    ----------
+    model
+        An `online_lr.SGDRegressor` (fresh, or restored from the checkpoint).
+    schema
+        Feature selection; fixed by the first valid message if it is not yet.
+    source
+        A `FileSource` or `KafkaSource` positioned where ``model`` stopped.
+    store
+        Where checkpoints go (``None``: no checkpoints).
+    outputs, dead_letters
+        Prediction publisher and dead-letter handler (either may be ``None``).
+    counters
+        Totals restored from the checkpoint.
+    batch_size, max_messages
+        Messages per poll; stop after ``max_messages`` messages in this run.
+    every_messages, every_seconds
+        Checkpoint period (either may be ``None``).
+    output_timeout
+        Seconds outputs may keep failing to flush before the run gives up (broker gone).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        schema: Schema,
+        source: Source,
+        *,
+        store: CheckpointStore | None = None,
+        outputs: Outputs | None = None,
+        dead_letters: DeadLetters | None = None,
+        counters: Counters | None = None,
+        batch_size: int = 500,
+        max_messages: int | None = None,
+        max_message_bytes: int | None = DEFAULT_MAX_BYTES,
+        every_messages: int | None = 10_000,
+        every_seconds: float | None = 30.0,
+        poll_timeout: float = 1.0,
+        output_timeout: float = 60.0,
+        progress: ProgressBar | None = None,
+        log_line: LogLine | None = None,
+        curve: MSECurve | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.model = model
+        self.schema = schema
+        self.source = source
+        self.store = store
+        self.outputs = outputs
+        self.dead_letters = dead_letters
+        self.counters = counters or Counters()
+        self._start_counters = Counters(**asdict(self.counters))
+        self.batch_size = batch_size
+        self.max_messages = max_messages
+        self.max_message_bytes = max_message_bytes
+        self.every_messages = every_messages
+        self.every_seconds = every_seconds
+        self.poll_timeout = poll_timeout
+        self.output_timeout = output_timeout
+        self.progress = progress
+        self.log_line = log_line
+        self.curve = curve
+        self._clock = clock
+        self._columns: list[str] = []
+        self._stop = False
+        self._broken = False
+        self._dirty = False
+        self._since_checkpoint = 0
+        self._last_checkpoint = clock()
+        self._outputs_failing_since: float | None = None
+        self._started = clock()
+        self.checkpoints = 0
+        # Held while the model and the positions change (process) or are saved (checkpoint):
+        # a source whose callbacks run on another thread (Kafka's rebalance listener) shares it.
+        self.lock: threading.RLock = getattr(source, "lock", None) or threading.RLock()
+
+    # -- control ------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Finish the current batch, checkpoint and return (safe from a signal handler)."""
+        self._stop = True
+
+    @property
+    def this_run(self) -> Counters:
+        return self.counters.minus(self._start_counters)
+
+    def snapshot(self) -> Snapshot:
+        c = self.this_run
+        m = self.model
+        return Snapshot(
+            messages=c.messages, learned=c.learned, predicted_only=c.predicted_only, bad=c.bad,
+            diverged=c.diverged, running_mse=float(m.running_mse), rolling_mse=float(m.rolling_mse),
+            learning_rate=float(m.learning_rate_now), elapsed=self._clock() - self._started,
+            lag=self.source.lag(), checkpoints=self.checkpoints,
+        )
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        """Process the source until it ends, goes idle, ``max_messages`` or `request_stop`."""
+        self._started = self._clock()
+        reason = "stopped"
+        try:
+            while not self._stop:
+                budget = self.batch_size
+                if self.max_messages is not None:
+                    budget = min(budget, self.max_messages - self.this_run.messages)
+                    if budget <= 0:
+                        reason = "max_messages"
+                        break
+                messages = self.source.poll(budget, self.poll_timeout)
+                if messages is None:
+                    reason = getattr(self.source, "end_reason", None) or "end of input"
+                    break
+                if messages:
+                    self.process(messages)
+                    if self.progress is not None:
+                        self.progress.update(len(messages), self.snapshot)
+                if self._checkpoint_due():
+                    self.checkpoint()
+                if self.log_line is not None:
+                    self.log_line.maybe(self.snapshot)
+        except BrokerUnavailableError:
+            self._last_words()
+            raise
+        self.checkpoint(final=True)
+        snap = self.snapshot()
+        if self.progress is not None:
+            self.progress.close(snap)
+        if self.log_line is not None:
+            self.log_line.maybe(lambda: snap, force=True)
+        return RunResult(snap, reason, self.counters, self._start_counters.messages)
+
+    def _last_words(self) -> None:
+        """Broker gone for good: keep what can be kept (the state is consistent here)."""
+        try:
+            self.checkpoint(final=True, commit=False)
+        except (SinkError, CheckpointError, BrokerUnavailableError) as exc:
+            logger.error("no final checkpoint (the previous one stays): %s", exc)
+        if self.progress is not None:
+            self.progress.close()
+
+    # -- one batch ----------------------------------------------------------------------------
+
+    def process(self, messages: list[Message]) -> None:
+        """Decode, predict, learn, publish and dead-letter one batch, then advance the source."""
+        with self.lock:
+            try:
+                self._process(messages)
+            except BaseException:
+                # The model may hold part of this batch while the positions do not: never
+                # checkpoint this state (the previous checkpoint stays the truth).
+                self._broken = True
+                raise
+
+    def _process(self, messages: list[Message]) -> None:
+        batch = decode_batch([m.value for m in messages], self.schema, self.max_message_bytes)
+        predictions, refused = self._learn(batch)
+        ok = np.ones(len(batch), dtype=bool)
+        for k, _ in refused:
+            ok[k] = False
+        learned = batch.learn & ok
+        errors = (batch.y[learned] - predictions[learned]) ** 2
+        c = self.counters
+        c.messages += len(messages)
+        c.learned += int(learned.sum())
+        c.predicted_only += int((~batch.learn).sum())
+        c.bad += len(batch.bad) + len(refused)
+        c.diverged += sum(1 for _, r in refused if r.reason == Reason.DIVERGED)
+        c.squared_error_sum += float(errors.sum())
+        if self.curve is not None:
+            self.curve.add(errors)
+        if self.outputs is not None and ok.any():
+            rows = batch.rows[ok]
+            self.outputs.add_predictions([messages[i] for i in rows], predictions[ok])
+        bad = [(i, r) for i, r in batch.bad] + [(int(batch.rows[k]), r) for k, r in refused]
+        if bad and self.dead_letters is not None:
+            bad.sort(key=lambda item: item[0])
+            self.dead_letters.add([(messages[i], r) for i, r in bad])
+        self.source.advance(messages)
+        self._since_checkpoint += len(messages)
+        self._dirty = True
+
+    def _learn(self, batch: DecodedBatch) -> tuple[np.ndarray, list[tuple[int, BadRecord]]]:
+        """Prequential predictions of the batch's rows, learning the labelled ones in order.
+
+        Rows the model refuses are returned as ``(row, reason)`` and skipped: after a
+        `DivergenceError` on row r, rows before r are learned and learning resumes after it.
+        """
+        from online_lr.exceptions import DivergenceError
+
+        n = len(batch)
+        predictions = np.full(n, np.nan)
+        refused: list[tuple[int, BadRecord]] = []
+        if n == 0:
+            return predictions, refused
+        if list(batch.columns) != self._columns:
+            self._columns = list(batch.columns)
+        X, y, learn, cols = batch.X, batch.y, batch.learn, self._columns
+        start = 0
+        while start < n:
+            try:
+                predictions[start:] = self.model.learn_sequential(
+                    X[start:], y[start:], cols, learn[start:]
+                )
+                break
+            except DivergenceError as err:
+                row = start + err.row
+                if err.predictions is not None:
+                    predictions[start:row] = err.predictions
+                refused.append((row, BadRecord(Reason.DIVERGED, str(err))))
+                start = row + 1
+            except ValueError:
+                # Nothing was learned from [start:]: find the offending row(s) one by one.
+                for k in range(start, n):
+                    try:
+                        predictions[k] = self.model.learn_sequential(
+                            X[k : k + 1], y[k : k + 1], cols, learn[k : k + 1]
+                        )[0]
+                    except DivergenceError as err:
+                        refused.append((k, BadRecord(Reason.DIVERGED, str(err))))
+                    except ValueError as err:
+                        refused.append((k, BadRecord(Reason.MODEL_REFUSED, str(err))))
+                break
+        return predictions, refused
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    def _checkpoint_due(self) -> bool:
+        if self.store is None or not self._dirty:
+            return False
+        if self.every_messages is not None and self._since_checkpoint >= self.every_messages:
+            return True
+        return (
+            self.every_seconds is not None
+            and self._clock() - self._last_checkpoint >= self.every_seconds
+        )
+
+    def _flush_outputs(self) -> None:
+        for out in (self.outputs, self.dead_letters):
+            if out is not None:
+                out.flush()
+
+    def checkpoint(self, *, final: bool = False, commit: bool = True) -> bool:
+        """Flush outputs, write model + positions atomically, then commit the group offsets.
+
+        Returns False (keeping the previous checkpoint) when the outputs cannot be flushed;
+        raises `BrokerUnavailableError` when that has lasted longer than ``output_timeout``.
+        ``commit=False`` is for the rebalance listener, which may not block on the consumer.
+        """
+        if self.store is None or self._broken:
+            return False
+        with self.lock:
+            offsets = self._save(final)
+        if offsets is None:
+            return False
+        if commit:
+            self.source.commit(offsets)  # outside the lock: it needs kafka's IO thread
+        return True
+
+    def _save(self, final: bool) -> dict[str, int] | None:
+        """Steps 1-2 of a checkpoint; the offsets written, or None if postponed."""
+        if not self._dirty and not (final and not self.store.path.exists()):
+            return self.source.offsets()
+        try:
+            self._flush_outputs()
+        except SinkError as exc:
+            now = self._clock()
+            if self._outputs_failing_since is None:
+                self._outputs_failing_since = now
+            logger.warning("checkpoint postponed: %s", exc)
+            if now - self._outputs_failing_since > self.output_timeout or final:
+                raise BrokerUnavailableError(
+                    f"outputs could not be delivered for {now - self._outputs_failing_since:.0f}s:"
+                    f" {exc}"
+                ) from None
+            return None
+        self._outputs_failing_since = None
+        offsets = self.source.offsets()
+        self.store.save(
+            Checkpoint(
+                model=self.model.to_dict(),
+                offsets=offsets,
+                source=self.source.describe(),
+                counters=self.counters.to_dict(),
+                schema=self.schema.to_dict(),
+            )
+        )
+        self.checkpoints += 1
+        self._dirty = False
+        self._since_checkpoint = 0
+        self._last_checkpoint = self._clock()
+        return offsets

@@ -1,0 +1,289 @@
+"""online-lr produce / consume against the real local Kafka broker (fixture ``kafka_bootstrap``).
+
+Each test uses its own topics and group, small data and a 2 s idle timeout, so each takes a few
+seconds. No mock or fake broker: these are the real client against a real Kafka 4.x.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+
+from consumers.checkpoint import read_checkpoint
+from consumers.cli import ensure_topic, main
+from online_lr import SGDRegressor
+
+REPO = Path(__file__).resolve().parents[2]
+REPLAY_CONFIG = str(REPO / "configs" / "replay.yaml")
+BUNDLED = str(REPO / "consumers" / "data" / "trump_approval.csv.gz")
+IDLE = "2"
+
+
+def name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def summary(text: str) -> dict[str, str]:
+    parts = (line.partition(":") for line in text.splitlines())
+    return {k.strip(): v.strip() for k, sep, v in parts if sep}
+
+
+def consume(bootstrap: str, topic: str, group: str, ckpt: Path, *extra: str) -> int:
+    return main(["consume", "-q", "--bootstrap-servers", bootstrap, "--topic", topic,
+                 "--group", group, "--checkpoint", str(ckpt), "--idle-timeout", IDLE,
+                 "--broker-timeout", "30", *extra])
+
+
+def produce_values(bootstrap: str, topic: str, values: list, *, keys=None, headers=None,
+                   partitions: int = 1) -> None:
+    from kafka import KafkaProducer
+
+    ensure_topic({"bootstrap_servers": bootstrap}, topic, partitions)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    try:
+        for i, value in enumerate(values):
+            producer.send(topic, value=value, key=None if keys is None else keys[i],
+                          headers=None if headers is None else headers[i], partition=0)
+        producer.flush(timeout=30)
+    finally:
+        producer.close(timeout=5)
+
+
+def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20.0) -> list:
+    """Every record of ``topic`` (all partitions), waiting for at least ``expected`` of them."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        out: list = []
+        deadline = time.monotonic() + timeout
+        while len(out) < expected and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                out += records
+        return sorted(out, key=lambda r: (r.partition, r.offset))
+    finally:
+        consumer.close(autocommit=False)
+
+
+def write_jsonl(path: Path, n: int, *, seed: int = 1, unlabelled_every: int = 9) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        a, b = rng.normal(size=2).tolist()
+        row = {"id": i, "a": a, "b": 10.0 * b}
+        if i % unlabelled_every != 4:
+            row["y"] = 3.0 * a - 0.2 * b + 0.5 + 0.05 * float(rng.normal())
+        rows.append(row)
+    path.write_bytes(b"\n".join(orjson.dumps(r) for r in rows) + b"\n")
+    return rows
+
+
+def model_of(ckpt: Path) -> SGDRegressor:
+    return SGDRegressor.from_dict(read_checkpoint(ckpt).model)
+
+
+def test_consume_learns_the_model_replay_learns(
+    kafka_bootstrap, tmp_path, capsys, assert_same_model
+):
+    """The bundled log through a one-partition topic = the bundled log replayed from the file."""
+    topic = name("trump")
+    assert main(["produce", BUNDLED, "--topic", topic, "--bootstrap-servers", kafka_bootstrap,
+                 "-q"]) == 0
+    assert capsys.readouterr().out.strip() == f"1001 messages sent to {topic}"
+    consumed, replayed = tmp_path / "consumed.json", tmp_path / "replayed.json"
+    assert consume(kafka_bootstrap, topic, name("g"), consumed, "--config", REPLAY_CONFIG,
+                   "--batch-size", "64") == 0
+    s = summary(capsys.readouterr().out)
+    assert (s["rows"], s["learned"], s["bad"], s["stopped"]) == ("1001", "1001", "0", "idle")
+    assert main(["replay", "-q", "--checkpoint", str(replayed)]) == 0
+    assert_same_model(model_of(consumed), model_of(replayed))
+    ck = read_checkpoint(consumed)
+    assert ck.offsets == {f"{topic}:0": 1001}
+    assert ck.source == {"kind": "kafka", "topic": topic, "group": ck.source["group"]}
+    assert ck.counters["learned"] == 1001
+
+
+def test_produce_consume_over_three_partitions_learns_each_labelled_row_once(
+    kafka_bootstrap, tmp_path, capsys
+):
+    path = tmp_path / "rows.jsonl"
+    rows = write_jsonl(path, 300)
+    labelled = sum("y" in r for r in rows)
+    topic, group, ckpt = name("three"), name("g"), tmp_path / "c.json"
+    assert main(["produce", str(path), "--topic", topic, "--bootstrap-servers", kafka_bootstrap,
+                 "--partitions", "3", "--key-field", "id", "-q"]) == 0
+    assert consume(kafka_bootstrap, topic, group, ckpt, "--target", "y", "--ignore", "id",
+                   "--batch-size", "40") == 0
+    s = summary(capsys.readouterr().out)
+    assert (s["rows"], s["learned"], s["predicted-only"]) == ("300", str(labelled),
+                                                                str(300 - labelled))
+    ck = read_checkpoint(ckpt)
+    assert ck.counters["learned"] == labelled and ck.counters["messages"] == 300
+    assert model_of(ckpt).n_updates == labelled
+    assert sorted(ck.offsets) == [f"{topic}:{p}" for p in range(3)]
+    assert sum(ck.offsets.values()) == 300 and min(ck.offsets.values()) > 0
+    assert ck.schema["features"] == ["a", "b"]
+    # The same offsets were committed to the group, for lag tools.
+    from kafka import KafkaConsumer, TopicPartition
+
+    probe = KafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group,
+                          enable_auto_commit=False)
+    try:
+        for key, offset in ck.offsets.items():
+            t, p = key.rsplit(":", 1)
+            assert probe.committed(TopicPartition(t, int(p))) == offset
+    finally:
+        probe.close(autocommit=False)
+    # A second run finds nothing new and learns nothing twice.
+    assert consume(kafka_bootstrap, topic, group, ckpt, "--target", "y", "--ignore", "id") == 0
+    assert summary(capsys.readouterr().out)["rows"].startswith("0 ")
+    assert model_of(ckpt).n_updates == labelled
+
+
+def test_max_messages_then_restart_continues_to_the_same_model(kafka_bootstrap, tmp_path, capsys):
+    path = tmp_path / "rows.jsonl"
+    write_jsonl(path, 250, seed=3)
+    topic = name("resume")
+    assert main(["produce", str(path), "--topic", topic, "--bootstrap-servers", kafka_bootstrap,
+                 "-q"]) == 0
+    ckpt, group = tmp_path / "c.json", name("g")
+    offsets = []
+    for limit in ("100", "75"):
+        assert consume(kafka_bootstrap, topic, group, ckpt, "--ignore", "id",
+                       "--max-messages", limit, "--batch-size", "30") == 0
+        assert summary(capsys.readouterr().out)["stopped"] == "max_messages"
+        offsets.append(read_checkpoint(ckpt).offsets[f"{topic}:0"])
+    assert offsets == [100, 175]
+    assert consume(kafka_bootstrap, topic, group, ckpt, "--ignore", "id") == 0
+    assert summary(capsys.readouterr().out)["rows"] == "75 (resumed after 175)"
+    replayed = tmp_path / "r.json"
+    assert main(["replay", str(path), "--config", str(REPO / "configs" / "kafka.yaml"),
+                 "--ignore", "id", "--checkpoint", str(replayed), "-q"]) == 0
+    a, b = model_of(ckpt), model_of(replayed)
+    assert a.weights == b.weights and a.intercept == b.intercept  # bit for bit
+    assert a.running_mse == pytest.approx(b.running_mse, rel=1e-12)
+
+
+def test_predictions_topic_gets_one_prediction_per_message(kafka_bootstrap, tmp_path, capsys):
+    path = tmp_path / "rows.jsonl"
+    rows = write_jsonl(path, 120, seed=5)
+    with path.open("ab") as f:
+        f.write(b"not json\n")
+    topic, preds_topic = name("in"), name("preds")
+    assert main(["produce", str(path), "--topic", topic, "--bootstrap-servers", kafka_bootstrap,
+                 "--key-field", "id", "-q"]) == 0
+    ckpt = tmp_path / "c.json"
+    assert consume(kafka_bootstrap, topic, name("g"), ckpt, "--ignore", "id",
+                   "--predictions-topic", preds_topic, "--batch-size", "25") == 0
+    capsys.readouterr()
+    records = read_topic(kafka_bootstrap, preds_topic, expected=120)
+    assert len(records) == 120  # one per valid message, none for the broken line
+    payloads = [json.loads(r.value) for r in records]
+    assert sorted(p["offset"] for p in payloads) == list(range(120))
+    assert {(p["topic"], p["partition"]) for p in payloads} == {(topic, 0)}
+    by_offset = {p["offset"]: (p["prediction"], r.key) for p, r in zip(payloads, records)}
+    # Prequential predictions: those of a learn_one loop over the same rows.
+    model = SGDRegressor.from_config({"learning_rate": 0.5, "intercept_lr": 0.5,
+                                      "update": "normalized"})
+    for i, row in enumerate(rows):
+        x = {"a": row["a"], "b": row["b"]}
+        prediction, key = by_offset[i]
+        assert prediction == pytest.approx(model.predict_one(x), rel=1e-9, abs=1e-9)
+        assert key == str(row["id"]).encode()
+        if "y" in row:
+            model.learn_one(x, row["y"])
+
+
+def test_poison_messages_go_to_the_dead_letter_topic(kafka_bootstrap, tmp_path, capsys):
+    good = [orjson.dumps({"a": float(i), "b": 1.0, "y": 2.0 * i}) for i in range(20)]
+    poison = {
+        3: b"\xff\xfe not utf-8",
+        6: b"{truncated",
+        8: b"",
+        9: None,  # a tombstone
+        11: b'{"a": "1", "b": 1, "y": 1}',
+        13: b'{"a": NaN, "b": 1, "y": 1}',
+        15: b'{"a": 1, "b": 1, "y": 1, "pad": "' + b"x" * 400 + b'"}',
+        17: b"[1, 2, 3]",
+    }
+    values = list(good)
+    for at in sorted(poison):
+        values.insert(at, poison[at])
+    headers = [[("trace", f"t{i}".encode())] for i in range(len(values))]
+    keys = [f"k{i}".encode() for i in range(len(values))]
+    topic, dlq = name("poison"), name("dlq")
+    produce_values(kafka_bootstrap, topic, values, keys=keys, headers=headers)
+    ckpt = tmp_path / "c.json"
+    assert consume(kafka_bootstrap, topic, name("g"), ckpt, "--dead-letter-topic", dlq,
+                   "--set", "fields.max_message_bytes=300") == 0
+    s = summary(capsys.readouterr().out)
+    assert (s["rows"], s["learned"], s["bad"]) == (str(len(values)), "20", str(len(poison)))
+    dead = read_topic(kafka_bootstrap, dlq, expected=len(poison))
+    assert len(dead) == len(poison)
+    expected_codes = {3: "invalid_utf8", 6: "invalid_json", 8: "empty", 9: "empty",
+                      11: "non_numeric_feature", 13: "nonfinite_feature", 15: "oversize",
+                      17: "not_object"}
+    for record in dead:
+        h = dict(record.headers)
+        offset = int(h["source_offset"])
+        assert h["source_topic"] == topic.encode() and h["source_partition"] == b"0"
+        assert h["reason_code"].decode() == expected_codes[offset]
+        assert h["reason"].startswith(h["reason_code"])
+        assert h["trace"] == f"t{offset}".encode()  # the input's own headers are kept
+        assert record.key == f"k{offset}".encode()
+        assert record.value == poison[offset]  # the original bytes (None stays None)
+    assert read_checkpoint(ckpt).counters["bad"] == len(poison)
+
+
+def test_kill_9_and_restart_learns_what_an_uninterrupted_run_learns(kafka_bootstrap, tmp_path,
+                                                                     capsys):
+    """SIGKILL mid-stream, restart from the checkpoint: nothing learned twice or skipped."""
+    path = tmp_path / "rows.jsonl"
+    write_jsonl(path, 6000, seed=11)
+    topic, group, ckpt = name("kill"), name("g"), tmp_path / "c.json"
+    assert main(["produce", str(path), "--topic", topic, "--bootstrap-servers", kafka_bootstrap,
+                 "-q"]) == 0
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "consumers", "consume", "-q", "--bootstrap-servers",
+         kafka_bootstrap, "--topic", topic, "--group", group, "--checkpoint", str(ckpt),
+         "--ignore", "id", "--idle-timeout", IDLE, "--batch-size", "10",
+         "--checkpoint-every", "50"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            ck = read_checkpoint(ckpt) if ckpt.exists() else None
+            if ck is not None and ck.offsets.get(f"{topic}:0", 0) >= 300:
+                break
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    saved = read_checkpoint(ckpt)
+    assert saved is not None, proc.stderr.read().decode()[-3000:]
+    killed_at = saved.offsets[f"{topic}:0"]
+    assert consume(kafka_bootstrap, topic, group, ckpt, "--ignore", "id") == 0
+    capsys.readouterr()
+    replayed = tmp_path / "r.json"
+    assert main(["replay", str(path), "--config", str(REPO / "configs" / "kafka.yaml"),
+                 "--ignore", "id", "--checkpoint", str(replayed), "-q"]) == 0
+    a, b = model_of(ckpt), model_of(replayed)
+    assert a.n_updates == b.n_updates
+    assert a.weights == b.weights and a.intercept == b.intercept
+    assert read_checkpoint(ckpt).offsets[f"{topic}:0"] == 6000
+    assert 300 <= killed_at <= 6000

@@ -1,0 +1,276 @@
+"""consumers.runner: the prequential loop over a file source, without any broker."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from consumers.checkpoint import CheckpointStore
+from consumers.file_source import FileSource
+from consumers.records import Reason
+from consumers.runner import Runner, restore
+from consumers.schema import Schema
+from online_lr import SGDRegressor
+
+MODEL = {"update": "normalized", "learning_rate": 0.5, "intercept_lr": 0.5}
+
+
+def make_rows(n: int = 300, seed: int = 7) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        a, b, c = (rng.normal(size=3) * (1.0, 100.0, 0.01)).tolist()
+        row = {"id": f"r{i}", "a": a, "b": b, "c": c}
+        if i % 10 != 3:  # every tenth row is prediction-only
+            row["y"] = 2.0 * a - 0.03 * b + 50.0 * c + 1.0 + float(rng.normal()) * 0.1
+        rows.append(row)
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict], extra: dict[int, bytes] | None = None) -> Path:
+    import orjson
+
+    lines = [orjson.dumps(r) for r in rows]
+    for at, raw in sorted((extra or {}).items()):  # ascending: ``at`` is the final line index
+        lines.insert(at, raw)
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+class Collect:
+    """In-memory outputs for pure tests (the Kafka ones use the real broker)."""
+
+    def __init__(self):
+        self.predictions: list[tuple[int, float]] = []
+        self.dead: list[tuple[int, str]] = []
+        self.flushes = 0
+
+    def add_predictions(self, messages, predictions):
+        self.predictions += [(m.offset, float(p)) for m, p in zip(messages, predictions)]
+
+    def add(self, items):
+        self.dead += [(m.offset, r.reason) for m, r in items]
+
+    def flush(self):
+        self.flushes += 1
+
+    def close(self):
+        pass
+
+
+def run_file(path, *, batch_size=500, store=None, max_messages=None, model=None,
+             outputs=None, every_messages=None, schema=None):
+    checkpoint = store.load() if store is not None else None
+    m, schema, counters = restore(checkpoint, schema or Schema(target="y"), MODEL,
+                                  {"kind": "file", "name": Path(path).name})
+    if model is not None:
+        m = model
+    start = checkpoint.source["position"] if checkpoint else 0
+    with FileSource(path, start=start) as src:
+        runner = Runner(m, schema, src, store=store, outputs=outputs, dead_letters=outputs,
+                        counters=counters, batch_size=batch_size, max_messages=max_messages,
+                        every_messages=every_messages, every_seconds=None)
+        result = runner.run()
+    return runner, result
+
+
+def learn_one_loop(rows: list[dict]):
+    model = SGDRegressor.from_config(MODEL)
+    preds = []
+    for r in rows:
+        x = {k: r[k] for k in ("a", "b", "c")}
+        preds.append(model.predict_one(x))
+        if "y" in r:
+            model.learn_one(x, r["y"])
+    return model, preds
+
+
+def assert_close(a, b, tol=1e-12, where="state"):
+    """Nested JSON-like values equal, floats to a relative ``tol``."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), where
+        for k in a:
+            assert_close(a[k], b[k], tol, f"{where}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), where
+        for i, (u, v) in enumerate(zip(a, b)):
+            assert_close(u, v, tol, f"{where}[{i}]")
+    elif isinstance(a, float):
+        assert a == pytest.approx(b, rel=tol, abs=1e-300), where
+    else:
+        assert a == b, where
+
+
+def test_replay_equals_a_learn_one_loop(tmp_path, assert_same_model):
+    rows = make_rows()
+    out = Collect()
+    runner, result = run_file(write_jsonl(tmp_path / "d.jsonl", rows), batch_size=64, outputs=out)
+    reference, preds = learn_one_loop(rows)
+    assert_same_model(runner.model, reference)
+    assert [o for o, _ in out.predictions] == list(range(len(rows)))
+    np.testing.assert_allclose([p for _, p in out.predictions], preds, rtol=1e-9, atol=1e-9)
+    n_labelled = sum("y" in r for r in rows)
+    c = result.totals
+    assert (c.messages, c.learned, c.predicted_only, c.bad) == (
+        len(rows), n_labelled, len(rows) - n_labelled, 0)
+    assert runner.schema.features == ("a", "b", "c")  # "id" is a string: not a feature
+    assert c.squared_error_sum / c.learned == pytest.approx(runner.model.running_mse, rel=1e-9)
+    assert result.reason == "end of input"
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 1000])
+def test_batch_size_does_not_change_the_model(tmp_path, batch_size, assert_same_model):
+    path = write_jsonl(tmp_path / "d.jsonl", make_rows())
+    base, _ = run_file(path, batch_size=64)
+    other, _ = run_file(path, batch_size=batch_size)
+    assert_same_model(base.model, other.model, tol=1e-12)
+
+
+def test_bad_messages_are_dead_lettered_and_skipped(tmp_path, assert_same_model):
+    rows = make_rows(50)
+    poison = {5: b"{oops", 9: b'{"a": "x", "b": 1, "c": 2, "y": 1}', 20: b"[]",
+              30: b'{"a": 1, "b": 2, "c": NaN, "y": 1}'}
+    out = Collect()
+    runner, result = run_file(write_jsonl(tmp_path / "d.jsonl", rows, poison), outputs=out)
+    assert out.dead == [(5, Reason.INVALID_JSON), (9, Reason.NON_NUMERIC_FEATURE),
+                        (20, Reason.NOT_OBJECT), (30, Reason.NONFINITE_FEATURE)]
+    assert result.totals.bad == 4 and result.totals.messages == 54
+    clean, _ = run_file(write_jsonl(tmp_path / "clean.jsonl", rows))
+    assert_same_model(runner.model, clean.model, tol=1e-12)
+    assert len(out.predictions) == 50
+
+
+def test_a_diverging_row_is_refused_and_the_rest_is_learned(tmp_path, assert_same_model):
+    rows = [{"a": 1.0 + i % 3, "y": 2.0 * (1.0 + i % 3)} for i in range(20)]
+    poisoned = rows[:10] + [{"a": 1e300, "y": 1e300}] + rows[10:]
+    sgd = {"learning_rate": 0.05, "intercept_lr": 0.05}
+
+    def run(data, name):
+        m = SGDRegressor.from_config(sgd)
+        out = Collect()
+        r, res = run_file(write_jsonl(tmp_path / name, data), model=m, outputs=out, batch_size=8)
+        return r, res, out
+
+    r1, res1, out1 = run(poisoned, "p.jsonl")
+    r2, _, _ = run(rows, "c.jsonl")
+    assert out1.dead == [(10, Reason.DIVERGED)]
+    assert res1.totals.diverged == 1 and res1.totals.bad == 1 and res1.totals.learned == 20
+    assert [o for o, _ in out1.predictions] == [i for i in range(21) if i != 10]
+    assert_same_model(r1.model, r2.model, tol=1e-12)
+
+
+class RefusesMarkedRows(SGDRegressor):
+    """A model that refuses (ValueError, nothing learned) any block holding a == -999."""
+
+    def learn_sequential(self, X, y, columns=None, learn=None, sample_weight=None):
+        if (np.asarray(X)[:, 0] == -999).any():
+            raise ValueError("refused")
+        return super().learn_sequential(X, y, columns, learn, sample_weight)
+
+
+def test_a_value_error_isolates_the_offending_rows(tmp_path, assert_same_model):
+    rows = make_rows(40)
+    marked = [dict(r) for r in rows]
+    marked[17]["a"] = -999.0
+    out = Collect()
+    model = RefusesMarkedRows(**MODEL)
+    r, _ = run_file(write_jsonl(tmp_path / "m.jsonl", marked), model=model, outputs=out)
+    assert out.dead == [(17, Reason.MODEL_REFUSED)]
+    expected, _ = learn_one_loop(rows[:17] + rows[18:])
+    assert_same_model(r.model, expected)
+
+
+def test_stop_and_resume_from_the_checkpoint_gives_the_uninterrupted_model(tmp_path):
+    path = write_jsonl(tmp_path / "d.jsonl", make_rows(500))
+    whole, _ = run_file(path, batch_size=64)
+    ckpt = tmp_path / "m.ckpt.json"
+    positions = []
+    for limit in (130, 7, None):
+        with CheckpointStore(ckpt) as store:
+            runner, result = run_file(path, batch_size=64, store=store, max_messages=limit,
+                                      every_messages=50)
+            positions.append(store.load().source["position"])
+    assert positions == [130, 137, 500]
+    assert result.resumed_from == 137
+    mine, reference = runner.model.to_dict(), whole.model.to_dict()
+    assert mine["feature_state"] == reference["feature_state"]  # weights: bit for bit
+    assert mine["scalars"] == reference["scalars"]
+    assert_close(mine, reference)  # metrics: summed over other batch splits (last-ulp rounding)
+    assert runner.counters.messages == 500
+
+
+def test_checkpoints_are_periodic_and_flush_outputs_first(tmp_path):
+    path = write_jsonl(tmp_path / "d.jsonl", make_rows(200))
+    out = Collect()
+    with CheckpointStore(tmp_path / "c.json") as store:
+        runner, _ = run_file(path, batch_size=10, store=store, outputs=out, every_messages=50)
+        assert store.writes == 4  # after 50, 100, 150, 200 messages; the final one had no news
+    assert out.flushes >= 2 * store.writes  # outputs and dead letters are flushed each time
+
+
+def test_max_messages_is_exact(tmp_path):
+    path = write_jsonl(tmp_path / "d.jsonl", make_rows(100))
+    runner, result = run_file(path, batch_size=30, max_messages=45)
+    assert result.totals.messages == 45 and result.reason == "max_messages"
+
+
+def test_checkpoint_of_another_source_is_refused(tmp_path):
+    from consumers.checkpoint import Checkpoint
+    from consumers.errors import CheckpointError
+
+    ck = Checkpoint(model=SGDRegressor().to_dict(), source={"kind": "kafka", "topic": "t"})
+    with pytest.raises(CheckpointError, match="kind"):
+        restore(ck, Schema(), {}, {"kind": "file", "name": "x.csv"})
+    ck = Checkpoint(model=SGDRegressor().to_dict(), source={"kind": "kafka", "topic": "t"},
+                    schema=Schema(target="z").to_dict())
+    with pytest.raises(CheckpointError, match="target"):
+        restore(ck, Schema(target="y"), {}, {"kind": "kafka", "topic": "t"})
+    ck = Checkpoint(model={"format": "nope"}, source={"kind": "kafka", "topic": "t"})
+    with pytest.raises(CheckpointError, match="cannot be restored"):
+        restore(ck, Schema(), {}, {"kind": "kafka", "topic": "t"})
+
+
+def test_snapshot_numbers_are_finite_after_a_run(tmp_path):
+    runner, result = run_file(write_jsonl(tmp_path / "d.jsonl", make_rows(50)))
+    s = result.snapshot
+    assert s.messages == 50 and s.rate > 0
+    assert all(math.isfinite(v) for v in (s.running_mse, s.rolling_mse, s.learning_rate))
+
+
+def test_checkpoint_of_another_file_is_refused(tmp_path):
+    from consumers.errors import CheckpointError
+
+    ckpt = tmp_path / "m.ckpt.json"
+    with CheckpointStore(ckpt) as store:
+        run_file(write_jsonl(tmp_path / "one.jsonl", make_rows(20)), store=store)
+    with CheckpointStore(ckpt) as store, pytest.raises(CheckpointError, match="one.jsonl"):
+        run_file(write_jsonl(tmp_path / "two.jsonl", make_rows(20)), store=store)
+
+
+class FailsOnce(SGDRegressor):
+    """A model whose learn_sequential crashes (not a ValueError) on the second call."""
+
+    calls = 0
+
+    def learn_sequential(self, X, y, columns=None, learn=None, sample_weight=None):
+        FailsOnce.calls += 1
+        if FailsOnce.calls == 2:
+            raise RuntimeError("boom")
+        return super().learn_sequential(X, y, columns, learn, sample_weight)
+
+
+def test_no_checkpoint_after_an_unexpected_error_mid_batch(tmp_path):
+    path = write_jsonl(tmp_path / "d.jsonl", make_rows(100))
+    ckpt = tmp_path / "m.ckpt.json"
+    FailsOnce.calls = 0
+    with CheckpointStore(ckpt) as store:
+        with FileSource(path) as src:
+            runner = Runner(FailsOnce(**MODEL), Schema(), src, store=store, batch_size=30,
+                            every_messages=30, every_seconds=None)
+            with pytest.raises(RuntimeError, match="boom"):
+                runner.run()
+            assert runner.checkpoint(final=True) is False  # e.g. from a rebalance listener
+    assert store.writes == 1 and store.load().source["position"] == 30
