@@ -19,7 +19,7 @@ _EXPORTS = {
     "metrics": "online_lr.metrics",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["DivergenceError", "SGDRegressor", "metrics", "schedules"]
 
 if TYPE_CHECKING:
     from online_lr import metrics, schedules

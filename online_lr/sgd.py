@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
 import os
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 from river import base, optim
 
-from online_lr import metrics, schedules
+from online_lr import _checks, metrics, schedules
 from online_lr.exceptions import DivergenceError
 
 try:
@@ -27,6 +26,7 @@ MODEL_FORMAT_VERSION = 1
 
 # Mirrors of online_lr._kernels' state layout, so that the dict fast path never imports numba.
 _F_WEIGHT, _F_AVERAGE, _F_SCALE, _F_GRAD_SQ, _F_CUM_L1 = range(5)
+_N_FEATURE_STATE = 5
 _SCALAR_NAMES = (
     "_intercept", "_intercept_average", "_intercept_grad_sq", "_normalizer", "_max_cum_l1",
     "_steps", "_intercept_started",
@@ -176,7 +176,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         self._refresh_derived()
 
         # Learned state. Per-feature state: one dict per row of the kernels' state array.
-        self._features = [{} for _ in range(5)]
+        self._features = [{} for _ in range(_N_FEATURE_STATE)]
         self._intercept = 0.0 if intercept_init == "auto" else float(intercept_init)
         self._intercept_average = self._intercept
         self._intercept_grad_sq = 0.0
@@ -198,12 +198,12 @@ class SGDRegressor(base.MiniBatchRegressor):
     def _validate_params(self) -> None:
         for name in ("l2", "l1"):
             value = getattr(self, name)
-            if not _is_real(value) or not value >= 0 or not math.isfinite(value):
+            if not _checks.is_real(value) or not value >= 0 or not math.isfinite(value):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if not _is_real(self.clip_gradient) or not self.clip_gradient > 0:
+        if not _checks.is_real(self.clip_gradient) or not self.clip_gradient > 0:
             raise ValueError(f"clip_gradient must be > 0, got {self.clip_gradient!r}")
         if self.intercept_init != "auto" and not (
-            _is_real(self.intercept_init) and math.isfinite(self.intercept_init)
+            _checks.is_real(self.intercept_init) and math.isfinite(self.intercept_init)
         ):
             raise ValueError(
                 f"intercept_init must be a finite number or 'auto', got {self.intercept_init!r}"
@@ -219,8 +219,8 @@ class SGDRegressor(base.MiniBatchRegressor):
             raise TypeError(f"averaged must be a bool, got {self.averaged!r}")
         if not isinstance(self.mse_window, int) or self.mse_window < 1:
             raise ValueError(f"mse_window must be an int >= 1, got {self.mse_window!r}")
-        if not _is_real(self.mse_alpha) or not 0 < self.mse_alpha <= 1:
-            raise ValueError(f"mse_alpha must be in (0, 1], got {self.mse_alpha!r}")
+        if not _checks.is_real(self.mse_alpha) or not 0 < self.mse_alpha < 1:
+            raise ValueError(f"mse_alpha must be in (0, 1), got {self.mse_alpha!r}")
 
     def _refresh_derived(self) -> None:
         """Derive the schedules and the choice of hot path from the parameters."""
@@ -236,9 +236,6 @@ class SGDRegressor(base.MiniBatchRegressor):
         # The kernels are compiled per argument type: hand them floats, never ints.
         self._l1, self._l2, self._clip = float(self.l1), float(self.l2), float(self.clip_gradient)
         self._state_rows = self._feature_state_rows()
-
-    def _schedules(self) -> tuple[optim.base.Scheduler, optim.base.Scheduler]:
-        return self._lr, self._intercept_lr_schedule
 
     def mutate(self, new_attrs: dict) -> None:
         super().mutate(new_attrs)
@@ -279,7 +276,7 @@ class SGDRegressor(base.MiniBatchRegressor):
     @property
     def learning_rate_now(self) -> float:
         """The rate the next weight update will use."""
-        return float(self._schedules()[0].get(self._steps))
+        return float(self._lr.get(self._steps))
 
     @property
     def running_mse(self) -> float:
@@ -331,7 +328,7 @@ class SGDRegressor(base.MiniBatchRegressor):
             y_pred = math.nan
         if y_pred - y_pred == 0.0:  # finite
             return y_pred
-        _raise_for_bad_features(x)
+        _checks.raise_for_bad_features(x)
         raise DivergenceError(
             f"the prediction overflows: the features are too large for the weights; "
             f"{_DIVERGENCE_HINT}"
@@ -339,9 +336,9 @@ class SGDRegressor(base.MiniBatchRegressor):
 
     def learn_one(self, x: dict, y: float, w: float = 1.0) -> None:
         if not (type(y) is float and y - y == 0.0):
-            y = _check_target(y)
+            y = _checks.check_target(y)
         if w != 1.0:
-            w = _check_sample_weight(w)
+            w = _checks.check_sample_weight(w)
         if not (self._plain_sgd and self.l1 == 0):
             self._learn_one_compiled(x, y, w)
             return
@@ -432,8 +429,8 @@ class SGDRegressor(base.MiniBatchRegressor):
         [0.0, 3.0, ...]
 
         """
-        names, X = _as_matrix(X, columns)
-        y = _as_vector(y)
+        names, X = _checks.as_matrix(X, columns)
+        y = _checks.as_vector(y)
         n = X.shape[0]
         if y.shape[0] != n:
             raise ValueError(f"X has {n} rows but y has {y.shape[0]}")
@@ -442,7 +439,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         if learn.shape != (n,) or weights.shape != (n,):
             raise ValueError(f"learn and sample_weight must have one entry per row ({n})")
         X = np.ascontiguousarray(X)
-        _check_block_finite(X, y, learn, names)
+        _checks.check_block_finite(X, y, learn, names)
         if not np.isfinite(weights).all() or (weights < 0).any():
             raise ValueError("sample_weight must be finite and >= 0")
         predictions = np.empty(n)
@@ -507,7 +504,7 @@ class SGDRegressor(base.MiniBatchRegressor):
             raise DivergenceError(_divergence_message(), row=failed_row)
 
     def _gather(self, names: list) -> np.ndarray:
-        F = np.zeros((5, len(names)))
+        F = np.zeros((_N_FEATURE_STATE, len(names)))
         for row in self._state_rows:
             state = self._features[row]
             F[row] = [state.get(k, 0.0) for k in names]
@@ -546,8 +543,8 @@ class SGDRegressor(base.MiniBatchRegressor):
     # Mini-batch methods
 
     def predict_many(self, X):
-        names, matrix = _as_matrix(X, None)
-        _check_finite_matrix(matrix, names)
+        names, matrix = _checks.as_matrix(X, None)
+        _checks.check_finite_matrix(matrix, names)
         y_pred = self._dot_many(names, matrix)
         if hasattr(X, "index"):
             import pandas as pd
@@ -566,9 +563,9 @@ class SGDRegressor(base.MiniBatchRegressor):
     def learn_many(self, X, y, w: float | Any = 1.0) -> None:
         """One step on the mean gradient of the mini-batch (River's mini-batch semantics)."""
         _kernels = _compiled_kernels()
-        names, X = _as_matrix(X, None)
+        names, X = _checks.as_matrix(X, None)
         self._y_name = getattr(y, "name", None)
-        y = _as_vector(y)
+        y = _checks.as_vector(y)
         n = X.shape[0]
         if y.shape[0] != n:
             raise ValueError(f"X has {n} rows but y has {y.shape[0]}")
@@ -576,10 +573,10 @@ class SGDRegressor(base.MiniBatchRegressor):
             return
         if w == 1.0 and type(w) in (float, int):
             weights, weight_stride = _UNIT_WEIGHT, 0
-        elif _is_real(w):
-            weights, weight_stride = np.array([_check_sample_weight(w)]), 0
+        elif _checks.is_real(w):
+            weights, weight_stride = np.array([_checks.check_sample_weight(w)]), 0
         else:
-            weights, weight_stride = _as_vector(w), 1
+            weights, weight_stride = _checks.as_vector(w), 1
             if weights.shape != (n,):
                 raise ValueError(f"w must be a number or hold one weight per row ({n})")
             if not np.isfinite(weights).all() or (weights < 0).any():
@@ -597,8 +594,8 @@ class SGDRegressor(base.MiniBatchRegressor):
             not self._intercept_started, errors, out_F, out_S,
         )
         if outcome == _kernels.BATCH_NOT_FINITE:
-            _check_finite_matrix(X, names)
-            _check_finite_targets(y, None)
+            _checks.check_finite_matrix(X, names)
+            _checks.check_finite_targets(y, None)
             raise DivergenceError(f"the batch's values overflow when added up; {_DIVERGENCE_HINT}")
         if outcome == _kernels.BATCH_DIVERGED:
             raise DivergenceError(_divergence_message())
@@ -726,7 +723,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         params = {}
         for name in self._init_param_names():
             value = getattr(self, name)
-            if name in ("learning_rate", "intercept_lr") and not _is_real(value):
+            if name in ("learning_rate", "intercept_lr") and not _checks.is_real(value):
                 value = {"schedule": schedules.schedule_to_dict(value)}
             elif name == "loss" and value is not None:
                 value = {"loss": _loss_to_dict(value)}
@@ -764,80 +761,12 @@ def _compiled_kernels():
     return _kernels
 
 
-# Input checks
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real)
-
-
 def _is_adaptive(schedule) -> bool:
     return bool(getattr(schedule, "is_adaptive", False))
 
 
-def _check_target(y) -> float:
-    if y is None:
-        raise ValueError("the target is None: a sample without a label can only be predicted")
-    if not _is_real(y):
-        raise TypeError(f"the target must be a number, got {type(y).__name__} {y!r}")
-    y = float(y)
-    if not math.isfinite(y):
-        raise ValueError(f"the target must be finite, got {y!r}")
-    return y
-
-
-def _check_sample_weight(w) -> float:
-    if not _is_real(w) or not math.isfinite(w) or w < 0:
-        raise ValueError(f"the sample weight must be a finite number >= 0, got {w!r}")
-    return float(w)
-
-
-def _raise_for_bad_features(x) -> None:
-    if not isinstance(x, Mapping):
-        raise TypeError(f"x must be a dict of features, got {type(x).__name__}")
-    for name, value in x.items():
-        if not _is_real(value):
-            raise TypeError(
-                f"feature {name!r} must be a number, got {type(value).__name__} {value!r}"
-            )
-        if not math.isfinite(value):
-            raise ValueError(f"feature {name!r} must be finite, got {value!r}")
-
-
 def _divergence_message() -> str:
     return f"update refused: it would make the model's weights non-finite; {_DIVERGENCE_HINT}"
-
-
-def _as_matrix(X, columns) -> tuple[list, np.ndarray]:
-    """(feature names, float64 matrix) from a DataFrame or a 2-D array."""
-    if hasattr(X, "columns"):
-        names = X.columns.tolist() if columns is None else list(columns)
-        try:
-            matrix = X.to_numpy(dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            bad = [c for c in X.columns if not np.issubdtype(X[c].dtype, np.number)]
-            raise TypeError(f"non-numeric feature column(s) {bad}: {err}") from err
-    else:
-        try:
-            matrix = np.asarray(X, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"X must be a numeric 2-D array: {err}") from err
-        if matrix.ndim != 2:
-            raise ValueError(f"X must be 2-D, got shape {matrix.shape}")
-        names = list(range(matrix.shape[1])) if columns is None else list(columns)
-    if len(names) != matrix.shape[1]:
-        raise ValueError(f"{len(names)} column names for {matrix.shape[1]} columns")
-    if len(set(names)) != len(names):
-        raise ValueError("duplicate column names")
-    return names, matrix
-
-
-def _as_vector(values) -> np.ndarray:
-    """A float64 vector from a Series, an array or a list."""
-    to_numpy = getattr(values, "to_numpy", None)
-    if to_numpy is not None:
-        return to_numpy(dtype=np.float64).reshape(-1)
-    return np.asarray(values, dtype=np.float64).reshape(-1)
 
 
 def _rates(schedule, first_step: int, count: int) -> tuple[np.ndarray, int]:
@@ -847,38 +776,3 @@ def _rates(schedule, first_step: int, count: int) -> tuple[np.ndarray, int]:
         return np.array([rate, rate]), 0
     steps = first_step + np.arange(max(count, 1))
     return np.ascontiguousarray(schedules.learning_rates(schedule, steps), dtype=np.float64), 1
-
-
-def _check_block_finite(
-    X: np.ndarray, y: np.ndarray, learn: np.ndarray | None, names: list
-) -> None:
-    """`_check_finite_matrix` and `_check_finite_targets` for large blocks.
-
-    A sum is finite when every term is, and is several times cheaper than ``np.isfinite``; only
-    a non-finite sum (a bad value, or finite values adding up past the float range) pays for
-    the exact check.
-    """
-    if not math.isfinite(X.sum()):
-        _check_finite_matrix(X, names)
-    labelled = y if learn is None or learn.all() else y[learn]
-    if not math.isfinite(labelled.sum()):
-        _check_finite_targets(y, learn)
-
-
-def _check_finite_matrix(X: np.ndarray, names: list) -> None:
-    if np.isfinite(X).all():
-        return
-    row, col = np.argwhere(~np.isfinite(X))[0]
-    raise ValueError(f"feature {names[col]!r} must be finite, got {X[row, col]!r} in row {row}")
-
-
-def _check_finite_targets(y: np.ndarray, learn: np.ndarray | None) -> None:
-    finite = np.isfinite(y)
-    if learn is not None:
-        finite |= ~learn
-    if finite.all():
-        return
-    row = int(np.flatnonzero(~finite)[0])
-    raise ValueError(f"the target must be finite, got {y[row]!r} in row {row}")
-
-

@@ -1,0 +1,118 @@
+"""Input checks of `SGDRegressor`: clear errors that name the bad feature, before any update.
+
+A float is checked by arithmetic (``v - v == 0`` is False for NaN and infinities) and a block by
+its sum, which is finite exactly when every term is unless finite values overflow when added:
+only then, or when a value is bad, do the exact (slower) checks run to name the culprit.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+
+import numpy as np
+
+__all__ = [
+    "as_matrix", "as_vector", "check_block_finite", "check_finite_matrix",
+    "check_finite_targets", "check_sample_weight", "check_target", "is_real",
+    "raise_for_bad_features",
+]
+
+
+def is_real(value) -> bool:
+    return isinstance(value, numbers.Real)
+
+
+def check_target(y) -> float:
+    if y is None:
+        raise ValueError("the target is None: a sample without a label can only be predicted")
+    if not is_real(y):
+        raise TypeError(f"the target must be a number, got {type(y).__name__} {y!r}")
+    y = float(y)
+    if not math.isfinite(y):
+        raise ValueError(f"the target must be finite, got {y!r}")
+    return y
+
+
+def check_sample_weight(w) -> float:
+    if not is_real(w) or not math.isfinite(w) or w < 0:
+        raise ValueError(f"the sample weight must be a finite number >= 0, got {w!r}")
+    return float(w)
+
+
+def raise_for_bad_features(x) -> None:
+    if not isinstance(x, Mapping):
+        raise TypeError(f"x must be a dict of features, got {type(x).__name__}")
+    for name, value in x.items():
+        if not is_real(value):
+            raise TypeError(
+                f"feature {name!r} must be a number, got {type(value).__name__} {value!r}"
+            )
+        if not math.isfinite(value):
+            raise ValueError(f"feature {name!r} must be finite, got {value!r}")
+
+
+def as_matrix(X, columns) -> tuple[list, np.ndarray]:
+    """(feature names, float64 matrix) from a DataFrame or a 2-D array."""
+    if hasattr(X, "columns"):
+        names = X.columns.tolist() if columns is None else list(columns)
+        try:
+            matrix = X.to_numpy(dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            bad = [c for c in X.columns if not np.issubdtype(X[c].dtype, np.number)]
+            raise TypeError(f"non-numeric feature column(s) {bad}: {err}") from err
+    else:
+        try:
+            matrix = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"X must be a numeric 2-D array: {err}") from err
+        if matrix.ndim != 2:
+            raise ValueError(f"X must be 2-D, got shape {matrix.shape}")
+        names = list(range(matrix.shape[1])) if columns is None else list(columns)
+    if len(names) != matrix.shape[1]:
+        raise ValueError(f"{len(names)} column names for {matrix.shape[1]} columns")
+    if len(set(names)) != len(names):
+        raise ValueError("duplicate column names")
+    return names, matrix
+
+
+def as_vector(values) -> np.ndarray:
+    """A float64 vector from a Series, an array or a list."""
+    to_numpy = getattr(values, "to_numpy", None)
+    if to_numpy is not None:
+        return to_numpy(dtype=np.float64).reshape(-1)
+    return np.asarray(values, dtype=np.float64).reshape(-1)
+
+
+def check_block_finite(
+    X: np.ndarray, y: np.ndarray, learn: np.ndarray | None, names: list
+) -> None:
+    """`check_finite_matrix` and `check_finite_targets` for large blocks.
+
+    A sum is finite when every term is, and is several times cheaper than ``np.isfinite``; only
+    a non-finite sum (a bad value, or finite values adding up past the float range) pays for
+    the exact check.
+    """
+    if not math.isfinite(X.sum()):
+        check_finite_matrix(X, names)
+    labelled = y if learn is None or learn.all() else y[learn]
+    if not math.isfinite(labelled.sum()):
+        check_finite_targets(y, learn)
+
+
+def check_finite_matrix(X: np.ndarray, names: list) -> None:
+    if np.isfinite(X).all():
+        return
+    row, col = np.argwhere(~np.isfinite(X))[0]
+    raise ValueError(f"feature {names[col]!r} must be finite, got {X[row, col]!r} in row {row}")
+
+
+def check_finite_targets(y: np.ndarray, learn: np.ndarray | None) -> None:
+    finite = np.isfinite(y)
+    if learn is not None:
+        finite |= ~learn
+    if finite.all():
+        return
+    row = int(np.flatnonzero(~finite)[0])
+    raise ValueError(f"the target must be finite, got {y[row]!r} in row {row}")
