@@ -380,17 +380,19 @@ def test_import_is_cheap():
     assert out.stdout.strip() == "False"
 
 
-def test_learn_one_does_not_import_numba_by_default():
+def test_the_default_model_imports_no_heavy_module():
+    """No numba for the dict path; no River linear models or metrics (scipy.stats) at all."""
     import subprocess
     import sys
 
     code = (
         "import sys; from online_lr import SGDRegressor; m = SGDRegressor(); "
         "m.learn_one({'a': 1.0}, 2.0); m.predict_one({'a': 1.0}); "
-        "print('numba' in sys.modules, 'river.linear_model' in sys.modules)"
+        "print([m for m in ('numba', 'river.linear_model', 'river.metrics', 'scipy.stats') "
+        "if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False False"
+    assert out.stdout.strip() == "[]"
 
 
 def test_math_sanity_of_the_gradient():
