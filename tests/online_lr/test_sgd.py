@@ -136,7 +136,7 @@ def test_learn_many_and_predict_many_match_river(l2):
     assert ours.predict_many(X).name == "approval"
 
 
-@pytest.mark.parametrize("params", list(SGDRegressor._unit_test_params()), ids=str)
+@pytest.mark.parametrize("params", [{}, *SGDRegressor._unit_test_params()], ids=str)
 def test_check_estimator(params):
     checks.check_estimator(SGDRegressor(**params))
 
