@@ -11,7 +11,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -35,6 +35,7 @@ class Snapshot:
     elapsed: float
     lag: int | None = None
     checkpoints: int = 0
+    bad_by_reason: dict[str, int] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -46,6 +47,13 @@ class Snapshot:
 
 def _fmt(v: float) -> str:
     return f"{v:.6g}" if v == v else "n/a"
+
+
+def _reasons(s: Snapshot) -> str:
+    """`` (empty=1 invalid_json=2)`` after the bad count, or nothing."""
+    if not s.bad_by_reason:
+        return ""
+    return " (" + " ".join(f"{k}={v}" for k, v in sorted(s.bad_by_reason.items())) + ")"
 
 
 class ProgressBar:
@@ -84,7 +92,8 @@ class ProgressBar:
 
 
 class LogLine:
-    """One INFO line every ``every`` seconds: rate, running MSE, learning rate, lag, bad count."""
+    """One INFO line every ``every`` seconds: rate, running MSE, learning rate, lag, and the
+    bad count split by reason."""
 
     def __init__(self, every: float | None, clock: Callable[[], float] = time.monotonic):
         self.every = every
@@ -103,9 +112,9 @@ class LogLine:
         rate = (s.messages - self._last_messages) / window
         self._last, self._last_messages = now, s.messages
         logger.info(
-            "messages=%d (%.0f/s) learned=%d predicted_only=%d bad=%d running_mse=%s "
+            "messages=%d (%.0f/s) learned=%d predicted_only=%d bad=%d%s running_mse=%s "
             "rolling_mse=%s lr=%s lag=%s",
-            s.messages, rate, s.learned, s.predicted_only, s.bad, _fmt(s.running_mse),
+            s.messages, rate, s.learned, s.predicted_only, s.bad, _reasons(s), _fmt(s.running_mse),
             _fmt(s.rolling_mse), _fmt(s.learning_rate), "n/a" if s.lag is None else s.lag,
         )
 

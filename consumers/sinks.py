@@ -11,7 +11,11 @@ again on retry: it is logged and counted in ``errors`` instead of blocking check
 A prediction is the JSON object ``{"prediction": p, "topic": t, "partition": k, "offset": o}``
 keyed like its input. A dead letter carries the input's original value bytes, key and headers,
 plus the headers ``reason`` (``"code: detail"``), ``reason_code``, ``source_topic``,
-``source_partition`` and ``source_offset``.
+``source_partition`` and ``source_offset``. Two things Kafka accepts but a producer cannot send
+back are adapted: a header with a null value gets ``b""``, and a null value with a null key (a
+tombstone from another client) gets the key ``b""`` and the header ``null_key``. A dead letter
+the producer still rejects is counted in ``errors`` like a refused record: message content never
+stops the consumer.
 
 `LoggedDeadLetters` is the fallback without a dead-letter topic: refused messages are logged
 (the first few, then one in a thousand) and counted.
@@ -62,7 +66,8 @@ def make_producer(client_kwargs: Mapping[str, Any], *, bootstrap_timeout: float 
 
 def dead_letter_headers(message: Message, reason: BadRecord) -> list[tuple[str, bytes]]:
     """The input's headers followed by the reason and the input's coordinates."""
-    return list(message.headers) + [
+    own = [(k, b"" if v is None else v) for k, v in message.headers]
+    return own + [
         ("reason", str(reason).encode("utf-8", "replace")),
         ("reason_code", reason.reason.encode()),
         ("source_topic", message.topic.encode("utf-8", "replace")),
@@ -145,7 +150,7 @@ class KafkaOutputs:
 
         try:
             future = self.producer.send(topic, value=value, key=key, headers=headers)
-        except KafkaError as exc:
+        except (KafkaError, TypeError, ValueError) as exc:  # the last two: the record's content
             self._failures.append(exc)
             return
         future.add_errback(self._failed)
@@ -171,7 +176,11 @@ class KafkaOutputs:
             if value is not None and len(value) > DEAD_LETTER_VALUE_LIMIT:
                 headers.append(("value_truncated", str(len(value)).encode()))
                 value = value[:DEAD_LETTER_VALUE_LIMIT]
-            self._send(self.dead_letter_topic, value, message.key, headers)
+            key = message.key
+            if value is None and key is None:  # kafka-python refuses to send a keyless null
+                key = b""
+                headers.append(("null_key", b"true"))
+            self._send(self.dead_letter_topic, value, key, headers)
         self.dead_lettered += len(items)
 
     def flush(self) -> None:
