@@ -162,6 +162,22 @@ def build_parser() -> argparse.ArgumentParser:
          help="where partitions absent from the checkpoint start (default earliest)")
     _add(p, "--log-interval", key="run.log_every_seconds", type=float, metavar="S",
          help="seconds between progress log lines")
+    _add(p, "--mix-every", key="stream.mix_every", type=int, metavar="K",
+         help="every K updates, publish the model to --model-topic and average it with the "
+              "group's other workers (sample-weighted); default 0 = off")
+    _add(p, "--model-topic", key="stream.model_topic", metavar="M",
+         help="compacted topic of the workers' models (created if absent)")
+    _add(p, "--metrics-port", key="run.metrics_port", type=int, metavar="P",
+         help="serve Prometheus metrics on 127.0.0.1:P/metrics (run.metrics_host to change)")
+    _common(p, "kafka")
+
+    p = sub.add_parser("model", help="print the mix of the models on a model topic",
+                       description="Read every worker's latest model on the model topic and "
+                                   "print their sample-weighted average.")
+    _add(p, "--topic", key="stream.model_topic", metavar="M", help="the model topic")
+    _add(p, "--bootstrap-servers", key="kafka.bootstrap_servers", metavar="HOST:PORT",
+         help="Kafka bootstrap servers")
+    p.add_argument("--json", action="store_true", help="print JSON")
     _common(p, "kafka")
     return parser
 
@@ -444,7 +460,9 @@ def cmd_consume(settings) -> int:
             curve=MSECurve(counters.learned, counters.squared_error_sum) if run.plot else None,
         )
         source.on_revoke = lambda: runner.checkpoint(commit=False)
-        with _graceful(runner):
+        from consumers.attachments import attach
+
+        with attach(runner, settings, kw, instance_id_for(ckpt_path)), _graceful(runner):
             result = runner.run()
     finally:
         if source is not None:
@@ -457,8 +475,37 @@ def cmd_consume(settings) -> int:
     return 0
 
 
+def cmd_model(settings, as_json: bool = False) -> int:
+    import json
+
+    from consumers.mixing import mix
+    from consumers.model_topic import read_models
+
+    topic = _require(settings.stream.model_topic, "stream.model_topic", "--topic")
+    table = read_models(settings.kafka.client_kwargs(), topic,
+                        timeout=settings.stream.broker_timeout)
+    mixed = mix(table.latest.values())
+    doc = {
+        "weights": mixed.weights if mixed else {}, "intercept": mixed.intercept if mixed else None,
+        "samples": mixed.samples if mixed else 0,
+        "workers": {w: {"version": s.version, "samples": s.samples}
+                    for w, s in sorted(table.latest.items())},
+    }
+    if as_json:
+        print(json.dumps(doc, indent=1))
+        return 0
+    print(f"workers:         {len(doc['workers'])}")
+    for w, info in doc["workers"].items():
+        print(f"  {w}  version {info['version']}  samples {info['samples']}")
+    print(f"total samples:   {doc['samples']}")
+    print(f"intercept:       {doc['intercept']}")
+    for name, value in sorted(doc["weights"].items()):
+        print(f"weight {name}: {value!r}")
+    return 0
+
+
 COMMANDS = {"replay": (cmd_replay, "replay"), "produce": (cmd_produce, "kafka"),
-            "consume": (cmd_consume, "kafka")}
+            "consume": (cmd_consume, "kafka"), "model": (cmd_model, "kafka")}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -473,6 +520,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from consumers.config import load_settings
 
         settings = load_settings(config_name, args.config, _overrides(args))
+        if args.command == "model":
+            return cmd_model(settings, as_json=args.json)
         return command(settings)
     except ConsumersError as exc:
         print(f"online-lr {args.command}: error: {exc}", file=sys.stderr)

@@ -7,10 +7,11 @@ naming the dotted field, e.g. ``config field 'run.batch_size': expected an int >
 ``fields``  target, features, ignore, max_message_bytes: how a message becomes a row.
 ``file``    path, format, pace_field, speed: the log `online-lr replay`/`produce` read.
 ``model``   passed as is to `online_lr.SGDRegressor.from_config` (rates or schedules, l2, ...).
-``run``     batch_size, max_messages, checkpoint*, log_every_seconds, progress, plot.
+``run``     batch_size, max_messages, checkpoint*, log_every_seconds, progress, plot,
+            metrics_port, metrics_host.
 ``stream``  topic, group, group_instance_id, predictions_topic, dead_letter_topic, start_from,
             idle_timeout, broker_timeout, poll_timeout, partitions, replication_factor,
-            key_field.
+            key_field, mix_every, model_topic.
 ``kafka``   the Kafka client's connection and security settings, passed to kafka-python.
 
 Secrets never live in a config file: ``kafka.sasl_plain_password`` and ``kafka.ssl_password``
@@ -68,6 +69,19 @@ _SECRET_KEYS = {
 }
 
 
+class Secret(str):
+    """A secret string whose ``repr`` is masked.
+
+    kafka-python logs its configuration dict at DEBUG (``KafkaAdminClient``), and a dict shows
+    its values by ``repr``; the client itself only ever encodes or joins the value.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
 # -- field declarations ----------------------------------------------------------------------------
 #
 # Each field carries its accepted kind in metadata; `_coerce` enforces it. Kinds: "str", "int",
@@ -113,6 +127,9 @@ class RunSettings:
     progress: bool | None = _f(None, "bool", optional=True,
                                doc="progress bar (null: only on a terminal)")
     plot: str | None = _f(None, "str", optional=True, doc="PNG of the running MSE")
+    metrics_port: int | None = _f(None, "int", optional=True, minimum=0,
+                                  doc="serve Prometheus metrics on this port (0: any free one)")
+    metrics_host: str = _f("127.0.0.1", "str", doc="address the metrics server listens on")
 
 
 @dataclass(frozen=True)
@@ -137,6 +154,10 @@ class StreamSettings:
     replication_factor: int | None = _f(None, "int", optional=True, minimum=1,
                                         doc="produce: null = the broker's default")
     key_field: str | None = _f(None, "str", optional=True, doc="produce: message key field")
+    mix_every: int = _f(0, "int", minimum=0,
+                        doc="publish the model and mix it with the peers' every N updates; 0 = off")
+    model_topic: str | None = _f(None, "str", optional=True,
+                                 doc="compacted topic of the workers' models (parameter mixing)")
 
 
 @dataclass(frozen=True)
@@ -166,7 +187,8 @@ class KafkaSettings:
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for kafka-python's clients, secrets resolved from the environment.
 
-        The result holds secrets: pass it to a client and drop it; never log it.
+        The result holds secrets (as `Secret`, masked in reprs): pass it to a client and drop
+        it; never log it.
         """
         kw: dict[str, Any] = {}
         for f in fields(self):
@@ -179,7 +201,7 @@ class KafkaSettings:
                     raise ConfigError(
                         f"kafka.{f.name}", f"environment variable {value!r} is not set or empty"
                     )
-                kw[f.name[: -len("_env")]] = secret
+                kw[f.name[: -len("_env")]] = Secret(secret)
             elif f.name == "bootstrap_servers" and isinstance(value, tuple):
                 kw[f.name] = list(value)
             else:

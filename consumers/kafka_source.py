@@ -8,13 +8,17 @@ Contract (what makes ``kill -9`` + restart learn exactly what an uninterrupted r
   partition to ``last processed offset + 1`` once its messages have been learned, and
   `offsets` is what the runner writes into the checkpoint *together with* the model.
 * On every assignment the rebalance listener seeks each partition to that in-memory offset (at
-  start: the checkpoint's); a partition the checkpoint does not know starts at ``start_from``.
-  Offsets committed to the consumer group are never read: they are written after each
-  checkpoint (`commit`) only so that lag tools see progress.
-* Before partitions are revoked (rebalance, close) the listener asks the runner for a
-  checkpoint. Listener callbacks run on kafka-python's IO thread while `poll` blocks the main
-  thread, so model and positions are consistent there; blocking consumer calls (commit) are not
-  allowed in them and are left to the main thread.
+  start: the checkpoint's). A partition it does not know starts at the offset committed to the
+  consumer group, or at ``start_from`` if there is none: that is how a partition moves between
+  the workers of a group, each with its own checkpoint.
+* Offsets are committed to the group after each checkpoint (`commit`, main thread), and before
+  partitions are revoked (rebalance, close): the listener asks the runner for a checkpoint,
+  commits the revoked partitions' checkpointed offsets and, once the broker has acknowledged
+  them, forgets those partitions (the hand-over): whoever gets a partition next, this worker
+  included, resumes at the committed offset, so nothing is learned twice or skipped across
+  workers. Listener callbacks run on kafka-python's IO thread while `poll` blocks the main
+  thread, so model and positions are consistent there; blocking consumer calls are not allowed
+  in them, so the listener is asynchronous and awaits the commit.
 
 Liveness: `poll` returns ``[]`` while nothing is available, ``None`` once ``idle_timeout``
 seconds passed without a message *while the broker answered*, and raises
@@ -69,17 +73,19 @@ def client_config(client_cls: type, kwargs: Mapping[str, Any]) -> dict[str, Any]
 
 
 def _make_listener(source: KafkaSource):
-    from kafka import ConsumerRebalanceListener
+    from kafka import AsyncConsumerRebalanceListener
 
-    class Listener(ConsumerRebalanceListener):
-        def on_partitions_revoked(self, revoked):
-            source._on_revoked(revoked)
+    class Listener(AsyncConsumerRebalanceListener):
+        async def on_partitions_revoked(self, revoked):
+            written = source._on_revoked(revoked)
+            if written is not None:
+                await source._hand_over(revoked, written)
 
-        def on_partitions_assigned(self, assigned):
+        async def on_partitions_assigned(self, assigned):
             source._on_assigned(assigned)
 
-        def on_partitions_lost(self, lost):
-            source._on_revoked(lost)
+        async def on_partitions_lost(self, lost):
+            source._on_revoked(lost)  # the group is gone: nothing can be committed
 
     return Listener()
 
@@ -162,6 +168,9 @@ class KafkaSource:
             bootstrap_timeout_ms=int(broker_timeout * 1000),
         )
         config.setdefault("session_timeout_ms", 10_000)  # a dead member is noticed in 10 s
+        # Bigger fetches than kafka-python's 1 MiB per partition: fewer round trips at full
+        # speed (measured in bench/bench_consume.py), and still a bounded buffer.
+        config.setdefault("max_partition_fetch_bytes", 4 << 20)
         if group_instance_id is not None:
             config["group_instance_id"] = group_instance_id
         try:
@@ -175,15 +184,38 @@ class KafkaSource:
 
     # -- rebalance callbacks (IO thread) ------------------------------------------------------
 
-    def _on_revoked(self, revoked) -> None:
+    def _on_revoked(self, revoked) -> dict[str, int] | None:
+        """Checkpoint before ``revoked`` go; the offsets written, None if none was."""
         if not revoked or self.on_revoke is None:
-            return
+            return None
         try:
             with self.lock:
-                self.on_revoke()
+                if self.on_revoke() is False:
+                    return None
+                return self.offsets()
         except BaseException as exc:  # surfaced by the next poll(), on the main thread
             logger.error("checkpoint before revocation of %s failed: %s", sorted(revoked), exc)
             self._listener_error = exc
+            return None
+
+    async def _hand_over(self, revoked, written: Mapping[str, int]) -> None:
+        """Commit the checkpointed offsets of ``revoked``, then forget them (see module)."""
+        from kafka.errors import KafkaError
+        from kafka.structs import OffsetAndMetadata
+
+        keys = {tp: partition_key(tp.topic, tp.partition) for tp in revoked}
+        todo = {tp: OffsetAndMetadata(written[k], "", -1) for tp, k in keys.items() if k in written}
+        if not todo:
+            return
+        try:
+            await self.consumer.commit_async(todo)
+        except KafkaError as exc:  # keep them: this worker resumes them if they come back
+            logger.warning("hand-over commit of %s failed: %s", sorted(todo), exc)
+            return
+        with self.lock:
+            for tp in todo:
+                if self._offsets.get(keys[tp]) == written[keys[tp]]:
+                    del self._offsets[keys[tp]]
 
     def _on_assigned(self, assigned) -> None:
         with self.lock:
@@ -195,12 +227,9 @@ class KafkaSource:
             if key in self._offsets:
                 self.consumer.seek(tp, self._offsets[key])
                 logger.info("partition %s assigned: resuming at offset %d", key, self._offsets[key])
-            elif self.start_from == "earliest":
-                self.consumer.seek_to_beginning(tp)
-                logger.info("partition %s assigned: not in the checkpoint, from the start", key)
-            else:
-                self.consumer.seek_to_end(tp)
-                logger.info("partition %s assigned: not in the checkpoint, from the end", key)
+            else:  # the consumer fetches the group's committed offset, else ``start_from``
+                logger.info("partition %s assigned: not in the checkpoint, from the group's "
+                            "committed offset (else %s)", key, self.start_from)
 
     # -- the Source protocol ------------------------------------------------------------------
 
@@ -223,7 +252,7 @@ class KafkaSource:
         messages = [
             Message(tp.topic, tp.partition, r.offset, r.value, r.key,
                     tuple(r.headers or ()), r.timestamp)
-            for tp, records in batches.items()
+            for tp, records in self._unseen(batches).items()
             for r in records
         ]
         now = self._clock()
@@ -232,6 +261,26 @@ class KafkaSource:
             self._recovered()
             return messages
         return self._nothing(now)
+
+    def _unseen(self, batches: dict) -> dict:
+        """``batches`` without records before a partition's position (already learned).
+
+        A rebalance can seek a partition back while the batch polled before it is still being
+        learned (its position then moves past the seek): those records come back, and are
+        dropped here, so no offset is ever learned twice.
+        """
+        with self.lock:
+            starts = {tp: self._offsets.get(partition_key(tp.topic, tp.partition))
+                      for tp in batches}
+        out = {}
+        for tp, records in batches.items():
+            start = starts[tp]
+            if start is not None and records and records[0].offset < start:
+                records = [r for r in records if r.offset >= start]
+                logger.info("%s: skipped records before offset %d (already learned)",
+                            partition_key(tp.topic, tp.partition), start)
+            out[tp] = records
+        return out
 
     def _nothing(self, now: float) -> list[Message] | None:
         assigned = self.consumer.assignment()
@@ -294,9 +343,11 @@ class KafkaSource:
 
     def advance(self, messages: list[Message]) -> None:
         """Mark ``messages`` (the last poll's) as processed: each partition moves past them."""
+        # The last offset of each partition, then one key each: a batch is hundreds of messages.
+        last = {(m.topic, m.partition): m.offset for m in messages}
         with self.lock:
-            for m in messages:
-                self._offsets[partition_key(m.topic, m.partition)] = m.offset + 1
+            for (topic, partition), offset in last.items():
+                self._offsets[partition_key(topic, partition)] = offset + 1
 
     def offsets(self) -> dict[str, int]:
         with self.lock:

@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol
 
 import numpy as np
@@ -74,7 +74,7 @@ class DeadLetters(Protocol):
 
 @dataclass
 class Counters:
-    """Totals over the life of a checkpoint (saved in it)."""
+    """Totals over the life of a checkpoint (saved in it); ``bad_by_reason`` splits ``bad``."""
 
     messages: int = 0
     learned: int = 0
@@ -82,6 +82,7 @@ class Counters:
     bad: int = 0
     diverged: int = 0
     squared_error_sum: float = 0.0
+    bad_by_reason: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,8 +93,14 @@ class Counters:
         return cls(**{k: v for k, v in d.items() if k in known})
 
     def minus(self, other: Counters) -> Counters:
-        return Counters(**{f.name: getattr(self, f.name) - getattr(other, f.name)
+        return Counters(**{f.name: _minus(getattr(self, f.name), getattr(other, f.name))
                            for f in fields(self)})
+
+
+def _minus(a, b):
+    if isinstance(a, dict):
+        return {k: v - b.get(k, 0) for k, v in a.items() if v != b.get(k, 0)}
+    return a - b
 
 
 @dataclass(frozen=True)
@@ -158,6 +165,9 @@ class Runner:
         Checkpoint period (either may be ``None``).
     output_timeout
         Seconds outputs may keep failing to flush before the run gives up (broker gone).
+    after_batch
+        Called with the runner after each batch, under `lock` (parameter mixing: whatever it
+        does to the model is checkpointed with the offsets of the batches before it).
     """
 
     def __init__(
@@ -180,6 +190,7 @@ class Runner:
         progress: ProgressBar | None = None,
         log_line: LogLine | None = None,
         curve: MSECurve | None = None,
+        after_batch: Callable[[Runner], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.model = model
@@ -200,6 +211,7 @@ class Runner:
         self.progress = progress
         self.log_line = log_line
         self.curve = curve
+        self.after_batch = after_batch
         self._clock = clock
         self._columns: list[str] = []
         self._stop = False
@@ -229,7 +241,8 @@ class Runner:
         m = self.model
         return Snapshot(
             messages=c.messages, learned=c.learned, predicted_only=c.predicted_only, bad=c.bad,
-            diverged=c.diverged, running_mse=float(m.running_mse), rolling_mse=float(m.rolling_mse),
+            diverged=c.diverged, bad_by_reason=c.bad_by_reason,
+            running_mse=float(m.running_mse), rolling_mse=float(m.rolling_mse),
             learning_rate=float(m.learning_rate_now), elapsed=self._clock() - self._started,
             lag=self.source.lag(), checkpoints=self.checkpoints,
         )
@@ -254,6 +267,13 @@ class Runner:
                     break
                 if messages:
                     self.process(messages)
+                    if self.counters.messages == self._start_counters.messages + len(messages):
+                        # start-up cost, as bench/bench_consume.py measures it (with -v)
+                        logger.debug("first batch (%d messages) handled %.3fs into the run",
+                                     len(messages), self._clock() - self._started)
+                    if self.after_batch is not None:
+                        with self.lock:  # e.g. parameter mixing: checkpointed with the offsets
+                            self.after_batch(self)
                     if self.progress is not None:
                         self.progress.update(len(messages), self.snapshot)
                 if self._checkpoint_due():
@@ -307,6 +327,8 @@ class Runner:
         c.predicted_only += int((~batch.learn).sum())
         c.bad += len(batch.bad) + len(refused)
         c.diverged += sum(1 for _, r in refused if r.reason == Reason.DIVERGED)
+        for _, r in batch.bad + refused:
+            c.bad_by_reason[r.reason] = c.bad_by_reason.get(r.reason, 0) + 1
         c.squared_error_sum += float(errors.sum())
         if self.curve is not None:
             self.curve.add(errors)

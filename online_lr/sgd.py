@@ -273,6 +273,20 @@ class SGDRegressor(base.MiniBatchRegressor):
     def n_updates(self) -> int:
         return self._steps
 
+    def set_parameters(self, weights: Mapping, intercept: float) -> None:
+        """Replace the weights and the intercept, e.g. by an average over several models.
+
+        Features absent from ``weights`` keep their weight. The rest of the state (step count,
+        optimizer and averaging state, metrics) is kept: learning continues from the new
+        parameters as if it had reached them itself.
+        """
+        values = {k: float(v) for k, v in weights.items()}
+        if not all(math.isfinite(v) for v in values.values()) or not math.isfinite(intercept):
+            raise ValueError("weights and intercept must be finite")
+        self._features[_F_WEIGHT].update(values)
+        self._intercept = float(intercept)
+        self._intercept_started = True
+
     @property
     def learning_rate_now(self) -> float:
         """The rate the next weight update will use."""

@@ -1,0 +1,91 @@
+"""``--metrics-port``: Prometheus metrics scraped over HTTP during a real consume."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import sys
+import threading
+import time
+import urllib.request
+
+import orjson
+import pytest
+from test_kafka_consume import produce_values
+
+from consumers.checkpoint import read_checkpoint
+from consumers.cli import main
+from online_lr import SGDRegressor
+
+IDLE_S = 6
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scrape(port: int) -> dict[str, float]:
+    """``{"name{labels}": value}`` of every sample on the endpoint."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            samples[key] = float(value)
+    return samples
+
+
+def test_metrics_are_served_during_a_consume(kafka_bootstrap, tmp_path):
+    n_good, poison = 300, [b"{broken", b"[1]", b"{broken again"]
+    values = [orjson.dumps({"a": i / 10, "b": 1.0, "y": 0.3 * i / 10 + 1.0}) for i in range(n_good)]
+    values += poison
+    topic = f"metrics-{time.monotonic_ns()}"
+    produce_values(kafka_bootstrap, topic, values)
+    ckpt, port = tmp_path / "c.json", free_port()
+    codes: list[int] = []
+    run = threading.Thread(target=lambda: codes.append(main([
+        "consume", "-q", "--bootstrap-servers", kafka_bootstrap, "--topic", topic,
+        "--group", f"g-{topic}", "--checkpoint", str(ckpt), "--idle-timeout", str(IDLE_S),
+        "--batch-size", "50", "--checkpoint-every", "100", "--metrics-port", str(port),
+    ])))
+    run.start()
+    try:
+        seen: dict[str, float] = {}
+        deadline = time.monotonic() + 25
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):  # not listening yet
+                seen = scrape(port)
+            done = seen.get("online_lr_messages_consumed_total") == len(values)
+            if done and "online_lr_checkpoint_age_seconds" in seen:
+                break
+            time.sleep(0.1)
+    finally:
+        run.join(timeout=60)
+    assert codes == [0]
+    assert seen["online_lr_messages_consumed_total"] == len(values)
+    assert seen["online_lr_messages_learned_total"] == n_good
+    assert seen["online_lr_messages_predicted_total"] == 0
+    assert seen['online_lr_messages_dead_lettered_total{reason="invalid_json"}'] == 2
+    assert seen['online_lr_messages_dead_lettered_total{reason="not_object"}'] == 1
+    assert seen[f'online_lr_partition_lag{{partition="0",topic="{topic}"}}'] == 0
+    assert 0 <= seen["online_lr_checkpoint_age_seconds"] < 30
+    model = SGDRegressor.from_dict(read_checkpoint(ckpt).model)
+    # Idle after the last message: the gauges show the model the final checkpoint holds.
+    assert seen["online_lr_running_mse"] == pytest.approx(model.running_mse, rel=1e-12)
+    assert seen["online_lr_rolling_mse"] == pytest.approx(model.rolling_mse, rel=1e-12)
+    assert seen["online_lr_learning_rate"] == pytest.approx(model.learning_rate_now)
+    assert seen["online_lr_model_updates"] == model.n_updates == n_good
+    with pytest.raises(OSError):  # the server stops with the run
+        scrape(port)
+
+
+def test_prometheus_client_is_not_imported_without_a_port():
+    import subprocess
+
+    code = ("import sys, consumers.cli, consumers.attachments, consumers.metrics_server; "
+            "print('prometheus_client' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,236 @@
+"""Scale-out: parameter mixing (pure), and consumer-group workers against the real broker.
+
+Workers run as separate ``python -m consumers consume`` processes in one group, each with its own
+checkpoint; the group's committed offsets hand partitions over between them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_kafka_consume import name, write_jsonl
+
+from consumers.checkpoint import read_checkpoint
+from consumers.cli import ensure_topic, main
+from consumers.mixing import ModelSnapshot, ParameterMixer, PeerTable, mix
+from online_lr import SGDRegressor
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+# -- pure mixing ---------------------------------------------------------------------------------
+
+
+def snap(worker: str, version: int, samples: int, weights: dict, intercept: float = 0.0):
+    return ModelSnapshot(worker, version, samples, weights, intercept)
+
+
+def test_mix_is_the_sample_weighted_average():
+    m = mix([snap("a", 1, 1, {"x": 1.0, "y": -2.0}, 4.0), snap("b", 1, 3, {"x": 5.0}, 0.0)])
+    assert m.weights == pytest.approx({"x": 4.0, "y": -0.5})
+    assert m.intercept == pytest.approx(1.0)
+    assert (m.samples, m.workers) == (4, ("a", "b"))
+
+
+def test_mix_of_nothing_or_of_empty_models_is_none():
+    assert mix([]) is None
+    assert mix([snap("a", 1, 0, {"x": 1.0})]) is None
+    only = mix([snap("a", 1, 0, {"x": 9.0}), snap("b", 1, 2, {"x": 1.0})])
+    assert only.weights == {"x": 1.0} and only.workers == ("b",)  # no samples, no say
+
+
+def test_stale_versions_are_ignored():
+    table = PeerTable()
+    assert table.offer(snap("a", 5, 10, {"x": 1.0}))
+    assert not table.offer(snap("a", 4, 99, {"x": 7.0}))
+    assert not table.offer(snap("a", 5, 99, {"x": 7.0}))
+    assert table.offer(snap("b", 1, 1, {"x": 2.0}))
+    assert table.latest["a"].weights == {"x": 1.0}
+    assert [s.worker for s in table.peers(of="b")] == ["a"]
+
+
+def test_snapshot_round_trip_and_refusals():
+    s = snap("w", 3, 7, {"x": 0.5}, 1.5)
+    assert ModelSnapshot.from_dict(json.loads(json.dumps(s.to_dict()))) == s
+    for bad in ({}, {**s.to_dict(), "weights": {"x": float("nan")}},
+                {**s.to_dict(), "samples": -1}, {**s.to_dict(), "version": "v"}):
+        with pytest.raises(ValueError):
+            ModelSnapshot.from_dict(bad)
+
+
+def test_mixer_publishes_every_k_updates_and_sets_the_average():
+    model = SGDRegressor(learning_rate=0.1, intercept_lr=0.1, intercept_init=0.0)
+    published: list[ModelSnapshot] = []
+    peer = snap("peer", 1, 30, {"x": 10.0}, 2.0)
+    inbox = [peer]
+    mixer = ParameterMixer("me", 10, published.append, lambda: [inbox.pop()] if inbox else [])
+    assert not mixer.maybe_mix(model)  # 0 updates
+    for _ in range(10):
+        model.learn_one({"x": 1.0}, 1.0)
+    own_w, own_b = model.weights["x"], model.intercept
+    assert mixer.maybe_mix(model)
+    assert [p.worker for p in published] == ["me"] and published[0].samples == 10
+    assert model.weights["x"] == pytest.approx((10 * own_w + 30 * 10.0) / 40)
+    assert model.intercept == pytest.approx((10 * own_b + 30 * 2.0) / 40)
+    assert model.n_updates == 10 and mixer.mixes == 1  # mixing is not learning
+    assert not mixer.maybe_mix(model)  # not due again before 10 more updates
+    v = mixer.version
+    for _ in range(10):
+        model.learn_one({"x": 1.0}, 1.0)
+    assert mixer.maybe_mix(model) and mixer.version > v
+
+
+# -- workers against the real broker -------------------------------------------------------------
+
+
+def produce_rows(bootstrap: str, tmp_path: Path, n: int, topic: str, seed: int = 21) -> int:
+    """``n`` rows to the 4-partition ``topic``; the number of labelled ones."""
+    path = tmp_path / f"rows-{seed}.jsonl"
+    rows = write_jsonl(path, n, seed=seed)
+    assert main(["produce", str(path), "--topic", topic, "--bootstrap-servers", bootstrap,
+                 "--partitions", "4", "--key-field", "id", "-q"]) == 0
+    return sum("y" in r for r in rows)
+
+
+def wait_for_members(bootstrap: str, group: str, count: int, timeout: float = 25.0) -> None:
+    """Until ``group`` is stable with ``count`` members."""
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                desc = admin.describe_groups([group])[group]
+            except KafkaError:  # no coordinator yet (a fresh broker)
+                desc = {"group_state": None, "members": []}
+            if desc["group_state"] == "Stable" and len(desc["members"]) == count:
+                return
+            time.sleep(0.2)
+    finally:
+        admin.close()
+    pytest.fail(f"group {group} never had {count} stable members")
+
+
+def worker(bootstrap: str, topic: str, group: str, ckpt: Path, model_topic: str,
+           *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "consumers", "consume", "-q", "--bootstrap-servers", bootstrap,
+         "--topic", topic, "--group", group, "--checkpoint", str(ckpt), "--ignore", "id",
+         "--idle-timeout", "4", "--broker-timeout", "30", "--batch-size", "50",
+         "--checkpoint-every", "200", "--mix-every", "100", "--model-topic", model_topic,
+         *extra],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+
+
+def finish(*procs: subprocess.Popen) -> None:
+    for p in procs:
+        try:
+            _, err = p.communicate(timeout=40)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            _, err = p.communicate()
+        assert p.returncode == 0, err.decode()[-3000:]
+
+
+def committed(bootstrap: str, group: str, topic: str) -> dict[str, int]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    probe = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        return {f"{topic}:{p}": probe.committed(TopicPartition(topic, p)) for p in range(4)}
+    finally:
+        probe.close(autocommit=False)
+
+
+def assert_exactly_once(bootstrap: str, group: str, ckpts: list[Path], topic: str, n: int,
+                        labelled: int) -> None:
+    cks = [read_checkpoint(c) for c in ckpts]
+    models = [SGDRegressor.from_dict(c.model) for c in cks]
+    assert sum(m.n_updates for m in models) == labelled
+    assert sum(c.counters["learned"] for c in cks) == labelled
+    assert sum(c.counters["messages"] for c in cks) == n
+    # Every partition was read to its end: by the checkpoints, which the group's committed
+    # offsets (the hand-over between workers) agree with.
+    ends: dict[str, int] = {}
+    for c in cks:
+        for key, offset in c.offsets.items():
+            ends[key] = max(ends.get(key, 0), offset)
+    group_offsets = committed(bootstrap, group, topic)
+    assert sum(group_offsets.values()) == n
+    for key, offset in ends.items():
+        assert offset <= group_offsets[key]
+    assert sum(ends.values()) == n or set(ends) < set(group_offsets)
+
+
+def test_two_workers_learn_every_labelled_row_once_and_publish_their_models(
+    kafka_bootstrap, tmp_path, capsys
+):
+    n = 4000
+    topic, group, model_topic = name("scale"), name("g"), name("models")
+    ensure_topic({"bootstrap_servers": kafka_bootstrap}, topic, 4)
+    ckpts = [tmp_path / "a.json", tmp_path / "b.json"]
+    procs = [worker(kafka_bootstrap, topic, group, c, model_topic) for c in ckpts]
+    try:
+        wait_for_members(kafka_bootstrap, group, 2)
+        labelled = produce_rows(kafka_bootstrap, tmp_path, n, topic)
+    finally:
+        finish(*procs)
+    assert_exactly_once(kafka_bootstrap, group, ckpts, topic, n, labelled)
+    cks = [read_checkpoint(c) for c in ckpts]
+    assert all(c.counters["learned"] > 0 for c in cks)  # both took part
+    capsys.readouterr()
+    assert main(["model", "--topic", model_topic, "--bootstrap-servers", kafka_bootstrap,
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert len(doc["workers"]) == 2
+    # The model topic holds each worker's latest model: the mix of them is close to the truth
+    # (y = 3a - 0.2b + 0.5), and its sample count is what the workers had learned when they
+    # last published (at most the labelled rows).
+    models = [SGDRegressor.from_dict(read_checkpoint(c).model) for c in ckpts]
+    for feature in ("a", "b"):  # between the two workers' final (mixed) models
+        lo, hi = sorted(m.weights[feature] for m in models)
+        assert lo - 0.2 <= doc["weights"][feature] <= hi + 0.2
+    assert doc["weights"]["a"] > 1.0 and doc["weights"]["b"] < 0.0
+    assert 0 < doc["samples"] <= labelled
+    assert main(["model", "--topic", model_topic, "--bootstrap-servers", kafka_bootstrap]) == 0
+    text = capsys.readouterr().out
+    assert "workers:         2" in text and f"total samples:   {doc['samples']}" in text
+
+
+def test_a_worker_joining_mid_stream_takes_partitions_over_exactly_once(
+    kafka_bootstrap, tmp_path
+):
+    """A learns the first half alone; B joins (rebalance); the second half is shared."""
+    half = 3000
+    topic, group, model_topic = name("scale"), name("g"), name("models")
+    a_ckpt, b_ckpt = tmp_path / "a.json", tmp_path / "b.json"
+    labelled = produce_rows(kafka_bootstrap, tmp_path, half, topic, seed=1)
+    idle = ("--idle-timeout", "10")  # A waits, idle, while B starts
+    procs = [worker(kafka_bootstrap, topic, group, a_ckpt, model_topic, *idle)]
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and procs[0].poll() is None:
+            ck = read_checkpoint(a_ckpt) if a_ckpt.exists() else None
+            if ck is not None and ck.counters["messages"] == half:
+                break
+            time.sleep(0.05)
+        procs.append(worker(kafka_bootstrap, topic, group, b_ckpt, model_topic, *idle))
+        wait_for_members(kafka_bootstrap, group, 2)
+        labelled += produce_rows(kafka_bootstrap, tmp_path, half, topic, seed=2)
+    finally:
+        finish(*procs)
+    n = 2 * half
+    a_ck, b_ck = read_checkpoint(a_ckpt), read_checkpoint(b_ckpt)
+    assert half < a_ck.counters["messages"] < n, "A learned no second-half row, or all of them"
+    assert b_ck.counters["messages"] > 0, "B got nothing: no rebalance happened"
+    assert_exactly_once(kafka_bootstrap, group, [a_ckpt, b_ckpt], topic, n, labelled)
