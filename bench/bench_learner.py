@@ -2,7 +2,7 @@
 
 Run: ``python bench/bench_learner.py`` (about a minute). Prints a Markdown table of the
 measurements, the ratio to River and the bar each ratio must meet. Every timing is the best of
-``--repeat`` runs, River and online_lr interleaved in the same process.
+``--repeat`` rounds in which River and online_lr take turns, in the same process.
 """
 
 from __future__ import annotations
@@ -19,13 +19,19 @@ from river import datasets, evaluate, linear_model, metrics, optim, preprocessin
 from online_lr import SGDRegressor
 
 
-def best_time(func, repeat: int) -> float:
-    times = []
+def best_times(funcs: list, repeat: int) -> list[float]:
+    """Best wall time of each function over ``repeat`` rounds, the functions taking turns.
+
+    Taking turns spreads the machine's slow moments over every contender, so the ratios hold
+    even when the absolute times drift (a shared 2-core VM drifts by tens of percent).
+    """
+    best = [float("inf")] * len(funcs)
     for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for k, func in enumerate(funcs):
+            start = time.perf_counter()
+            func()
+            best[k] = min(best[k], time.perf_counter() - start)
+    return best
 
 
 def make_data(n: int, d: int, seed: int = 0):
@@ -73,11 +79,16 @@ def speed_rows(n: int, d: int, repeat: int) -> list[tuple]:
     ]
     SGDRegressor().learn_sequential(X[:10], y[:10], columns)  # compile (or load) the kernel
 
-    river_one = best_time(one_by_one(river_model, dicts, targets), repeat)
-    ours_one = best_time(one_by_one(ours_model, dicts, targets), repeat)
-    river_many = best_time(mini_batches(river_model, frames), repeat)
-    ours_many = best_time(mini_batches(ours_model, frames), repeat)
-    ours_seq = best_time(lambda: ours_model().learn_sequential(X, y, columns), repeat)
+    river_one, ours_one, river_many, ours_many, ours_seq = best_times(
+        [
+            one_by_one(river_model, dicts, targets),
+            one_by_one(ours_model, dicts, targets),
+            mini_batches(river_model, frames),
+            mini_batches(ours_model, frames),
+            lambda: ours_model().learn_sequential(X, y, columns),
+        ],
+        repeat,
+    )
     per_row = 1e6 / n
     return [
         ("predict_one + learn_one, dicts", river_one * per_row, ours_one * per_row,

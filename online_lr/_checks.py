@@ -1,8 +1,7 @@
 """Input checks of `SGDRegressor`: clear errors that name the bad feature, before any update.
 
 A float is checked by arithmetic (``v - v == 0`` is False for NaN and infinities) and a block by
-its sum, which is finite exactly when every term is unless finite values overflow when added:
-only then, or when a value is bad, do the exact (slower) checks run to name the culprit.
+a compiled scan; the exact (slower) checks run only to name the culprit of a failed scan.
 """
 
 from __future__ import annotations
@@ -78,26 +77,27 @@ def as_matrix(X, columns) -> tuple[list, np.ndarray]:
 
 
 def as_vector(values) -> np.ndarray:
-    """A float64 vector from a Series, an array or a list."""
+    """A contiguous float64 vector from a Series, an array or a list."""
     to_numpy = getattr(values, "to_numpy", None)
     if to_numpy is not None:
-        return to_numpy(dtype=np.float64).reshape(-1)
-    return np.asarray(values, dtype=np.float64).reshape(-1)
+        values = to_numpy(dtype=np.float64)
+    return np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
 
 
 def check_block_finite(
     X: np.ndarray, y: np.ndarray, learn: np.ndarray | None, names: list
 ) -> None:
-    """`check_finite_matrix` and `check_finite_targets` for large blocks.
+    """`check_finite_matrix` and `check_finite_targets` for large blocks, in compiled code.
 
-    A sum is finite when every term is, and is several times cheaper than ``np.isfinite``; only
-    a non-finite sum (a bad value, or finite values adding up past the float range) pays for
-    the exact check.
+    The compiled scan allocates nothing; only when it finds a bad value do the exact numpy
+    checks run, to name the feature and the row.
     """
-    if not math.isfinite(X.sum()):
+    from online_lr._kernels import all_finite
+
+    if not all_finite(X):
         check_finite_matrix(X, names)
     labelled = y if learn is None or learn.all() else y[learn]
-    if not math.isfinite(labelled.sum()):
+    if not all_finite(labelled):
         check_finite_targets(y, learn)
 
 

@@ -234,6 +234,7 @@ def learn_rows(
     y: np.ndarray,
     learn: np.ndarray,
     sample_weight: np.ndarray,
+    weight_stride: int,
     lrs: np.ndarray,
     intercept_lrs: np.ndarray,
     rate_stride: int,
@@ -253,7 +254,8 @@ def learn_rows(
     """Predict then learn each row of ``X`` in order, one SGD step per row where ``learn`` is set.
 
     ``lrs[k * rate_stride]`` and ``intercept_lrs[k * rate_stride]`` are the rates of the k-th
-    learned row (a stride of 0 passes a constant rate as one value); ``lrs`` has one more
+    learned row, ``sample_weight[i * weight_stride]`` the weight of row i (a stride of 0 passes
+    a constant as one value); ``lrs`` has one more
     entry, the rate after the last step (River's L1 penalty reads it). ``predictions[i]``
     receives the prediction made just before row i's update, ``squared_errors[k]`` the squared
     error of the k-th learned row's prediction. Returns ``ALL_ROWS_DONE``, or the index of the
@@ -289,7 +291,7 @@ def learn_rows(
         raw = trial_S[S_INTERCEPT]
         for j in range(d):
             raw += trial_F[F_WEIGHT, j] * x[j]
-        g = loss_gradient(loss_code, loss_param, raw, y[i]) * sample_weight[i]
+        g = loss_gradient(loss_code, loss_param, raw, y[i]) * sample_weight[i * weight_stride]
         g = min(max(g, -clip), clip)
         for j in range(d):
             grad_w[j] = g * x[j] + l2 * trial_F[F_WEIGHT, j]
@@ -312,6 +314,7 @@ def learn_rows_sgd(
     y: np.ndarray,
     learn: np.ndarray,
     sample_weight: np.ndarray,
+    weight_stride: int,
     lrs: np.ndarray,
     intercept_lrs: np.ndarray,
     rate_stride: int,
@@ -348,7 +351,8 @@ def learn_rows_sgd(
         start_b = b
         if auto_intercept and started == 0.0:
             start_b = y[i]
-        g = loss_gradient(loss_code, loss_param, start_b + dot, y[i]) * sample_weight[i]
+        raw = start_b + dot
+        g = loss_gradient(loss_code, loss_param, raw, y[i]) * sample_weight[i * weight_stride]
         g = min(max(g, -clip), clip)
         lr = lrs[k * rate_stride]
         new_b = start_b - intercept_lrs[k * rate_stride] * g
@@ -412,20 +416,26 @@ def learn_batch(
         row, b = F_AVERAGE, S[S_INTERCEPT_AVERAGE]
     else:
         row, b = F_WEIGHT, S[S_INTERCEPT]
+    predictions = np.empty(n)
     input_sum = 0.0
     for i in range(n):
         total = b
         for j in range(d):
             total += F[row, j] * X[i, j]
             input_sum += X[i, j]
+        predictions[i] = total
         squared_errors[i] = (total - y[i]) ** 2
         input_sum += y[i]
     if not is_finite(input_sum):
         return BATCH_NOT_FINITE
 
+    starts_intercept = auto_intercept and S[S_INTERCEPT_STARTED] == 0.0
+    # The gradient is taken at the predictions unless averaging, rescaling or the first
+    # intercept changed the weights it is taken with.
+    reuse_predictions = row == F_WEIGHT and rule == RULE_SGD and not starts_intercept
     trial_F = F.copy()
     trial_S = S.copy()
-    if auto_intercept and trial_S[S_INTERCEPT_STARTED] == 0.0:
+    if starts_intercept:
         trial_S[S_INTERCEPT] = y.mean()
         trial_S[S_INTERCEPT_STARTED] = 1.0
     norm_increment = 0.0
@@ -442,9 +452,12 @@ def learn_batch(
     grad_w = np.zeros(d)
     grad_b = 0.0
     for i in range(n):
-        raw = trial_S[S_INTERCEPT]
-        for j in range(d):
-            raw += trial_F[F_WEIGHT, j] * X[i, j]
+        if reuse_predictions:
+            raw = predictions[i]
+        else:
+            raw = trial_S[S_INTERCEPT]
+            for j in range(d):
+                raw += trial_F[F_WEIGHT, j] * X[i, j]
         g = loss_gradient(loss_code, loss_param, raw, y[i]) * sample_weight[i * weight_stride]
         g = min(max(g, -clip), clip)
         grad_b += g
@@ -458,3 +471,18 @@ def learn_batch(
     ):
         return BATCH_DONE
     return BATCH_DIVERGED
+
+
+@jit
+def all_finite(values: np.ndarray) -> bool:
+    """True when no entry of ``values`` (any shape) is NaN or infinite.
+
+    ``v * 0.0`` is 0 for a finite ``v`` and NaN otherwise, so the sum of these products is 0
+    exactly when every entry is finite; unlike ``np.isfinite(values).all()`` this allocates
+    nothing, and with reassociation it runs in SIMD lanes, as fast as memory delivers.
+    """
+    flat = values.reshape(-1)
+    total = 0.0
+    for i in range(flat.shape[0]):
+        total += flat[i] * 0.0
+    return total == 0.0

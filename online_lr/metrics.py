@@ -19,6 +19,7 @@ that package loads scipy.stats (about 0.8 s), which every `SGDRegressor` would p
 from __future__ import annotations
 
 import abc
+import functools
 import math
 import numbers
 import operator
@@ -27,6 +28,14 @@ import numpy as np
 from river import base
 
 __all__ = ["EWMSE", "MSE", "RollingMSE", "SquaredErrorMetric", "metric_from_dict"]
+
+
+@functools.lru_cache(maxsize=16)
+def _chunk_weights(gain: float, decay: float, size: int) -> np.ndarray:
+    """EWMSE's ``gain * decay^(size-1-j)`` for j < size: computed once per smoothing factor."""
+    weights = gain * np.power(decay, np.arange(size - 1, -1, -1.0))
+    weights.flags.writeable = False
+    return weights
 
 
 def _as_errors(squared_errors: np.ndarray) -> np.ndarray:
@@ -492,7 +501,7 @@ class EWMSE(SquaredErrorMetric):
         if len(errors) == 0:
             return
         chunk = min(len(errors), self._CHUNK)
-        weights = self._gain * np.power(self._decay, np.arange(chunk - 1, -1, -1.0))
+        weights = _chunk_weights(self._gain, self._decay, self._CHUNK)[self._CHUNK - chunk :]
         for start in range(0, len(errors), chunk):
             block = errors[start : start + chunk]
             carry = math.pow(self._decay, len(block))

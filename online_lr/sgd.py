@@ -38,6 +38,7 @@ _LOSS_CODES = {  # river loss class name -> (kernel code, name of its one parame
 }
 _ERRORS_PER_FLUSH = 16384
 _UNIT_WEIGHT = np.ones(1)
+_ONE_TRUE = np.ones(1, dtype=np.bool_)
 _DIVERGENCE_HINT = (
     "lower the learning rate, scale the features (e.g. river.preprocessing.StandardScaler) "
     "or use update='normalized'"
@@ -383,7 +384,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         self.predict_one(x)  # validates x
         names = list(x)
         X = np.array([[float(x[k]) for k in names]])
-        self._learn_block(names, X, np.array([y]), np.ones(1, dtype=np.bool_), np.array([w]))
+        self._learn_block(names, X, np.array([y]), _ONE_TRUE, np.array([w]))
 
     # Blocks of rows: the compiled kernel
 
@@ -449,21 +450,26 @@ class SGDRegressor(base.MiniBatchRegressor):
         if y.shape[0] != n:
             raise ValueError(f"X has {n} rows but y has {y.shape[0]}")
         learn = np.ones(n, dtype=np.bool_) if learn is None else np.asarray(learn, dtype=np.bool_)
-        weights = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
-        if learn.shape != (n,) or weights.shape != (n,):
-            raise ValueError(f"learn and sample_weight must have one entry per row ({n})")
+        if learn.shape != (n,):
+            raise ValueError(f"learn must have one entry per row ({n})")
         X = np.ascontiguousarray(X)
         _checks.check_block_finite(X, y, learn, names)
-        if not np.isfinite(weights).all() or (weights < 0).any():
-            raise ValueError("sample_weight must be finite and >= 0")
+        if sample_weight is None:
+            weights = None
+        else:
+            weights = _checks.as_vector(sample_weight)
+            if weights.shape != (n,):
+                raise ValueError(f"sample_weight must have one entry per row ({n})")
+            if not np.isfinite(weights).all() or (weights < 0).any():
+                raise ValueError("sample_weight must be finite and >= 0")
         predictions = np.empty(n)
         start = 0
         while start < n:
             stop = self._block_end(learn, start)
             try:
                 self._learn_block(
-                    names, X[start:stop], y[start:stop], learn[start:stop], weights[start:stop],
-                    predictions[start:stop],
+                    names, X[start:stop], y[start:stop], learn[start:stop],
+                    None if weights is None else weights[start:stop], predictions[start:stop],
                 )
             except DivergenceError as err:
                 err.row += start
@@ -490,6 +496,10 @@ class SGDRegressor(base.MiniBatchRegressor):
         if stride != intercept_stride:  # one constant, one not: spell the constant out
             lrs, intercept_lrs = (np.resize(r, n_learn + 1) for r in (lrs, intercept_lrs))
             stride = 1
+        if sample_weight is None:
+            sample_weight, weight_stride = _UNIT_WEIGHT, 0
+        else:
+            weight_stride = 1
         F = self._gather(names)
         S = self._scalar_state()
         if predictions is None:
@@ -497,15 +507,15 @@ class SGDRegressor(base.MiniBatchRegressor):
         squared_errors = np.empty(n_learn)
         if self.update == "sgd" and not self.averaged and self.l1 == 0:
             failed_row = _kernels.learn_rows_sgd(
-                X, y, learn, sample_weight, lrs, intercept_lrs, stride, F, S, self._loss_code,
-                self._loss_param, self._l2, self._clip,
+                X, y, learn, sample_weight, weight_stride, lrs, intercept_lrs, stride, F, S,
+                self._loss_code, self._loss_param, self._l2, self._clip,
                 not self._intercept_started, predictions, squared_errors,
             )
         else:
             failed_row = _kernels.learn_rows(
-                X, y, learn, sample_weight, lrs, intercept_lrs, stride, F, S, self._loss_code,
-                self._loss_param, self._rule, self._l2, self._l1, self._clip, self.averaged,
-                not self._intercept_started, predictions, squared_errors,
+                X, y, learn, sample_weight, weight_stride, lrs, intercept_lrs, stride, F, S,
+                self._loss_code, self._loss_param, self._rule, self._l2, self._l1, self._clip,
+                self.averaged, not self._intercept_started, predictions, squared_errors,
             )
         learned = int(S[_kernels.S_STEPS]) - self._steps
         self._scatter(names, F)
