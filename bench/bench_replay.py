@@ -1,4 +1,4 @@
-"""``online-lr replay`` of a large CSV against its limit: pandas ``read_csv`` + ``learn_sequential``.
+"""``online-lr replay`` of a large CSV against its limit, ``read_csv`` + ``learn_sequential``.
 
 Run: ``python bench/bench_replay.py`` (about a minute). It writes a CSV of ``--rows`` rows
 (10 numeric features and a target ``y``) to a temporary directory, then, interleaved, best of

@@ -12,7 +12,7 @@ wall time minus the idle timeout that ends them). It then compares the prequenti
 over the workers' checkpoints) and the hold-out MSE of the mixed model (``online-lr model``)
 with the single worker's, and prints a Markdown table. Run on a quiet machine::
 
-    python bench/bench_scale_out.py [--rows 400000] [--features 10] [--mix-every 5000]
+    python bench/bench_scale_out.py [--rows 400000] [--features 10] [--mix-every 5000] [--noise 1]
 """
 
 from __future__ import annotations
@@ -42,11 +42,11 @@ def sh(*args: str, timeout: float = 1200, capture: bool = True) -> str:
     return out.stdout if capture else ""
 
 
-def write_stream(path: Path, n: int, d: int, seed: int) -> tuple[np.ndarray, float]:
+def write_stream(path: Path, n: int, d: int, noise: float, seed: int) -> tuple[np.ndarray, float]:
     rng = np.random.default_rng(seed)
     w, b = rng.normal(size=d), 0.5
     X = rng.normal(size=(n, d))
-    y = X @ w + b + 0.1 * rng.normal(size=n)
+    y = X @ w + b + noise * rng.normal(size=n)
     with path.open("wb") as f:
         for i in range(n):
             row = {"id": i, **{f"x{j}": float(X[i, j]) for j in range(d)}, "y": float(y[i])}
@@ -122,13 +122,16 @@ def prequential(ckpts: list[Path]) -> tuple[int, int, float]:
     """(messages, learned, prequential MSE) over the checkpoints."""
     cs = [json.loads(c.read_text())["counters"] for c in ckpts]
     learned = sum(c["learned"] for c in cs)
-    return sum(c["messages"] for c in cs), learned, sum(c["squared_error_sum"] for c in cs) / learned
+    squared_errors = sum(c["squared_error_sum"] for c in cs)
+    return sum(c["messages"] for c in cs), learned, squared_errors / learned
 
 
-def holdout_mse(weights: dict, intercept: float, w: np.ndarray, b: float, d: int) -> float:
+def holdout_mse(
+    weights: dict, intercept: float, w: np.ndarray, b: float, d: int, noise: float
+) -> float:
     rng = np.random.default_rng(99)
     X = rng.normal(size=(20_000, d))
-    y = X @ w + b + 0.1 * rng.normal(size=20_000)
+    y = X @ w + b + noise * rng.normal(size=20_000)
     coef = np.array([weights.get(f"x{j}", 0.0) for j in range(d)])
     return float(np.mean((X @ coef + intercept - y) ** 2))
 
@@ -138,16 +141,19 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=400_000)
     ap.add_argument("--features", type=int, default=10)
     ap.add_argument("--mix-every", type=int, default=5000)
+    ap.add_argument("--noise", type=float, default=1.0,
+                    help="standard deviation of the noise of y (the weights are N(0, 1))")
     args = ap.parse_args()
     d = args.features
     with tempfile.TemporaryDirectory(prefix="bench-scale-out-") as tmp:
         tmp_path = Path(tmp)
         state = tmp_path / "kafka"
-        launcher = [sys.executable, str(REPO / "scripts" / "kafka-local"), "--state-dir", str(state)]
+        launcher = [sys.executable, str(REPO / "scripts" / "kafka-local"), "--state-dir",
+                    str(state)]
         bootstrap = sh(*launcher, "start").strip().splitlines()[-1]
         try:
             data = tmp_path / "rows.jsonl"
-            w, b = write_stream(data, args.rows, d, seed=7)
+            w, b = write_stream(data, args.rows, d, args.noise, seed=7)
             topic = "bench-scale"
             t0 = time.perf_counter()
             sh(sys.executable, "-m", "consumers", "produce", str(data), "--topic", topic,
@@ -170,11 +176,12 @@ def main() -> None:
         single_b = single_model["scalars"]["intercept"]
         m1, l1, p1 = prequential(one)
         m2, l2, p2 = prequential(two)
-        h1 = holdout_mse(single_w, single_b, w, b, d)
-        h2 = holdout_mse(mixed["weights"], mixed["intercept"], w, b, d)
+        h1 = holdout_mse(single_w, single_b, w, b, d, args.noise)
+        h2 = holdout_mse(mixed["weights"], mixed["intercept"], w, b, d, args.noise)
     load = os.getloadavg()
     print(f"`python bench/bench_scale_out.py --rows {args.rows} --features {d} "
-          f"--mix-every {args.mix_every}` — {os.cpu_count()} cores, load average "
+          f"--mix-every {args.mix_every} --noise {args.noise}` — {os.cpu_count()} cores, "
+          f"load average "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; produce took {produce_s:.1f} s\n")
     r1, r2 = (m1 - before1) / s1, (m2 - before2) / s2
     print("| workers | messages | learned | wall time incl. start-up (s) | steady msg/s "

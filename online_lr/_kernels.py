@@ -62,13 +62,11 @@ LOSS_CAUCHY = 5
 RULE_SGD = 0
 RULE_NORMALIZED = 1
 
-# What `learn_rows` returns when every row went through.
-ALL_ROWS_DONE = -1
-
-# What `learn_batch` returns.
-BATCH_DONE = 0
-BATCH_DIVERGED = 1
-BATCH_NOT_FINITE = 2
+# Outcome of a kernel: every row learned; a step refused by the divergence guard; a NaN or an
+# infinity in the input (the caller then names it: the kernels only notice it).
+DONE = 0
+DIVERGED = 1
+NOT_FINITE = 2
 
 
 @jit
@@ -216,6 +214,15 @@ def sq_norm(F: np.ndarray, x: np.ndarray) -> float:
 
 
 @jit
+def finite_row(x: np.ndarray, y: float, labelled: bool) -> bool:
+    """True when the features, and the target if the row is learned, are all finite."""
+    check = y * 0.0 if labelled else 0.0
+    for j in range(x.shape[0]):
+        check += x[j] * 0.0
+    return check == 0.0
+
+
+@jit
 def predict_row(F: np.ndarray, S: np.ndarray, x: np.ndarray, averaged: bool) -> float:
     """Prediction for one row: the averaged weights once an average exists, else the weights."""
     if averaged and S[S_STEPS] > 0.0:
@@ -250,17 +257,20 @@ def learn_rows(
     auto_intercept: bool,
     predictions: np.ndarray,
     squared_errors: np.ndarray,
-) -> int:
+) -> tuple[int, int]:
     """Predict then learn each row of ``X`` in order, one SGD step per row where ``learn`` is set.
 
     ``lrs[k * rate_stride]`` and ``intercept_lrs[k * rate_stride]`` are the rates of the k-th
     learned row, ``sample_weight[i * weight_stride]`` the weight of row i (a stride of 0 passes
-    a constant as one value); ``lrs`` has one more
-    entry, the rate after the last step (River's L1 penalty reads it). ``predictions[i]``
+    a constant as one value); ``lrs`` has one more entry, the rate after the last step (River's
+    L1 penalty reads it). ``predictions[i]``
     receives the prediction made just before row i's update, ``squared_errors[k]`` the squared
-    error of the k-th learned row's prediction. Returns ``ALL_ROWS_DONE``, or the index of the
-    first row whose update would make the state non-finite: that row and the following ones are
-    then neither learned nor predicted, and ``F``/``S`` hold the state after the rows before it.
+    error of the k-th learned row's prediction.
+
+    Returns ``(DONE, n)``, or ``(DIVERGED, i)`` / ``(NOT_FINITE, i)`` for the first row i whose
+    update would make the state non-finite / whose features or (learned) target are not all
+    finite: that row and the following ones are then neither learned nor predicted, and
+    ``F``/``S`` hold the state after the rows before it.
     """
     n, d = X.shape
     grad_w = np.empty(d)
@@ -272,6 +282,8 @@ def learn_rows(
     k = 0
     for i in range(n):
         x = X[i]
+        if not finite_row(x, y[i], learn[i]):
+            return NOT_FINITE, i
         predictions[i] = predict_row(F, S, x, averaged)
         if not learn[i]:
             continue
@@ -301,11 +313,11 @@ def learn_rows(
             lrs[r + rate_stride], rule, l1, averaged, out_F, out_S,
         )
         if not ok:
-            return i
+            return DIVERGED, i
         F[:, :] = out_F
         S[:] = out_S
         k += 1
-    return ALL_ROWS_DONE
+    return DONE, n
 
 
 @jit
@@ -327,11 +339,12 @@ def learn_rows_sgd(
     auto_intercept: bool,
     predictions: np.ndarray,
     squared_errors: np.ndarray,
-) -> int:
+) -> tuple[int, int]:
     """`learn_rows` for plain SGD without L1 or averaging: the default, kept lean.
 
     Same contract and the same arithmetic as `learn_rows`, without the state the plain rule
-    does not use, so that a row costs little more than its two passes over the features.
+    does not use, so that a row costs little more than its two passes over the features (the
+    input check rides along the first).
     """
     n, d = X.shape
     w = F[F_WEIGHT]
@@ -339,11 +352,18 @@ def learn_rows_sgd(
     b = S[S_INTERCEPT]
     started = S[S_INTERCEPT_STARTED]
     k = 0
-    failed = ALL_ROWS_DONE
+    outcome, last = DONE, n
     for i in range(n):
         dot = 0.0
+        check = 0.0  # v * 0.0 is 0 for a finite v, NaN otherwise
         for j in range(d):
             dot += w[j] * X[i, j]
+            check += X[i, j] * 0.0
+        if learn[i]:
+            check += y[i] * 0.0
+        if check != 0.0:
+            outcome, last = NOT_FINITE, i
+            break
         predictions[i] = b + dot
         if not learn[i]:
             continue
@@ -365,7 +385,7 @@ def learn_rows_sgd(
             for j in range(d):
                 finite = finite and is_finite(new_w[j])
             if not finite:
-                failed = i
+                outcome, last = DIVERGED, i
                 break
         for j in range(d):
             w[j] = new_w[j]
@@ -375,7 +395,7 @@ def learn_rows_sgd(
     S[S_INTERCEPT] = b
     S[S_INTERCEPT_STARTED] = started
     S[S_STEPS] += k
-    return failed
+    return outcome, last
 
 
 
@@ -405,8 +425,8 @@ def learn_batch(
     """One step on the mean gradient of a mini-batch, River's `learn_many` semantics.
 
     ``squared_errors`` receives the squared errors of the predictions made before the step; the
-    new state goes to ``out_F``/``out_S``. Returns `BATCH_DONE`, `BATCH_DIVERGED` (the new state
-    is not finite, see `step`) or `BATCH_NOT_FINITE` (``X`` or ``y`` holds a NaN or an infinity,
+    new state goes to ``out_F``/``out_S``. Returns `DONE`, `DIVERGED` (the new state
+    is not finite, see `step`) or `NOT_FINITE` (``X`` or ``y`` holds a NaN or an infinity,
     or values so large that their sum overflows: the caller looks closer). The row weights are
     ``sample_weight[i * weight_stride]``. With ``intercept_init="auto"``, the first batch starts
     the intercept at its mean target.
@@ -427,7 +447,7 @@ def learn_batch(
         squared_errors[i] = (total - y[i]) ** 2
         input_sum += y[i]
     if not is_finite(input_sum):
-        return BATCH_NOT_FINITE
+        return NOT_FINITE
 
     starts_intercept = auto_intercept and S[S_INTERCEPT_STARTED] == 0.0
     # The gradient is taken at the predictions unless averaging, rescaling or the first
@@ -469,8 +489,8 @@ def learn_batch(
         trial_F, trial_S, grad_w, grad_b / n, norm_increment, lr, intercept_lr, lr_next, rule,
         l1, averaged, out_F, out_S,
     ):
-        return BATCH_DONE
-    return BATCH_DIVERGED
+        return DONE
+    return DIVERGED
 
 
 @jit

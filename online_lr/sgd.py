@@ -453,7 +453,10 @@ class SGDRegressor(base.MiniBatchRegressor):
         if learn.shape != (n,):
             raise ValueError(f"learn must have one entry per row ({n})")
         X = np.ascontiguousarray(X)
-        _checks.check_block_finite(X, y, learn, names)
+        if self._adaptive:
+            # A Plateau splits the rows into blocks, each committed as it ends: check them all
+            # first. A single block is checked by the kernel as it goes, and not committed.
+            _checks.check_block_finite(X, y, learn, names)
         if sample_weight is None:
             weights = None
         else:
@@ -506,17 +509,20 @@ class SGDRegressor(base.MiniBatchRegressor):
             predictions = np.empty(X.shape[0])
         squared_errors = np.empty(n_learn)
         if self.update == "sgd" and not self.averaged and self.l1 == 0:
-            failed_row = _kernels.learn_rows_sgd(
+            outcome, stopped_at = _kernels.learn_rows_sgd(
                 X, y, learn, sample_weight, weight_stride, lrs, intercept_lrs, stride, F, S,
                 self._loss_code, self._loss_param, self._l2, self._clip,
                 not self._intercept_started, predictions, squared_errors,
             )
         else:
-            failed_row = _kernels.learn_rows(
+            outcome, stopped_at = _kernels.learn_rows(
                 X, y, learn, sample_weight, weight_stride, lrs, intercept_lrs, stride, F, S,
                 self._loss_code, self._loss_param, self._rule, self._l2, self._l1, self._clip,
                 self.averaged, not self._intercept_started, predictions, squared_errors,
             )
+        if outcome == _kernels.NOT_FINITE:
+            _checks.check_block_finite(X, y, learn, names)  # raises, naming the feature and row
+            raise ValueError(f"row {stopped_at} holds a NaN or an infinity")
         learned = int(S[_kernels.S_STEPS]) - self._steps
         self._scatter(names, F)
         self._set_scalar_state(S)
@@ -524,8 +530,8 @@ class SGDRegressor(base.MiniBatchRegressor):
         self._record_errors(errors)
         for schedule in self._adaptive:
             schedule.observe(float(errors.sum()), int(errors.shape[0]))
-        if failed_row != _kernels.ALL_ROWS_DONE:
-            raise DivergenceError(_divergence_message(), row=failed_row)
+        if outcome == _kernels.DIVERGED:
+            raise DivergenceError(_divergence_message(), row=stopped_at)
 
     def _gather(self, names: list) -> np.ndarray:
         F = np.zeros((_N_FEATURE_STATE, len(names)))
@@ -617,11 +623,11 @@ class SGDRegressor(base.MiniBatchRegressor):
             self._loss_param, self._rule, self._l2, self._l1, self._clip, self.averaged,
             not self._intercept_started, errors, out_F, out_S,
         )
-        if outcome == _kernels.BATCH_NOT_FINITE:
+        if outcome == _kernels.NOT_FINITE:
             _checks.check_finite_matrix(X, names)
             _checks.check_finite_targets(y, None)
             raise DivergenceError(f"the batch's values overflow when added up; {_DIVERGENCE_HINT}")
-        if outcome == _kernels.BATCH_DIVERGED:
+        if outcome == _kernels.DIVERGED:
             raise DivergenceError(_divergence_message())
         self._scatter(names, out_F)
         self._set_scalar_state(out_S)

@@ -287,14 +287,28 @@ def test_bad_input_is_refused_and_the_model_unchanged(x, y, error, words, params
     assert state(model) == before
 
 
-def test_bad_rows_in_a_block_refuse_the_whole_block():
+@pytest.mark.parametrize(
+    "params", [{}, {"averaged": True}, {"learning_rate": schedules.Plateau(0.01, period=10)}],
+    ids=["sgd-kernel", "general-kernel", "blocks"],
+)
+def test_bad_rows_in_a_block_refuse_the_whole_block(params):
     X, y = synthetic(n=50, d=2)
     X[30, 1] = np.nan
-    model = SGDRegressor()
+    model = SGDRegressor(**params)
+    model.learn_sequential(X[:10], y[:10], columns=["u", "v"])
     before = state(model)
     with pytest.raises(ValueError, match="feature 'v'.*row 30"):
         model.learn_sequential(X, y, columns=["u", "v"])
     assert state(model) == before
+    y[40] = np.inf
+    learn = np.ones(50, dtype=bool)
+    learn[40] = False  # an unlabelled row's target is not read
+    X[30, 1] = 0.0
+    with pytest.raises(ValueError, match="target must be finite.*row 40"):
+        model.learn_sequential(X, y, columns=["u", "v"])
+    assert state(model) == before
+    model.learn_sequential(X, y, columns=["u", "v"], learn=learn)
+    assert model.n_updates == 10 + 49
 
 
 def test_divergence_is_refused_with_a_hint():
