@@ -81,6 +81,8 @@ def as_vector(values) -> np.ndarray:
     to_numpy = getattr(values, "to_numpy", None)
     if to_numpy is not None:
         values = to_numpy(dtype=np.float64)
+        if values.ndim == 1 and values.flags.c_contiguous:
+            return values
     return np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
 
 

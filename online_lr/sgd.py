@@ -786,9 +786,13 @@ def _loss_from_config(value) -> optim.losses.RegressionLoss:
 
 def _compiled_kernels():
     """`online_lr._kernels`, imported on first use: it brings numba."""
-    from online_lr import _kernels
+    global _kernels_module
+    if _kernels_module is None:
+        from online_lr import _kernels as _kernels_module
+    return _kernels_module
 
-    return _kernels
+
+_kernels_module = None
 
 
 def _is_adaptive(schedule) -> bool:
