@@ -7,26 +7,19 @@ seconds. No mock or fake broker: these are the real client against a real Kafka 
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from pathlib import Path
 
-import numpy as np
-import orjson
 import pytest
+from kafka_helpers import model_of, name, read_topic, write_jsonl
 
 from consumers.checkpoint import read_checkpoint
-from consumers.cli import ensure_topic, main
+from consumers.cli import main
 from online_lr import SGDRegressor
 
 REPO = Path(__file__).resolve().parents[2]
 REPLAY_CONFIG = str(REPO / "configs" / "replay.yaml")
 BUNDLED = str(REPO / "consumers" / "data" / "trump_approval.csv.gz")
 IDLE = "2"
-
-
-def name(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def summary(text: str) -> dict[str, str]:
@@ -38,57 +31,6 @@ def consume(bootstrap: str, topic: str, group: str, ckpt: Path, *extra: str) -> 
     return main(["consume", "-q", "--bootstrap-servers", bootstrap, "--topic", topic,
                  "--group", group, "--checkpoint", str(ckpt), "--idle-timeout", IDLE,
                  "--broker-timeout", "30", *extra])
-
-
-def produce_values(bootstrap: str, topic: str, values: list, *, keys=None, headers=None,
-                   partitions: int = 1) -> None:
-    from kafka import KafkaProducer
-
-    ensure_topic({"bootstrap_servers": bootstrap}, topic, partitions)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    try:
-        for i, value in enumerate(values):
-            producer.send(topic, value=value, key=None if keys is None else keys[i],
-                          headers=None if headers is None else headers[i], partition=0)
-        producer.flush(timeout=30)
-    finally:
-        producer.close(timeout=5)
-
-
-def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20.0) -> list:
-    """Every record of ``topic`` (all partitions), waiting for at least ``expected`` of them."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        out: list = []
-        deadline = time.monotonic() + timeout
-        while len(out) < expected and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=500).values():
-                out += records
-        return sorted(out, key=lambda r: (r.partition, r.offset))
-    finally:
-        consumer.close(autocommit=False)
-
-
-def write_jsonl(path: Path, n: int, *, seed: int = 1, unlabelled_every: int = 9) -> list[dict]:
-    rng = np.random.default_rng(seed)
-    rows = []
-    for i in range(n):
-        a, b = rng.normal(size=2).tolist()
-        row = {"id": i, "a": a, "b": 10.0 * b}
-        if i % unlabelled_every != 4:
-            row["y"] = 3.0 * a - 0.2 * b + 0.5 + 0.05 * float(rng.normal())
-        rows.append(row)
-    path.write_bytes(b"\n".join(orjson.dumps(r) for r in rows) + b"\n")
-    return rows
-
-
-def model_of(ckpt: Path) -> SGDRegressor:
-    return SGDRegressor.from_dict(read_checkpoint(ckpt).model)
 
 
 def test_consume_learns_the_model_replay_learns(

@@ -11,7 +11,7 @@ import urllib.request
 
 import orjson
 import pytest
-from test_kafka_consume import produce_values
+from kafka_helpers import produce_values
 
 from consumers.checkpoint import read_checkpoint
 from consumers.cli import main

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pytest
+from kafka_helpers import model_of, name, produce_values, read_topic
 
 from consumers.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
 from consumers.cli import ensure_topic, main
@@ -34,10 +35,6 @@ from online_lr import SGDRegressor
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_CONFIG = str(REPO / "configs" / "kafka.yaml")
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
-
-
-def name(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def rows(n: int, seed: int, unlabelled_every: int = 9) -> list[dict]:
@@ -57,49 +54,10 @@ def write_jsonl(path: Path, values: list[bytes]) -> Path:
     return path
 
 
-def produce(bootstrap: str, topic: str, values: list, keys=None, headers=None) -> None:
-    from kafka import KafkaProducer
-
-    ensure_topic({"bootstrap_servers": bootstrap}, topic, 1)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    try:
-        for i, value in enumerate(values):
-            producer.send(topic, value=value, key=None if keys is None else keys[i],
-                          headers=None if headers is None else headers[i], partition=0)
-        producer.flush(timeout=30)
-    finally:
-        producer.close(timeout=5)
-
-
-def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20.0) -> list:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        part = TopicPartition(topic, 0)
-        consumer.assign([part])
-        consumer.seek_to_beginning(part)
-        out: list = []
-        deadline = time.monotonic() + timeout
-        while len(out) < expected and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=300).values():
-                out += records
-        # Anything beyond ``expected`` (a duplicate) would show up within this extra poll.
-        for records in consumer.poll(timeout_ms=500).values():
-            out += records
-        return sorted(out, key=lambda r: r.offset)
-    finally:
-        consumer.close(autocommit=False)
-
-
 def replay(path: Path, ckpt: Path, *extra: str) -> SGDRegressor:
     assert main(["replay", "-q", str(path), "--config", KAFKA_CONFIG, "--checkpoint", str(ckpt),
                  *extra]) == 0
     return model_of(ckpt)
-
-
-def model_of(ckpt: Path) -> SGDRegressor:
-    return SGDRegressor.from_dict(read_checkpoint(ckpt).model)
 
 
 def consume(bootstrap: str, topic: str, group: str, ckpt: Path, *extra: str) -> int:
@@ -154,7 +112,7 @@ def test_kill_9_twice_mid_stream_then_finish_equals_an_uninterrupted_run(
     data = rows(12_000, seed=11)
     path = write_jsonl(tmp_path / "rows.jsonl", [orjson.dumps(r) for r in data])
     topic, group, ckpt, log = name("kill2"), name("g"), tmp_path / "c.json", tmp_path / "err"
-    produce(kafka_bootstrap, topic, [orjson.dumps(r) for r in data])
+    produce_values(kafka_bootstrap, topic, [orjson.dumps(r) for r in data])
     key = f"{topic}:0"
     args = ("-q", "--batch-size", "10", "--checkpoint-every", "50", "--idle-timeout", "2")
     killed_at = []
@@ -227,7 +185,7 @@ def test_every_poison_kind_is_dead_lettered_and_the_model_is_the_valid_rows_mode
     keys = [f"k{i}".encode() for i in range(len(values))]
     headers = [[("trace", f"t{i}".encode())] for i in range(len(values))]
     topic, dlq, ckpt = name("poison"), name("dlq"), tmp_path / "c.json"
-    produce(kafka_bootstrap, topic, values, keys, headers)
+    produce_values(kafka_bootstrap, topic, values, keys=keys, headers=headers)
     assert consume(kafka_bootstrap, topic, name("g"), ckpt, "-q", "--dead-letter-topic", dlq,
                    "--batch-size", "16", *PLAIN_SGD) == 0
     capsys.readouterr()
@@ -258,7 +216,7 @@ def test_without_a_dead_letter_topic_poison_is_logged_and_counted_by_reason(
 ):
     values, kinds, valid = poisoned_stream(tmp_path)
     topic, ckpt = name("poison-log"), tmp_path / "c.json"
-    produce(kafka_bootstrap, topic, values, [b"k"] * len(values))
+    produce_values(kafka_bootstrap, topic, values, keys=[b"k"] * len(values))
     with caplog.at_level(logging.INFO, logger="consumers"):
         assert consume(kafka_bootstrap, topic, name("g"), ckpt, *PLAIN_SGD) == 0
     capsys.readouterr()
@@ -313,7 +271,7 @@ def test_a_rebalance_checkpoints_before_letting_go_and_loses_nothing(
 
     first, more = rows(300, seed=21), rows(100, seed=22)
     topic, group, ckpt, log = name("rebalance"), name("g"), tmp_path / "c.json", tmp_path / "err"
-    produce(kafka_bootstrap, topic, [orjson.dumps(r) for r in first])
+    produce_values(kafka_bootstrap, topic, [orjson.dumps(r) for r in first])
     proc = spawn(kafka_bootstrap, topic, group, ckpt, log, "--batch-size", "50",
                  "--checkpoint-every", "1000000", "--checkpoint-interval", "3600",
                  "--log-interval", "0.2", "--broker-timeout", "30")
@@ -331,7 +289,7 @@ def test_a_rebalance_checkpoints_before_letting_go_and_loses_nothing(
         assert SGDRegressor.from_dict(ck.model).n_updates == sum("y" in r for r in first)
         member.close(autocommit=False)
         member = None
-        produce(kafka_bootstrap, topic, [orjson.dumps(r) for r in more])
+        produce_values(kafka_bootstrap, topic, [orjson.dumps(r) for r in more])
         wait_until(lambda: "messages=400 " in log.read_text(), proc, "400 messages learned",
                    log)
     finally:
@@ -350,7 +308,7 @@ def test_records_before_the_position_are_never_handed_out_again(kafka_bootstrap)
     from kafka import TopicPartition
 
     topic = name("seek")
-    produce(kafka_bootstrap, topic, [orjson.dumps({"a": i}) for i in range(30)])
+    produce_values(kafka_bootstrap, topic, [orjson.dumps({"a": i}) for i in range(30)])
     source = KafkaSource(topic, name("g"), {"bootstrap_servers": kafka_bootstrap},
                          broker_timeout=20)
     try:
@@ -360,7 +318,7 @@ def test_records_before_the_position_are_never_handed_out_again(kafka_bootstrap)
         assert [m.offset for m in got] == list(range(30))
         source.advance(got)
         source.consumer.seek(TopicPartition(topic, 0), 0)
-        produce(kafka_bootstrap, topic, [orjson.dumps({"a": i}) for i in range(30, 35)])
+        produce_values(kafka_bootstrap, topic, [orjson.dumps({"a": i}) for i in range(30, 35)])
         again: list[Message] = []
         wait_until(lambda: again.extend(source.poll(100, 0.2) or []) or len(again) >= 5, None,
                    "the 5 new messages", every=0)
@@ -501,7 +459,8 @@ def test_a_run_with_a_password_in_its_client_settings_writes_no_secret_anywhere(
     monkeypatch.setenv("OLR_TEST_SCRAM_PASSWORD", SECRET)
     config = _secure_config(tmp_path / "plain.yaml", kafka_bootstrap, "PLAINTEXT")
     topic, ckpt = name("sec-ok"), tmp_path / "c.json"
-    produce(kafka_bootstrap, topic, [orjson.dumps(r) for r in rows(40, seed=9)] + [b"junk"])
+    values = [orjson.dumps(r) for r in rows(40, seed=9)] + [b"junk"]
+    produce_values(kafka_bootstrap, topic, values)
     with caplog.at_level(logging.DEBUG):
         code = main(["consume", "-vv", "--config", str(config), "--topic", topic,
                      "--group", name("g"), "--checkpoint", str(ckpt), "--idle-timeout", "2",

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_kafka_consume import name, write_jsonl
+from kafka_helpers import name, write_jsonl
 
 from consumers.checkpoint import read_checkpoint
 from consumers.cli import ensure_topic, main

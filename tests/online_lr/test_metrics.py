@@ -10,7 +10,6 @@ from river import evaluate, linear_model, metrics, optim, preprocessing, stream,
 
 from online_lr.metrics import EWMSE, MSE, RollingMSE, metric_from_dict
 
-
 METRIC_FACTORIES = [
     MSE,
     functools.partial(RollingMSE, window_size=1),
