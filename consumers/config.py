@@ -183,6 +183,10 @@ class KafkaSettings:
     session_timeout_ms: int | None = _f(None, "int", optional=True, minimum=1)
     heartbeat_interval_ms: int | None = _f(None, "int", optional=True, minimum=1)
     max_poll_interval_ms: int | None = _f(None, "int", optional=True, minimum=1)
+    # None: the consumer's default, read_committed (aborted transactions are never learned).
+    isolation_level: str | None = _f(
+        None, "choice", optional=True, choices=("read_committed", "read_uncommitted")
+    )
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for kafka-python's clients, secrets resolved from the environment.

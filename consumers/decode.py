@@ -214,8 +214,9 @@ def _decode_clean_batch(
     The common case at stream speed, checked in bulk with C-level ``map``/``set``/numpy passes
     (bytes -> dicts -> rows of the schema's fields -> the set of their types -> finite arrays)
     instead of `_extract`'s per-field Python: 3.0 instead of 4.3 µs a message with 10
-    features, half of it orjson's parse. Anything unusual (a refused value, an unfixed schema, a bool, a null feature, a
-    huge int) returns ``None`` before any state changes, and the row-by-row path decides:
+    features, half of it orjson's parse. Anything unusual (a refused value, an unfixed schema,
+    a bool, a null feature, a huge int) returns ``None`` before any state changes, and the
+    row-by-row path decides:
     the result is therefore always the one `_decode_batch_by_row` gives.
     """
     features = schema.features

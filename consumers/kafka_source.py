@@ -171,6 +171,8 @@ class KafkaSource:
         # Bigger fetches than kafka-python's 1 MiB per partition: fewer round trips at full
         # speed (measured in bench/bench_consume.py), and still a bounded buffer.
         config.setdefault("max_partition_fetch_bytes", 4 << 20)
+        # Messages of aborted transactions never happened: they must not be learned.
+        config.setdefault("isolation_level", "read_committed")
         if group_instance_id is not None:
             config["group_instance_id"] = group_instance_id
         try:

@@ -31,7 +31,8 @@ def assert_same(a, b) -> None:
     assert np.array_equal(a.learn, b.learn)
     assert np.array_equal(a.rows, b.rows)
     assert a.columns == b.columns
-    assert [(i, r.reason, r.detail) for i, r in a.bad] == [(i, r.reason, r.detail) for i, r in b.bad]
+    reasons = [[(i, r.reason, r.detail) for i, r in batch.bad] for batch in (a, b)]
+    assert reasons[0] == reasons[1]
 
 
 def clean_values(n: int, d: int, seed: int = 0) -> list[bytes]:

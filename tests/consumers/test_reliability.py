@@ -303,6 +303,31 @@ def test_a_rebalance_checkpoints_before_letting_go_and_loses_nothing(
     assert_same_model(model_of(ckpt), replay(both, tmp_path / "r.json"))
 
 
+def test_aborted_transactions_are_not_learned(kafka_bootstrap, tmp_path, assert_same_model):
+    """read_committed: the rows of an aborted transaction never reach the model."""
+    from kafka import KafkaProducer
+
+    topic = name("tx")
+    ensure_topic({"bootstrap_servers": kafka_bootstrap}, topic, 1)
+    committed, aborted = rows(60, seed=11), rows(20, seed=12)
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=name("txid"))
+    try:
+        producer.init_transactions()
+        for batch, commit in ((committed[:30], True), (aborted, False), (committed[30:], True)):
+            producer.begin_transaction()
+            for row in batch:
+                producer.send(topic, orjson.dumps(row), partition=0)
+            producer.flush()  # the aborted rows are in the log, behind an abort marker
+            producer.commit_transaction() if commit else producer.abort_transaction()
+    finally:
+        producer.close(timeout=5)
+    ckpt = tmp_path / "c.json"
+    assert consume(kafka_bootstrap, topic, name("g"), ckpt, "-q") == 0
+    assert read_checkpoint(ckpt).counters["messages"] == len(committed)
+    valid = write_jsonl(tmp_path / "committed.jsonl", [orjson.dumps(r) for r in committed])
+    assert_same_model(model_of(ckpt), replay(valid, tmp_path / "r.json"))
+
+
 def test_records_before_the_position_are_never_handed_out_again(kafka_bootstrap):
     """A seek back (a rebalance racing a batch being learned) must not replay learned records."""
     from kafka import TopicPartition
