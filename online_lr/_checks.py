@@ -96,10 +96,10 @@ def check_block_finite(
     """
     from online_lr._kernels import all_finite
 
-    if not all_finite(X):
+    if not all_finite(np.ascontiguousarray(X)):  # the scan reads rows; a no-op for them
         check_finite_matrix(X, names)
     labelled = y if learn is None or learn.all() else y[learn]
-    if not all_finite(labelled):
+    if not all_finite(np.ascontiguousarray(labelled)):
         check_finite_targets(y, learn)
 
 
@@ -107,7 +107,8 @@ def check_finite_matrix(X: np.ndarray, names: list) -> None:
     if np.isfinite(X).all():
         return
     row, col = np.argwhere(~np.isfinite(X))[0]
-    raise ValueError(f"feature {names[col]!r} must be finite, got {X[row, col]!r} in row {row}")
+    value = float(X[row, col])
+    raise ValueError(f"feature {names[col]!r} must be finite, got {value!r} in row {row}")
 
 
 def check_finite_targets(y: np.ndarray, learn: np.ndarray | None) -> None:
@@ -117,4 +118,4 @@ def check_finite_targets(y: np.ndarray, learn: np.ndarray | None) -> None:
     if finite.all():
         return
     row = int(np.flatnonzero(~finite)[0])
-    raise ValueError(f"the target must be finite, got {y[row]!r} in row {row}")
+    raise ValueError(f"the target must be finite, got {float(y[row])!r} in row {row}")

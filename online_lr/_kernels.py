@@ -425,11 +425,10 @@ def learn_batch(
     """One step on the mean gradient of a mini-batch, River's `learn_many` semantics.
 
     ``squared_errors`` receives the squared errors of the predictions made before the step; the
-    new state goes to ``out_F``/``out_S``. Returns `DONE`, `DIVERGED` (the new state
-    is not finite, see `step`) or `NOT_FINITE` (``X`` or ``y`` holds a NaN or an infinity,
-    or values so large that their sum overflows: the caller looks closer). The row weights are
-    ``sample_weight[i * weight_stride]``. With ``intercept_init="auto"``, the first batch starts
-    the intercept at its mean target.
+    new state goes to ``out_F``/``out_S``. Returns `DONE`, `DIVERGED` (the new state is not
+    finite, see `step`) or `NOT_FINITE` (``X`` or ``y`` holds a NaN or an infinity). The row
+    weights are ``sample_weight[i * weight_stride]``. With ``intercept_init="auto"``, the first
+    batch starts the intercept at its mean target.
     """
     n, d = X.shape
     if averaged and S[S_STEPS] > 0.0:
@@ -437,16 +436,16 @@ def learn_batch(
     else:
         row, b = F_WEIGHT, S[S_INTERCEPT]
     predictions = np.empty(n)
-    input_sum = 0.0
+    check = 0.0  # v * 0.0 is 0 for a finite v, NaN otherwise (as in learn_rows_sgd)
     for i in range(n):
         total = b
         for j in range(d):
             total += F[row, j] * X[i, j]
-            input_sum += X[i, j]
+            check += X[i, j] * 0.0
         predictions[i] = total
         squared_errors[i] = (total - y[i]) ** 2
-        input_sum += y[i]
-    if not is_finite(input_sum):
+        check += y[i] * 0.0
+    if check != 0.0:
         return NOT_FINITE
 
     starts_intercept = auto_intercept and S[S_INTERCEPT_STARTED] == 0.0

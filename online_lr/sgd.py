@@ -624,9 +624,8 @@ class SGDRegressor(base.MiniBatchRegressor):
             not self._intercept_started, errors, out_F, out_S,
         )
         if outcome == _kernels.NOT_FINITE:
-            _checks.check_finite_matrix(X, names)
-            _checks.check_finite_targets(y, None)
-            raise DivergenceError(f"the batch's values overflow when added up; {_DIVERGENCE_HINT}")
+            _checks.check_block_finite(X, y, None, names)  # raises, naming the feature and row
+            raise ValueError("the batch holds a NaN or an infinity")
         if outcome == _kernels.DIVERGED:
             raise DivergenceError(_divergence_message())
         self._scatter(names, out_F)

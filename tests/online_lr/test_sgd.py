@@ -438,3 +438,15 @@ def test_python_twin_of_the_dict_path_equals_the_extension():
     assert intercept_c == pytest.approx(intercept_py, rel=1e-12)
     with pytest.raises(TypeError):
         compiled.dot({}, {"a": "1.5"}, 0.0)
+
+
+def test_learn_many_refuses_a_bad_frame_by_name_and_stays_unchanged():
+    model = SGDRegressor()
+    model.learn_many(pd.DataFrame({"a": [1.0, 2.0], "b": [0.5, 1.5]}), pd.Series([1.0, 2.0]))
+    before = state(model)
+    bad = pd.DataFrame({"a": [1.0, float("nan")], "b": [2.0, 3.0]})
+    with pytest.raises(ValueError, match=r"feature 'a' must be finite, got nan in row 1"):
+        model.learn_many(bad, pd.Series([1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"target must be finite, got inf in row 0"):
+        model.learn_many(np.ones((2, 2)), np.array([np.inf, 1.0]))
+    assert state(model) == before
