@@ -57,7 +57,9 @@ def as_matrix(X, columns) -> tuple[list, np.ndarray]:
     if hasattr(X, "columns"):
         names = X.columns.tolist() if columns is None else list(columns)
         try:
-            matrix = X.to_numpy(dtype=np.float64)
+            matrix = X.to_numpy()
+            if matrix.dtype != np.float64:  # else the conversion is half the cost of a batch
+                matrix = X.to_numpy(dtype=np.float64)
         except (TypeError, ValueError) as err:
             bad = [c for c in X.columns if not np.issubdtype(X[c].dtype, np.number)]
             raise TypeError(f"non-numeric feature column(s) {bad}: {err}") from err
@@ -80,7 +82,9 @@ def as_vector(values) -> np.ndarray:
     """A contiguous float64 vector from a Series, an array or a list."""
     to_numpy = getattr(values, "to_numpy", None)
     if to_numpy is not None:
-        values = to_numpy(dtype=np.float64)
+        values = to_numpy()
+        if values.dtype != np.float64:
+            values = to_numpy(dtype=np.float64)
         if values.ndim == 1 and values.flags.c_contiguous:
             return values
     return np.ascontiguousarray(values, dtype=np.float64).reshape(-1)

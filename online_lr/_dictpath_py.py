@@ -22,13 +22,6 @@ def sgd_learn_one(
     g = 2.0 * (start_intercept + dot_product - y) * sample_weight
     g = min(max(g, -clip), clip)
     new_intercept = start_intercept - intercept_lr * g
-    if not sgd_step(weights, x, g, lr, l2, new_intercept):
-        return y_pred, math.nan
-    return y_pred, new_intercept
-
-
-def sgd_step(weights: dict, x: dict, g: float, lr: float, l2: float, new_intercept: float) -> bool:
-    """Plain SGD step over the features of ``x``; False and no change if it is non-finite."""
     new = {}
     for k, v in x.items():
         w = weights.get(k, 0.0)
@@ -36,6 +29,19 @@ def sgd_step(weights: dict, x: dict, g: float, lr: float, l2: float, new_interce
     if not math.isfinite(new_intercept + sum(new.values())):
         # A non-finite sum can also come from finite values adding up past the float range.
         if not (math.isfinite(new_intercept) and all(map(math.isfinite, new.values()))):
-            return False
+            return y_pred, math.nan
     weights.update(new)
-    return True
+    return y_pred, new_intercept
+
+
+def gather(states: list, rows: tuple, names: list, F) -> None:
+    """``F[r, j] = states[r].get(names[j], 0.0)`` for each r in ``rows`` (see the C version)."""
+    for r in rows:
+        state = states[r]
+        F[r] = [state.get(k, 0.0) for k in names]
+
+
+def scatter(states: list, rows: tuple, names: list, F) -> None:
+    """``states[r][names[j]] = F[r, j]`` for each r in ``rows`` (see the C version)."""
+    for r in rows:
+        states[r].update(zip(names, F[r].tolist()))

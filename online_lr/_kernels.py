@@ -355,15 +355,14 @@ def learn_rows_sgd(
     outcome, last = DONE, n
     for i in range(n):
         dot = 0.0
-        check = 0.0  # v * 0.0 is 0 for a finite v, NaN otherwise
         for j in range(d):
             dot += w[j] * X[i, j]
-            check += X[i, j] * 0.0
-        if learn[i]:
-            check += y[i] * 0.0
-        if check != 0.0:
-            outcome, last = NOT_FINITE, i
-            break
+        # A NaN or an infinity in x makes the dot product non-finite (0 * inf is NaN), so the
+        # row needs a closer look only then (it may also just overflow).
+        if not (is_finite(dot) and (is_finite(y[i]) or not learn[i])):
+            if not finite_row(X[i], y[i], learn[i]):
+                outcome, last = NOT_FINITE, i
+                break
         predictions[i] = b + dot
         if not learn[i]:
             continue
@@ -398,6 +397,46 @@ def learn_rows_sgd(
     return outcome, last
 
 
+@jit
+def predict_block(X: np.ndarray, w: np.ndarray, b: float, out: np.ndarray) -> None:
+    """``out[i] = b + w · X[i]`` for every row.
+
+    The loops follow ``X``'s memory order: a DataFrame hands over a column-major array, which
+    is then read column by column, so that the inner loop runs contiguously and vectorises.
+    """
+    n, d = X.shape
+    if X.strides[0] < X.strides[1]:
+        for i in range(n):
+            out[i] = b
+        for j in range(d):
+            w_j = w[j]
+            for i in range(n):
+                out[i] += w_j * X[i, j]
+    else:
+        for i in range(n):
+            total = b
+            for j in range(d):
+                total += w[j] * X[i, j]
+            out[i] = total
+
+
+@jit
+def gradient_block(X: np.ndarray, g: np.ndarray, out: np.ndarray) -> None:
+    """``out[j] = sum_i g[i] X[i, j]``, looping in ``X``'s memory order (see `predict_block`)."""
+    n, d = X.shape
+    if X.strides[0] < X.strides[1]:
+        for j in range(d):
+            total = 0.0
+            for i in range(n):
+                total += g[i] * X[i, j]
+            out[j] = total
+    else:
+        out[:] = 0.0
+        for i in range(n):
+            g_i = g[i]
+            for j in range(d):
+                out[j] += g_i * X[i, j]
+
 
 @jit
 def learn_batch(
@@ -419,14 +458,13 @@ def learn_batch(
     averaged: bool,
     auto_intercept: bool,
     squared_errors: np.ndarray,
-    out_F: np.ndarray,
-    out_S: np.ndarray,
 ) -> int:
     """One step on the mean gradient of a mini-batch, River's `learn_many` semantics.
 
-    ``squared_errors`` receives the squared errors of the predictions made before the step; the
-    new state goes to ``out_F``/``out_S``. Returns `DONE`, `DIVERGED` (the new state is not
-    finite, see `step`) or `NOT_FINITE` (``X`` or ``y`` holds a NaN or an infinity). The row
+    ``squared_errors`` receives the squared errors of the predictions made before the step, and
+    ``F``/``S`` the new state: pass scratch copies, since after `DIVERGED` (the new state is not
+    finite, see `step`) they hold part of the refused state. `NOT_FINITE` (``X`` or ``y`` holds
+    a NaN or an infinity) leaves them untouched. The row
     weights are ``sample_weight[i * weight_stride]``. With ``intercept_init="auto"``, the first
     batch starts the intercept at its mean target.
     """
@@ -436,22 +474,19 @@ def learn_batch(
     else:
         row, b = F_WEIGHT, S[S_INTERCEPT]
     predictions = np.empty(n)
-    check = 0.0  # v * 0.0 is 0 for a finite v, NaN otherwise (as in learn_rows_sgd)
+    predict_block(X, F[row], b, predictions)
+    check = 0.0
     for i in range(n):
-        total = b
-        for j in range(d):
-            total += F[row, j] * X[i, j]
-            check += X[i, j] * 0.0
-        predictions[i] = total
-        squared_errors[i] = (total - y[i]) ** 2
-        check += y[i] * 0.0
+        squared_errors[i] = (predictions[i] - y[i]) ** 2
+        check += squared_errors[i] * 0.0
+    # A NaN or an infinity in X or y makes its error non-finite (0 * inf is NaN), so the input
+    # needs a closer look only then (the predictions may also just overflow).
     if check != 0.0:
-        return NOT_FINITE
+        for i in range(n):
+            if not finite_row(X[i], y[i], True):
+                return NOT_FINITE
 
     starts_intercept = auto_intercept and S[S_INTERCEPT_STARTED] == 0.0
-    # The gradient is taken at the predictions unless averaging, rescaling or the first
-    # intercept changed the weights it is taken with.
-    reuse_predictions = row == F_WEIGHT and rule == RULE_SGD and not starts_intercept
     trial_F = F.copy()
     trial_S = S.copy()
     if starts_intercept:
@@ -468,25 +503,24 @@ def learn_batch(
             norm_increment += sq_norm(trial_F, X[i])
         norm_increment /= n
 
-    grad_w = np.zeros(d)
+    # The gradient is taken at the predictions unless averaging, rescaling or the first
+    # intercept changed the weights it is taken with.
+    if not (row == F_WEIGHT and rule == RULE_SGD and not starts_intercept):
+        predict_block(X, trial_F[F_WEIGHT], trial_S[S_INTERCEPT], predictions)
+    loss_grads = np.empty(n)
     grad_b = 0.0
     for i in range(n):
-        if reuse_predictions:
-            raw = predictions[i]
-        else:
-            raw = trial_S[S_INTERCEPT]
-            for j in range(d):
-                raw += trial_F[F_WEIGHT, j] * X[i, j]
-        g = loss_gradient(loss_code, loss_param, raw, y[i]) * sample_weight[i * weight_stride]
-        g = min(max(g, -clip), clip)
+        g = loss_gradient(loss_code, loss_param, predictions[i], y[i])
+        g = min(max(g * sample_weight[i * weight_stride], -clip), clip)
+        loss_grads[i] = g
         grad_b += g
-        for j in range(d):
-            grad_w[j] += g * X[i, j]
+    grad_w = np.empty(d)
+    gradient_block(X, loss_grads, grad_w)
     for j in range(d):
         grad_w[j] = grad_w[j] / n + l2 * trial_F[F_WEIGHT, j]
     if step(
         trial_F, trial_S, grad_w, grad_b / n, norm_increment, lr, intercept_lr, lr_next, rule,
-        l1, averaged, out_F, out_S,
+        l1, averaged, F, S,
     ):
         return DONE
     return DIVERGED

@@ -534,15 +534,13 @@ class SGDRegressor(base.MiniBatchRegressor):
             raise DivergenceError(_divergence_message(), row=stopped_at)
 
     def _gather(self, names: list) -> np.ndarray:
+        """The per-feature state of ``names`` as a ``(5, len(names))`` array (0 when unseen)."""
         F = np.zeros((_N_FEATURE_STATE, len(names)))
-        for row in self._state_rows:
-            state = self._features[row]
-            F[row] = [state.get(k, 0.0) for k in names]
+        _dict_path.gather(self._features, self._state_rows, names, F)
         return F
 
     def _scatter(self, names: list, F: np.ndarray) -> None:
-        for row in self._state_rows:
-            self._features[row].update(zip(names, F[row].tolist()))
+        _dict_path.scatter(self._features, self._state_rows, names, F)
 
     def _feature_state_rows(self) -> tuple[int, ...]:
         """The rows of per-feature state the options use (the weights, plus ...)."""
@@ -615,21 +613,20 @@ class SGDRegressor(base.MiniBatchRegressor):
         F = self._gather(names)
         S = self._scalar_state()
         errors = np.empty(n)
-        out_F, out_S = np.empty_like(F), np.empty_like(S)
         t = self._steps
         outcome = _kernels.learn_batch(
             X, y, weights, weight_stride, F, S, float(self._lr.get(t)),
             float(self._intercept_lr_schedule.get(t)), float(self._lr.get(t + 1)), self._loss_code,
             self._loss_param, self._rule, self._l2, self._l1, self._clip, self.averaged,
-            not self._intercept_started, errors, out_F, out_S,
+            not self._intercept_started, errors,
         )
         if outcome == _kernels.NOT_FINITE:
             _checks.check_block_finite(X, y, None, names)  # raises, naming the feature and row
             raise ValueError("the batch holds a NaN or an infinity")
         if outcome == _kernels.DIVERGED:
             raise DivergenceError(_divergence_message())
-        self._scatter(names, out_F)
-        self._set_scalar_state(out_S)
+        self._scatter(names, F)
+        self._set_scalar_state(S)
         self._record_errors(errors)
         for schedule in self._adaptive:
             schedule.observe(float(errors.sum()), n)

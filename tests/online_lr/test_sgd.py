@@ -136,6 +136,7 @@ def test_learn_many_and_predict_many_match_river(l2):
     assert ours.predict_many(X).name == "approval"
 
 
+
 @pytest.mark.parametrize("params", [{}, *SGDRegressor._unit_test_params()], ids=str)
 def test_check_estimator(params):
     checks.check_estimator(SGDRegressor(**params))
@@ -218,6 +219,31 @@ def test_learn_sequential_accepts_a_dataframe():
 
 # Running metrics
 
+
+@pytest.mark.parametrize("params", OPTION_SETS[:6], ids=lambda p: ",".join(map(str, p)) or "defaults")
+def test_learn_many_reads_every_memory_layout_alike(params):
+    """The batch kernel loops in the array's memory order: row-major arrays, a DataFrame's
+    column-major values and strided views must all take the same steps."""
+    X, y = synthetic(n=320, d=3)
+    wide = np.zeros((320, 6))
+    wide[:, ::2] = X
+    layouts = {
+        "row-major": np.ascontiguousarray(X),
+        "column-major": np.asfortranarray(X),
+        "strided view": wide[:, ::2],
+        "DataFrame": pd.DataFrame(X),
+    }
+    models = {}
+    for layout, matrix in layouts.items():
+        model = models[layout] = SGDRegressor(**params)
+        for start in range(0, 320, 64):
+            model.learn_many(matrix[start : start + 64], y[start : start + 64])
+    reference = models["row-major"]
+    for layout, model in models.items():
+        for name, weight in reference.weights.items():
+            assert model.weights[name] == pytest.approx(weight, rel=1e-12, abs=1e-15), layout
+        assert model.intercept == pytest.approx(reference.intercept, rel=1e-12), layout
+        assert model.running_mse == pytest.approx(reference.running_mse, rel=1e-12), layout
 
 def test_running_mse_is_the_prequential_mse():
     from river import metrics
@@ -438,6 +464,21 @@ def test_python_twin_of_the_dict_path_equals_the_extension():
     assert intercept_c == pytest.approx(intercept_py, rel=1e-12)
     with pytest.raises(TypeError):
         compiled.dot({}, {"a": "1.5"}, 0.0)
+
+    states = [{"a": 1.0, "b": 2.0}, {}, {"a": 3.0}, {}, {}]
+    rows, names = (0, 2), ["b", "new", "a"]
+    for module in (compiled, _dictpath_py):
+        F = np.zeros((5, 3))
+        module.gather(states, rows, names, F)
+        assert F[[0, 2]].tolist() == [[2.0, 0.0, 1.0], [0.0, 0.0, 3.0]]
+        assert not F[[1, 3, 4]].any()
+    scattered = [[{}, {}, {}, {}, {}] for _ in range(2)]
+    F = np.arange(15.0).reshape(5, 3)
+    for module, into in zip((compiled, _dictpath_py), scattered):
+        module.scatter(into, rows, names, F)
+    assert scattered[0] == scattered[1] == [
+        {"b": 0.0, "new": 1.0, "a": 2.0}, {}, {"b": 6.0, "new": 7.0, "a": 8.0}, {}, {},
+    ]
 
 
 def test_learn_many_refuses_a_bad_frame_by_name_and_stays_unchanged():
