@@ -19,6 +19,11 @@ Contract (what makes ``kill -9`` + restart learn exactly what an uninterrupted r
   workers. Listener callbacks run on kafka-python's IO thread while `poll` blocks the main
   thread, so model and positions are consistent there; blocking consumer calls are not allowed
   in them, so the listener is asynchronous and awaits the commit.
+* A worker that died without handing over (``kill -9``) still holds its partitions in its
+  checkpoint; a peer may have advanced them since. So when a partition the checkpoint holds is
+  assigned, the group's committed offset is read (`_reconcile`, main thread, before any of its
+  records is learned): this worker commits only offsets it has checkpointed, so a committed
+  offset past the checkpoint's was learned by a peer, and the partition resumes there.
 
 Liveness: `poll` returns ``[]`` while nothing is available, ``None`` once ``idle_timeout``
 seconds passed without a message *while the broker answered*, and raises
@@ -147,6 +152,7 @@ class KafkaSource:
         #: Guards the positions; the runner shares it for the model (see `Runner.lock`).
         self.lock = threading.RLock()
         self._offsets: dict[str, int] = dict(offsets or {})
+        self._to_reconcile: set = set()  # assigned partitions held by the checkpoint
         self._clock = clock
         self._listener_error: BaseException | None = None
         self._end_offsets: dict[str, int] = {}
@@ -228,6 +234,7 @@ class KafkaSource:
             key = partition_key(tp.topic, tp.partition)
             if key in self._offsets:
                 self.consumer.seek(tp, self._offsets[key])
+                self._to_reconcile.add(tp)
                 logger.info("partition %s assigned: resuming at offset %d", key, self._offsets[key])
             else:  # the consumer fetches the group's committed offset, else ``start_from``
                 logger.info("partition %s assigned: not in the checkpoint, from the group's "
@@ -251,6 +258,8 @@ class KafkaSource:
         if self._listener_error is not None:
             exc, self._listener_error = self._listener_error, None
             raise exc
+        if self._to_reconcile:
+            self._reconcile()
         messages = [
             Message(tp.topic, tp.partition, r.offset, r.value, r.key,
                     tuple(r.headers or ()), r.timestamp)
@@ -264,6 +273,36 @@ class KafkaSource:
             return messages
         return self._nothing(now)
 
+    def _reconcile(self) -> None:
+        """Move assigned partitions to the group's committed offset where a peer advanced them.
+
+        A failed lookup is retried at the next poll; until then, the records polled for that
+        partition are not learned.
+        """
+        from kafka.errors import KafkaError
+
+        with self.lock:
+            todo = sorted(self._to_reconcile & self.consumer.assignment())
+            self._to_reconcile.clear()
+        for tp in todo:
+            key = partition_key(tp.topic, tp.partition)
+            try:
+                committed = self.consumer.committed(
+                    tp, timeout_ms=int(min(5.0, self.broker_timeout) * 1000))
+            except KafkaError as exc:  # its polled records are dropped by `_unseen`
+                logger.warning("reading the group's offset of %s failed: %s", key, exc)
+                with self.lock:
+                    self._to_reconcile.add(tp)
+                    self.consumer.seek(tp, self._offsets[key])
+                continue
+            with self.lock:
+                if committed is not None and committed > self._offsets.get(key, committed):
+                    logger.info("partition %s: the group has advanced it to offset %d since this "
+                                "worker's checkpoint (%d): resuming there", key, committed,
+                                self._offsets[key])
+                    self._offsets[key] = committed
+                    self.consumer.seek(tp, committed)
+
     def _unseen(self, batches: dict) -> dict:
         """``batches`` without records before a partition's position (already learned).
 
@@ -274,8 +313,11 @@ class KafkaSource:
         with self.lock:
             starts = {tp: self._offsets.get(partition_key(tp.topic, tp.partition))
                       for tp in batches}
+            unreconciled = set(self._to_reconcile)
         out = {}
         for tp, records in batches.items():
+            if tp in unreconciled:  # not yet known where it resumes: polled again later
+                continue
             start = starts[tp]
             if start is not None and records and records[0].offset < start:
                 records = [r for r in records if r.offset >= start]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import orjson
 import pytest
 from kafka_helpers import model_of, name, read_topic, write_jsonl
 
@@ -143,3 +144,42 @@ def test_predictions_topic_gets_one_prediction_per_message(kafka_bootstrap, tmp_
         assert key == str(row["id"]).encode()
         if "y" in row:
             model.learn_one(x, row["y"])
+
+
+def test_a_checkpoint_behind_the_group_resumes_where_a_peer_left_off(
+    kafka_bootstrap, tmp_path, capsys
+):
+    """A worker killed without handing over keeps its partitions in its checkpoint; a peer may
+    advance them meanwhile. Coming back, it resumes at the group's offset: nothing twice."""
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    path = tmp_path / "rows.jsonl"
+    rows = write_jsonl(path, 300, seed=5)
+    topic, group, ckpt = name("peer"), name("g"), tmp_path / "c.json"
+    assert main(["produce", str(path), "--topic", topic, "--bootstrap-servers", kafka_bootstrap,
+                 "-q"]) == 0
+    dynamic = ("--set", "stream.group_instance_id=null")  # leaves the group on exit
+    assert consume(kafka_bootstrap, topic, group, ckpt, "--ignore", "id", *dynamic,
+                   "--max-messages", "100", "--batch-size", "25") == 0
+    assert read_checkpoint(ckpt).offsets == {f"{topic}:0": 100}
+    # The peer: it took the partition over at 100, learned up to 200 and committed that.
+    peer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group,
+                         enable_auto_commit=False)
+    try:
+        peer.assign([TopicPartition(topic, 0)])
+        peer.commit({TopicPartition(topic, 0): OffsetAndMetadata(200, "", -1)})
+    finally:
+        peer.close(autocommit=False)
+    capsys.readouterr()
+
+    assert consume(kafka_bootstrap, topic, group, ckpt, "--ignore", "id", *dynamic) == 0
+    assert summary(capsys.readouterr().out)["rows"].startswith("100 ")
+    assert read_checkpoint(ckpt).offsets == {f"{topic}:0": 300}
+    skipping = tmp_path / "skipping.jsonl"  # what this worker should have learned, in order
+    skipping.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows[:100] + rows[200:]))
+    replayed = tmp_path / "r.json"
+    assert main(["replay", str(skipping), "--config", str(REPO / "configs" / "kafka.yaml"),
+                 "--ignore", "id", "--checkpoint", str(replayed), "-q"]) == 0
+    a, b = model_of(ckpt), model_of(replayed)
+    assert a.weights == b.weights and a.intercept == b.intercept  # bit for bit
