@@ -37,12 +37,17 @@ import orjson
 REPO = Path(__file__).resolve().parent.parent
 IDLE_S = 3.0
 SAMPLE_S = 0.1
+MIN_WINDOW_S = 2.0  # shorter windows measure the rebalance, not the throughput
 WARM_UP_MESSAGES = 60_000  # per worker
 
 
+def repo_env() -> dict[str, str]:
+    """The environment of the commands this script runs: this checkout's packages first."""
+    return {**os.environ, "PYTHONPATH": str(REPO)}
+
+
 def sh(*args: str, timeout: float = 1200, capture: bool = True) -> str:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    out = subprocess.run(list(args), cwd=REPO, env=env, capture_output=capture, text=True,
+    out = subprocess.run(list(args), cwd=REPO, env=repo_env(), capture_output=capture, text=True,
                          timeout=timeout, check=True)
     return out.stdout if capture else ""
 
@@ -108,10 +113,9 @@ def run_workers(bootstrap: str, group: str, cmds: list[list[str]]) -> tuple[floa
     it was alone, before the others joined). Each worker's consumed count is scraped from its
     ``--metrics-port`` every `SAMPLE_S` seconds.
     """
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     ports = [free_port() for _ in cmds]
     start = time.perf_counter()
-    procs = [subprocess.Popen([*c, "--metrics-port", str(port)], cwd=REPO, env=env,
+    procs = [subprocess.Popen([*c, "--metrics-port", str(port)], cwd=REPO, env=repo_env(),
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
              for c, port in zip(cmds, ports)]
     wait_stable(bootstrap, group, len(cmds))
@@ -136,6 +140,9 @@ def run_workers(bootstrap: str, group: str, cmds: list[list[str]]) -> tuple[floa
     drained = min(next(i for i, (_, c) in enumerate(samples) if c[k] == last[k])
                   for k in range(len(cmds)))
     (t0, c0), (t1, c1) = samples[0], samples[max(drained, 1)]
+    if t1 - t0 < MIN_WINDOW_S:
+        raise SystemExit(f"group {group}: the steady window lasted {t1 - t0:.1f} s (a worker had "
+                         f"little left once all had joined); use more --rows")
     return end - start, (sum(c1) - sum(c0)) / (t1 - t0), t1 - t0
 
 
@@ -143,18 +150,19 @@ def warm_up(bootstrap: str, topic: str, tmp_path: Path, mix_every: int) -> None:
     """Run two mixing workers over part of the topic, untimed, in a group of their own.
 
     The broker is a JVM: until its just-in-time compiler has seen the fetch, produce and
-    compaction paths, it spends a tenth of a core compiling them, which would burden whichever
-    run comes first. A deployed broker is warm.
+    compaction paths, it spends CPU compiling them, which would burden whichever run comes
+    first. A deployed broker is warm.
     """
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     mix = ("--mix-every", str(mix_every), "--model-topic", "bench-warm-up-models")
     procs = [subprocess.Popen(consume_cmd(bootstrap, topic, "warm-up", tmp_path / f"warm-{k}.json",
                                           *mix, "--max-messages", str(WARM_UP_MESSAGES)),
-                              cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                              cwd=REPO, env=repo_env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
              for k in range(2)]
     for p in procs:
-        p.wait(timeout=600)
+        _, err = p.communicate(timeout=600)
+        if p.returncode != 0:
+            raise SystemExit(f"warm-up worker failed ({p.returncode}): {err.decode()[-2000:]}")
 
 
 def prequential(ckpts: list[Path]) -> tuple[int, int, float]:

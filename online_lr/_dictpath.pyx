@@ -109,6 +109,7 @@ def sgd_learn_one(
         if values is not small:
             PyMem_Free(values)
 
+
 def gather(list states, tuple rows, list names, double[:, ::1] F):
     """``F[r, j] = states[r].get(names[j], 0.0)`` for each r in ``rows``: dict state to an array."""
     cdef Py_ssize_t j, d = len(names)
