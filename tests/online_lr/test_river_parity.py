@@ -109,14 +109,7 @@ LOSSES = [
     pytest.param(optim.losses.Absolute(), id="Absolute"),
     pytest.param(optim.losses.Huber(epsilon=2.0), id="Huber"),
     pytest.param(optim.losses.Quantile(alpha=0.3), id="Quantile"),
-    pytest.param(
-        optim.losses.EpsilonInsensitiveHinge(eps=0.5), id="EpsilonInsensitiveHinge",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="needs the one-rule rewrite (r2-learner): River's EpsilonInsensitiveHinge "
-            "maps y_true to 2*y_true - 1 before comparing; the compiled gradient does not",
-        ),
-    ),
+    pytest.param(optim.losses.EpsilonInsensitiveHinge(eps=0.5), id="EpsilonInsensitiveHinge"),
     pytest.param(optim.losses.Cauchy(C=5.0), id="Cauchy"),
 ]
 OPTIONS = {
