@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 __all__ = [
-    "as_matrix", "as_vector", "check_block_finite", "check_finite_matrix",
+    "check_block_finite", "check_finite_matrix",
     "check_finite_targets", "check_sample_weight", "check_target", "is_real",
     "raise_for_bad_features",
 ]
@@ -50,44 +50,6 @@ def raise_for_bad_features(x) -> None:
             )
         if not math.isfinite(value):
             raise ValueError(f"feature {name!r} must be finite, got {value!r}")
-
-
-def as_matrix(X, columns) -> tuple[list, np.ndarray]:
-    """(feature names, float64 matrix) from a DataFrame or a 2-D array."""
-    if hasattr(X, "columns"):
-        names = X.columns.tolist() if columns is None else list(columns)
-        try:
-            matrix = X.to_numpy()
-            if matrix.dtype != np.float64:  # else the conversion is half the cost of a batch
-                matrix = X.to_numpy(dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            bad = [c for c in X.columns if not np.issubdtype(X[c].dtype, np.number)]
-            raise TypeError(f"non-numeric feature column(s) {bad}: {err}") from err
-    else:
-        try:
-            matrix = np.asarray(X, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"X must be a numeric 2-D array: {err}") from err
-        if matrix.ndim != 2:
-            raise ValueError(f"X must be 2-D, got shape {matrix.shape}")
-        names = list(range(matrix.shape[1])) if columns is None else list(columns)
-    if len(names) != matrix.shape[1]:
-        raise ValueError(f"{len(names)} column names for {matrix.shape[1]} columns")
-    if len(set(names)) != len(names):
-        raise ValueError("duplicate column names")
-    return names, matrix
-
-
-def as_vector(values) -> np.ndarray:
-    """A contiguous float64 vector from a Series, an array or a list."""
-    to_numpy = getattr(values, "to_numpy", None)
-    if to_numpy is not None:
-        values = to_numpy()
-        if values.dtype != np.float64:
-            values = to_numpy(dtype=np.float64)
-        if values.ndim == 1 and values.flags.c_contiguous:
-            return values
-    return np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
 
 
 def check_block_finite(

@@ -84,6 +84,7 @@ def loss_gradient(code: int, param: float, y_pred: float, y_true: float) -> floa
     if code == LOSS_QUANTILE:
         return (1.0 if y_true < y_pred else 0.0) - param
     if code == LOSS_EPSILON_INSENSITIVE:
+        y_true = 2.0 * y_true - 1.0  # River's EpsilonInsensitiveHinge maps [0, 1] to [-1, 1]
         if y_pred > y_true + param:
             return 1.0
         if y_pred + param < y_true:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from river import base, optim
 
-from online_lr import _checks, metrics, schedules
+from online_lr import _checks, _frames, metrics, schedules
 from online_lr.exceptions import DivergenceError
 
 try:
@@ -404,7 +404,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         Parameters
         ----------
         X
-            A 2-D array or a DataFrame.
+            A 2-D array, or a pandas, polars or pyarrow frame.
         y
             The targets. Entries of rows that are not learned are ignored (NaN is fine there).
         columns
@@ -444,8 +444,8 @@ class SGDRegressor(base.MiniBatchRegressor):
         [0.0, 3.0, ...]
 
         """
-        names, X = _checks.as_matrix(X, columns)
-        y = _checks.as_vector(y)
+        names, X = _frames.to_matrix(X, columns)
+        y = _frames.as_vector(y)
         n = X.shape[0]
         if y.shape[0] != n:
             raise ValueError(f"X has {n} rows but y has {y.shape[0]}")
@@ -460,7 +460,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         if sample_weight is None:
             weights = None
         else:
-            weights = _checks.as_vector(sample_weight)
+            weights = _frames.as_vector(sample_weight, "sample_weight")
             if weights.shape != (n,):
                 raise ValueError(f"sample_weight must have one entry per row ({n})")
             if not np.isfinite(weights).all() or (weights < 0).any():
@@ -571,14 +571,9 @@ class SGDRegressor(base.MiniBatchRegressor):
     # Mini-batch methods
 
     def predict_many(self, X):
-        names, matrix = _checks.as_matrix(X, None)
+        names, matrix = _frames.to_matrix(X, None)
         _checks.check_finite_matrix(matrix, names)
-        y_pred = self._dot_many(names, matrix)
-        if hasattr(X, "index"):
-            import pandas as pd
-
-            return pd.Series(y_pred, index=X.index, name=self._y_name)
-        return y_pred
+        return _frames.like_input(X, self._dot_many(names, matrix), self._y_name)
 
     def _dot_many(self, names: list, X: np.ndarray) -> np.ndarray:
         if self.averaged and self._steps:
@@ -591,9 +586,9 @@ class SGDRegressor(base.MiniBatchRegressor):
     def learn_many(self, X, y, w: float | Any = 1.0) -> None:
         """One step on the mean gradient of the mini-batch (River's mini-batch semantics)."""
         _kernels = _compiled_kernels()
-        names, X = _checks.as_matrix(X, None)
+        names, X = _frames.to_matrix(X, None)
         self._y_name = getattr(y, "name", None)
-        y = _checks.as_vector(y)
+        y = _frames.as_vector(y)
         n = X.shape[0]
         if y.shape[0] != n:
             raise ValueError(f"X has {n} rows but y has {y.shape[0]}")
@@ -604,7 +599,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         elif _checks.is_real(w):
             weights, weight_stride = np.array([_checks.check_sample_weight(w)]), 0
         else:
-            weights, weight_stride = _checks.as_vector(w), 1
+            weights, weight_stride = _frames.as_vector(w, "w"), 1
             if weights.shape != (n,):
                 raise ValueError(f"w must be a number or hold one weight per row ({n})")
             if not np.isfinite(weights).all() or (weights < 0).any():

@@ -1,30 +1,21 @@
-"""SGDRegressor: River's protocol, River's numbers, the compiled path, bad input, persistence."""
+"""SGDRegressor: River's protocol, the compiled path, bad input, persistence.
+
+Step-for-step parity with River's LinearRegression is in test_river_parity.py.
+"""
 
 from __future__ import annotations
 
 import copy
-import itertools
 import math
 import pickle
 
 import numpy as np
 import pandas as pd
 import pytest
-from river import checks, datasets, linear_model, optim, preprocessing
+from learner_helpers import TOL, python_output, scaled_trump
+from river import checks, datasets, optim, preprocessing
 
 from online_lr import DivergenceError, SGDRegressor, schedules
-
-TOL = 1e-9
-
-
-def scaled_trump(n: int | None = None) -> list[tuple[dict, float]]:
-    """TrumpApproval standardised with running statistics, materialised so both models see it."""
-    scaler = preprocessing.StandardScaler()
-    rows = []
-    for x, y in itertools.islice(datasets.TrumpApproval(), n):
-        scaler.learn_one(x)
-        rows.append((scaler.transform_one(x), y))
-    return rows
 
 
 def synthetic(n: int = 500, d: int = 5, seed: int = 0, noise: float = 0.1):
@@ -32,12 +23,6 @@ def synthetic(n: int = 500, d: int = 5, seed: int = 0, noise: float = 0.1):
     X = rng.normal(size=(n, d))
     y = X @ rng.normal(size=d) + 3.0 + noise * rng.normal(size=n)
     return X, y
-
-
-def assert_same_model(ours: SGDRegressor, river_model, tol: float = TOL) -> None:
-    for name, weight in river_model.weights.items():
-        assert ours.weights.get(name, 0.0) == pytest.approx(weight, abs=tol, rel=tol)
-    assert ours.intercept == pytest.approx(river_model.intercept, abs=tol, rel=tol)
 
 
 def state(model: SGDRegressor) -> dict:
@@ -55,86 +40,7 @@ def assert_same_state(a: SGDRegressor, b: SGDRegressor) -> None:
             assert value == pytest.approx(metrics_b[name]["state"][key], rel=1e-12)
 
 
-# River, step for step
-
-
-@pytest.mark.parametrize(
-    "ours_params, river_params",
-    [
-        ({}, {}),
-        ({"l2": 0.01}, {"l2": 0.01}),
-        ({"l1": 0.001}, {"l1": 0.001}),
-        ({"clip_gradient": 0.5}, {"clip_gradient": 0.5}),
-        ({"loss": optim.losses.Huber(epsilon=1.0)}, {"loss": optim.losses.Huber(epsilon=1.0)}),
-        ({"loss": optim.losses.Absolute()}, {"loss": optim.losses.Absolute()}),
-    ],
-    ids=["plain", "l2", "l1", "clip", "huber", "absolute"],
-)
-def test_learn_one_matches_river_step_for_step(ours_params, river_params):
-    lr = 0.02
-    ours = SGDRegressor(learning_rate=lr, intercept_lr=lr, intercept_init=0.0, **ours_params)
-    theirs = linear_model.LinearRegression(
-        optimizer=optim.SGD(lr), intercept_lr=lr, **river_params
-    )
-    for x, y in scaled_trump(400):
-        assert ours.predict_one(x) == pytest.approx(theirs.predict_one(x), abs=TOL, rel=TOL)
-        ours.learn_one(x, y)
-        theirs.learn_one(x, y)
-        assert_same_model(ours, theirs)
-
-
-@pytest.mark.parametrize(
-    "make_schedule",
-    [
-        lambda: schedules.InverseScaling(0.1, power=0.5),
-        lambda: schedules.Exponential(0.05, decay=0.995),
-        lambda: schedules.Warmup(schedules.Constant(0.05), warmup_steps=50),
-    ],
-    ids=["inverse-scaling", "exponential", "warmup"],
-)
-def test_schedules_match_river_step_for_step(make_schedule):
-    ours = SGDRegressor(
-        learning_rate=make_schedule(), intercept_lr=make_schedule(), intercept_init=0.0
-    )
-    theirs = linear_model.LinearRegression(
-        optimizer=optim.SGD(make_schedule()), intercept_lr=make_schedule()
-    )
-    for x, y in scaled_trump(300):
-        assert ours.predict_one(x) == pytest.approx(theirs.predict_one(x), abs=TOL, rel=TOL)
-        ours.learn_one(x, y)
-        theirs.learn_one(x, y)
-        assert_same_model(ours, theirs)
-
-
-def test_river_schedulers_are_accepted_too():
-    ours = SGDRegressor(
-        learning_rate=optim.schedulers.InverseScaling(0.1), intercept_lr=0.1, intercept_init=0.0
-    )
-    theirs = linear_model.LinearRegression(
-        optimizer=optim.SGD(optim.schedulers.InverseScaling(0.1)), intercept_lr=0.1
-    )
-    for x, y in scaled_trump(200):
-        ours.learn_one(x, y)
-        theirs.learn_one(x, y)
-    assert_same_model(ours, theirs)
-
-
-@pytest.mark.parametrize("l2", [0.0, 0.01])
-def test_learn_many_and_predict_many_match_river(l2):
-    lr = 0.05
-    ours = SGDRegressor(learning_rate=lr, intercept_lr=lr, intercept_init=0.0, l2=l2)
-    theirs = linear_model.LinearRegression(optimizer=optim.SGD(lr), intercept_lr=lr, l2=l2)
-    rows = scaled_trump(600)
-    for start in range(0, len(rows), 64):
-        batch = rows[start : start + 64]
-        X = pd.DataFrame([x for x, _ in batch])
-        y = pd.Series([y for _, y in batch], name="approval")
-        pd.testing.assert_series_equal(ours.predict_many(X), theirs.predict_many(X))
-        ours.learn_many(X, y)
-        theirs.learn_many(X, y)
-        assert_same_model(ours, theirs)
-    assert ours.predict_many(X).name == "approval"
-
+# River's estimator checks
 
 
 @pytest.mark.parametrize("params", [{}, *SGDRegressor._unit_test_params()], ids=str)
@@ -409,30 +315,22 @@ def test_from_config_names_the_bad_field():
 
 def test_import_is_cheap():
     """`import online_lr` must not pull River's linear models, numba or even numpy."""
-    import subprocess
-    import sys
-
     code = (
         "import sys, online_lr; "
         "print(any(m.startswith(('river', 'numba', 'numpy')) for m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert python_output(code) == "False"
 
 
 def test_the_default_model_imports_no_heavy_module():
     """No numba for the dict path; no River linear models or metrics (scipy.stats) at all."""
-    import subprocess
-    import sys
-
     code = (
         "import sys; from online_lr import SGDRegressor; m = SGDRegressor(); "
         "m.learn_one({'a': 1.0}, 2.0); m.predict_one({'a': 1.0}); "
         "print([m for m in ('numba', 'river.linear_model', 'river.metrics', 'scipy.stats') "
         "if m in sys.modules])"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert python_output(code) == "[]"
 
 
 def test_math_sanity_of_the_gradient():
