@@ -59,11 +59,10 @@ def test_replay_of_the_bundled_log_matches_a_learn_one_loop_over_river_dataset(c
     s = summary(capsys.readouterr().out)
     assert s["rows"] == "1001" and s["learned"] == "1001" and s["bad"] == "0"
     assert s["predicted-only"] == "0" and s["stopped"] == "end of input"
-    model = SGDRegressor.from_config(load_settings("replay", None).model)
+    model = SGDRegressor.from_config(load_settings("replay", None).model)  # SGDRegressor()
     for x, y in datasets.TrumpApproval():
         model.learn_one(x, y)
     assert float(s["running MSE"]) == pytest.approx(model.running_mse, rel=1e-5)
-    assert 1.0 < model.running_mse < 3.0  # the raw log learns sensibly with update=normalized
 
 
 def test_replay_checkpoint_resume_and_plot(tmp_path, capsys):

@@ -15,6 +15,7 @@ from kafka_helpers import model_of, name, read_topic, write_jsonl
 
 from consumers.checkpoint import read_checkpoint
 from consumers.cli import main
+from consumers.config import load_settings
 from online_lr import SGDRegressor
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,8 +110,9 @@ def test_max_messages_then_restart_continues_to_the_same_model(kafka_bootstrap, 
     assert consume(kafka_bootstrap, topic, group, ckpt, "--ignore", "id") == 0
     assert summary(capsys.readouterr().out)["rows"] == "75 (resumed after 175)"
     replayed = tmp_path / "r.json"
-    assert main(["replay", str(path), "--config", str(REPO / "configs" / "kafka.yaml"),
-                 "--ignore", "id", "--checkpoint", str(replayed), "-q"]) == 0
+    # Each command with its own default config: no model settings, the same model.
+    assert main(["replay", str(path), "--target", "y", "--ignore", "id", "--checkpoint",
+                 str(replayed), "-q"]) == 0
     a, b = model_of(ckpt), model_of(replayed)
     assert a.weights == b.weights and a.intercept == b.intercept  # bit for bit
     assert a.running_mse == pytest.approx(b.running_mse, rel=1e-12)
@@ -134,9 +136,9 @@ def test_predictions_topic_gets_one_prediction_per_message(kafka_bootstrap, tmp_
     assert sorted(p["offset"] for p in payloads) == list(range(120))
     assert {(p["topic"], p["partition"]) for p in payloads} == {(topic, 0)}
     by_offset = {p["offset"]: (p["prediction"], r.key) for p, r in zip(payloads, records)}
-    # Prequential predictions: those of a learn_one loop over the same rows.
-    model = SGDRegressor.from_config({"learning_rate": 0.5, "intercept_lr": 0.5,
-                                      "update": "normalized"})
+    # Prequential predictions: those of a learn_one loop over the same rows, with the model the
+    # default config builds (SGDRegressor(), as replay's).
+    model = SGDRegressor.from_config(load_settings("kafka", None).model)
     for i, row in enumerate(rows):
         x = {"a": row["a"], "b": row["b"]}
         prediction, key = by_offset[i]
