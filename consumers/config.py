@@ -127,7 +127,11 @@ class RunSettings:
     log_every_seconds: float = _f(10.0, "float", positive=True)
     progress: bool | None = _f(None, "bool", optional=True,
                                doc="progress bar (null: only on a terminal)")
-    plot: str | None = _f(None, "str", optional=True, doc="PNG of the running MSE")
+    plot: str | None = _f(None, "str", optional=True,
+                          doc="PNG of the rolling MSE of the model and of its baseline")
+    fresh: bool = _f(False, "bool", doc="ignore an existing checkpoint and overwrite it")
+    override_checkpoint_params: bool = _f(
+        False, "bool", doc="apply changed model rates/penalties to a resumed checkpoint's model")
     metrics_port: int | None = _f(None, "int", optional=True, minimum=0,
                                   doc="serve Prometheus metrics on this port (0: any free one)")
     metrics_host: str = _f("127.0.0.1", "str", doc="address the metrics server listens on")
