@@ -51,9 +51,13 @@ def _setting(text: str) -> tuple[str, Any]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     try:
-        return key.strip(), yaml.safe_load(raw)
+        value = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
         raise argparse.ArgumentTypeError(f"value of {key!r} is not valid YAML: {exc}") from None
+    if isinstance(value, str):  # YAML 1.1 reads 1e-9 (no dot) as a string: it is a number
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    return key.strip(), value
 
 
 def _add(p: argparse.ArgumentParser, *flags: str, key: str, **kw: Any) -> None:

@@ -214,15 +214,18 @@ def format_summary(s: Snapshot, *, resumed_from: int = 0, reason: str = "") -> s
     """The end-of-run summary, one ``name: value`` per line."""
     resumed = f" (resumed after {resumed_from})" if resumed_from else ""
     refused = f" ({s.diverged} refused by the model)" if s.diverged else ""
+
+    def mse(v: float) -> str:
+        return _fmt(v) if s.updates else "n/a"  # a model that learned nothing has no error
     lines = [
         f"rows:            {s.messages}{resumed}",
         f"learned:         {s.learned}",
         f"predicted-only:  {s.predicted_only}",
         f"bad:             {s.bad}{refused}",
-        f"running MSE:     {_fmt(s.running_mse)}",
-        f"rolling MSE:     {_fmt(s.rolling_mse)}",
-        f"baseline MSE:    {_fmt(s.baseline_running_mse)} running, "
-        f"{_fmt(s.baseline_rolling_mse)} rolling (always predicting the mean target so far)",
+        f"running MSE:     {mse(s.running_mse)}",
+        f"rolling MSE:     {mse(s.rolling_mse)}",
+        f"baseline MSE:    {mse(s.baseline_running_mse)} running, "
+        f"{mse(s.baseline_rolling_mse)} rolling (always predicting the mean target so far)",
         f"time:            {s.elapsed:.2f} s",
         f"rows/s:          {s.rate:,.0f}",
     ]

@@ -151,16 +151,27 @@ def restore(checkpoint: Checkpoint | None, schema: Schema, model_config: dict, e
     return model, schema, Counters.from_dict(checkpoint.counters)
 
 
+def _plain(param: Any) -> Any:
+    """A saved parameter as a user writes it: a constant rate schedule is its number."""
+    schedule = param.get("schedule") if isinstance(param, dict) else None
+    if isinstance(schedule, dict) and schedule.get("type") == "Constant":
+        return schedule.get("params", {}).get("learning_rate", param)
+    return param
+
+
 def _apply_model_config(model: Any, saved: dict, configured: Any, model_config: dict,
                         override: bool) -> None:
     """Refuse (or, with ``override``, apply) the configured settings a checkpoint differs in."""
     saved_params = saved.get("params", {})
     wanted = configured.to_dict().get("params", {})
-    differing = [k for k in model_config if saved_params.get(k) != wanted.get(k)]
+    differing = [k for k in model_config
+                 if _plain(saved_params.get(k)) != _plain(wanted.get(k))]
     if not differing:
         return
-    shown = ", ".join(f"{k} (checkpoint {saved_params.get(k)!r}, config {wanted.get(k)!r})"
-                      for k in differing)
+    shown = ", ".join(
+        f"{k} (checkpoint {_plain(saved_params.get(k))!r}, config {model_config[k]!r})"
+        for k in differing
+    )
     fixed = sorted(k for k in differing if k not in model._mutable_attributes)
     if not override or fixed:
         changeable = ", ".join(sorted(model._mutable_attributes))
