@@ -42,7 +42,7 @@ def test_help_is_fast_and_imports_nothing_heavy():
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=REPO, timeout=30)
 
 
-@pytest.mark.parametrize("command", ["replay", "produce", "consume"])
+@pytest.mark.parametrize("command", ["replay", "predict", "produce", "consume"])
 def test_subcommand_help(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])

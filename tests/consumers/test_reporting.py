@@ -82,3 +82,12 @@ def test_the_plot_draws_both_curves_on_a_log_scale_when_one_dwarfs_the_other(tmp
     write_plot(flat, str(tmp_path / "b.png"))
     assert scales == ["log"]
     assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_log_line_shows_the_baseline(caplog):
+    from consumers.reporting import LogLine
+
+    with caplog.at_level("INFO", logger="consumers"):
+        LogLine(10.0, clock=lambda: 0.0).maybe(lambda: snap(1.5, 2.25), force=True)
+    assert "running_mse=1.5 rolling_mse=1.5 baseline_running_mse=2.25 " \
+           "baseline_rolling_mse=2.25" in caplog.text
