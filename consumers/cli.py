@@ -149,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(or a model file written by SGDRegressor.save) and write a "
                                    "CSV: row, prediction, reason (empty when scored), one line "
                                    "per input row.")
-    _file(p, required=True)
+    p.add_argument("file", metavar="FILE", help="CSV or JSON Lines file, optionally .gz")
+    _add(p, "--format", key="file.format", choices=("auto", "csv", "jsonl"),
+         help="file format (default: from the extension)")
     _add(p, "--checkpoint", key="run.checkpoint", metavar="PATH",
          help="checkpoint of replay/consume, or a model file (SGDRegressor.save)")
     p.add_argument("--output", metavar="CSV", required=True, help="where to write ('-': stdout)")

@@ -5,10 +5,10 @@ and ``.json`` are JSON Lines (one object per line); a trailing ``.gz`` means gzi
 delivered as their raw bytes, so they go through exactly the decoder a Kafka message goes
 through. CSV cells are converted here: an empty cell is an absent field, a cell ``float()``
 parses is a number (``nan``/``inf`` included, which the decoder then refuses), anything else
-stays a string (a non-numeric field: never a feature). A CSV may start with a UTF-8 byte order
-mark (Excel's "CSV UTF-8") and be separated by ``,``, ``;``, tabs or ``|``: the separator is the
-one of these the header line holds most of. With ``;`` or tabs, a decimal comma (``3,5``) is read
-as a number too (Excel's CSV in many locales).
+stays a string (a non-numeric field: never a feature). A file may start with a UTF-8 byte order
+mark (Excel's "CSV UTF-8"), which is dropped. A CSV may be separated by ``,``, ``;``, tabs or
+``|``: the separator is the one of these the header line holds most of. With ``;`` or tabs, a
+decimal comma (``3,5``) is read as a number too (Excel's CSV in many locales).
 
 The position is a row index: the number of records (non-blank JSON lines, CSV data rows) already
 processed. A source built with ``start=k`` skips the first ``k`` records, which is how a replay
@@ -30,6 +30,7 @@ whose time cannot be read, or goes backwards, are delivered at once.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -238,8 +239,10 @@ class FileSource:
 
     @staticmethod
     def _jsonl_rows(f: io.IOBase) -> Iterator[Value]:
-        for line in f:
+        for k, line in enumerate(f):
             line = line.strip()
+            if k == 0:
+                line = line.removeprefix(codecs.BOM_UTF8)
             if line:
                 yield line
 

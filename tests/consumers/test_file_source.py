@@ -195,3 +195,10 @@ def test_a_decimal_comma_is_a_number_only_when_commas_do_not_separate(tmp_path):
     with FileSource(path) as src:
         assert [m.value for m in src.poll(10)] == [{"a": "3,5", "b": 1.0}]
     assert FileSource(tmp_path / "x.jsonl").fields() is None
+
+
+def test_a_byte_order_mark_before_json_lines_is_dropped(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"a": 1}\n{"a": 2}\n')
+    with FileSource(path) as src:
+        assert [m.value for m in src.poll(10)] == [b'{"a": 1}', b'{"a": 2}']
