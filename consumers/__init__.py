@@ -4,15 +4,17 @@ Modules, in data-flow order:
 
 ``file_source``   CSV / JSON Lines (optionally gzip'd) replay, resumable, optionally paced
 ``kafka_source``  KafkaConsumer wrapper: checkpointed offsets, rebalance listener, liveness
-``records``       `Message`, `Record`, `BadRecord` and the `Reason` codes
+``records``       `Message`, `BadRecord` and the `Reason` codes
 ``schema``        feature selection (explicit, or fixed by the first valid message)
 ``decode``        bytes -> records / arrays, pure (never imports kafka)
 ``runner``        the prequential loop shared by replay and consume
 ``checkpoint``    model + offsets in one atomic, checksummed JSON file
 ``sinks``         predictions and dead letters, produced to Kafka
-``reporting``     progress bar, log lines, summary, plot
+``reporting``     progress bar, log lines, summary, plot: the model beside its baseline
+``predict``       a learned model (checkpoint or model file) scores a file
 ``config``        YAML configs + flags -> validated settings
-``cli``           the ``online-lr`` command (``replay``, ``produce``, ``consume``)
+``cli``           the ``online-lr`` command (``replay``, ``predict``, ``produce``, ``consume``,
+                  ``model``)
 
 Nothing heavy is imported here: ``import consumers.cli`` stays fast.
 """

@@ -17,31 +17,22 @@ from typing import Any
 
 from consumers.errors import ConfigError
 
-__all__ = ["Attached", "attach"]
+__all__ = ["attach"]
 
 logger = logging.getLogger(__name__)
 
 
-class Attached:
-    """What `attach` started (each ``None`` when off)."""
-
-    mixer: Any = None
-    metrics: Any = None
-
-
 @contextlib.contextmanager
 def attach(runner: Any, settings: Any, client_kwargs: Mapping[str, Any],
-           worker_id: str) -> Iterator[Attached]:
+           worker_id: str) -> Iterator[None]:
     """Start mixing and/or the metrics server for ``runner``; stop them on exit."""
-    attached = Attached()
     with contextlib.ExitStack() as stack:
+        mixer = None
         if settings.stream.mix_every:
-            attached.mixer = stack.enter_context(
-                _mixing(runner, settings.stream, client_kwargs, worker_id)
-            )
+            mixer = stack.enter_context(_mixing(runner, settings.stream, client_kwargs, worker_id))
         if settings.run.metrics_port is not None:
-            attached.metrics = stack.enter_context(_metrics(runner, settings.run, attached.mixer))
-        yield attached
+            stack.enter_context(_metrics(runner, settings.run, mixer))
+        yield
 
 
 @contextlib.contextmanager

@@ -18,8 +18,8 @@ with `os.replace` (atomic on POSIX), then the directory is fsync'ed: after a cra
 the path holds either the previous checkpoint or the new one, whole.
 
 A `CheckpointStore` also holds an exclusive ``flock`` on ``<path>.lock`` while it is open, so two
-processes can never advance the same checkpoint (the lock dies with its process, even on
-``kill -9``).
+processes can never advance the same checkpoint. The lock dies with its process, even on
+``kill -9``: a lock file left by a dead process never blocks. A clean close removes the file.
 
 >>> import tempfile, os
 >>> d = tempfile.mkdtemp(); path = os.path.join(d, "m.ckpt.json")
@@ -240,20 +240,37 @@ class CheckpointStore:
         import fcntl
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise CheckpointError(
-                f"checkpoint {str(self.path)!r} is in use by another process "
-                f"(lock {str(self.lock_path)!r} is held)"
-            ) from None
+        while True:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise CheckpointError(
+                    f"checkpoint {str(self.path)!r} is in use by another process "
+                    f"(lock {str(self.lock_path)!r} is held)"
+                ) from None
+            if self._is_current(fd):
+                break
+            os.close(fd)  # its holder removed it while we waited: lock the new file
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
         self._lock_fd = fd
         return self
 
+    def _is_current(self, fd: int) -> bool:
+        """Whether ``fd`` is still the file at `lock_path` (a closing holder unlinks it)."""
+        try:
+            return os.stat(self.lock_path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            return False
+
     def close(self) -> None:
+        """Release the lock and remove the lock file (while still holding it: no race)."""
         if self._lock_fd is not None:
+            if self._is_current(self._lock_fd):
+                with contextlib.suppress(OSError):
+                    os.unlink(self.lock_path)
             os.close(self._lock_fd)  # releases the flock
             self._lock_fd = None
 

@@ -5,8 +5,9 @@ Every flag can also come from a YAML config (``--config``; default ``configs/rep
 ``--set section.key=value`` overrides any other key (the value is parsed as YAML).
 
 Exit codes: 0 done (end of file, idle timeout, --max-messages, SIGINT/SIGTERM); 1 an output could
-not be produced; 2 bad command line or config; 3 unusable checkpoint; 4 Kafka unreachable past
-``--broker-timeout``.
+not be produced; 2 bad command line or config (a target that is not a field, model settings that
+differ from a resumed checkpoint's); 3 unusable checkpoint; 4 Kafka unreachable past
+``--broker-timeout``; 5 the input had rows but none was learned (``predict``: scored).
 
 This module imports only the standard library at import time, so ``online-lr --help`` is fast;
 numpy, the model, kafka-python, tqdm and matplotlib load when a command needs them.
@@ -32,6 +33,7 @@ examples:
   online-lr replay                                  # the bundled TrumpApproval log
   online-lr replay data.csv.gz --target price --plot mse.png --checkpoint model.ckpt.json
   online-lr replay log.jsonl --pace-field ts --speed 60
+  online-lr predict new.csv --checkpoint model.ckpt.json --output scored.csv
   online-lr produce data.csv --topic prices --bootstrap-servers 127.0.0.1:9092 --partitions 3
   online-lr consume --topic prices --bootstrap-servers 127.0.0.1:9092 --group lr \\
       --checkpoint lr.ckpt.json --target price --predictions-topic prices-pred --idle-timeout 30
@@ -49,9 +51,13 @@ def _setting(text: str) -> tuple[str, Any]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     try:
-        return key.strip(), yaml.safe_load(raw)
+        value = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
         raise argparse.ArgumentTypeError(f"value of {key!r} is not valid YAML: {exc}") from None
+    if isinstance(value, str):  # YAML 1.1 reads 1e-9 (no dot) as a string: it is a number
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    return key.strip(), value
 
 
 def _add(p: argparse.ArgumentParser, *flags: str, key: str, **kw: Any) -> None:
@@ -108,6 +114,12 @@ def _checkpointing(p: argparse.ArgumentParser) -> None:
          help="messages per batch (one learn_sequential call)")
     _add(p, "--max-messages", key="run.max_messages", type=int, metavar="N",
          help="stop after N messages in this run")
+    _add(p, "--fresh", key="run.fresh", action="store_true",
+         help="start a new model even if the checkpoint exists (it is overwritten)")
+    _add(p, "--override-checkpoint-params", key="run.override_checkpoint_params",
+         action="store_true",
+         help="apply the model settings given (rates, l1, l2, clip_gradient) to the resumed "
+              "model; without it, settings that differ from the checkpoint's are refused")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,9 +137,24 @@ def build_parser() -> argparse.ArgumentParser:
     _file(p, required=False)
     _fields(p)
     _checkpointing(p)
-    _add(p, "--plot", key="run.plot", metavar="PNG", help="write a plot of the running MSE")
+    _add(p, "--plot", key="run.plot", metavar="PNG",
+         help="write a plot of the rolling MSE of the model and of its baseline (predicting "
+              "the mean target)")
     _add(p, "--progress", key="run.progress", action=argparse.BooleanOptionalAction,
          help="progress bar on stderr (default: only on a terminal)")
+    _common(p, "replay")
+
+    p = sub.add_parser("predict", help="score a CSV/JSONL file with a learned model",
+                       description="Predict every row of FILE with the model of a checkpoint "
+                                   "(or a model file written by SGDRegressor.save) and write a "
+                                   "CSV: row, prediction, reason (empty when scored), one line "
+                                   "per input row.")
+    p.add_argument("file", metavar="FILE", help="CSV or JSON Lines file, optionally .gz")
+    _add(p, "--format", key="file.format", choices=("auto", "csv", "jsonl"),
+         help="file format (default: from the extension)")
+    _add(p, "--checkpoint", key="run.checkpoint", metavar="PATH",
+         help="checkpoint of replay/consume, or a model file (SGDRegressor.save)")
+    p.add_argument("--output", metavar="CSV", required=True, help="where to write ('-': stdout)")
     _common(p, "replay")
 
     p = sub.add_parser("produce", help="send each row of a log to a topic as a JSON message",
@@ -238,12 +265,16 @@ def _require(settings_value: Any, field: str, flag: str) -> Any:
     return settings_value
 
 
-def _open_store(path: str | None):
+def _open_store(path: str | None, fresh: bool = False):
     from consumers.checkpoint import CheckpointStore
 
     if path is None:
         return None, None
     store = CheckpointStore(path).open()
+    if fresh:
+        if store.path.exists():
+            logger.warning("--fresh: starting a new model; %s will be overwritten", path)
+        return store, None
     try:
         return store, store.load()
     except BaseException:
@@ -258,7 +289,9 @@ def _schema(settings):
     return Schema(target=f.target, features=f.features, ignore=f.ignore)
 
 
-def _print_summary(result, plot: str | None, curve) -> None:
+def _print_summary(result, plot: str | None, curve) -> int:
+    """Print the summary (and write the plot); the exit code of the run."""
+    from consumers.errors import EXIT_NOTHING_LEARNED, EXIT_OK
     from consumers.reporting import format_summary, write_plot
 
     print(format_summary(result.snapshot, resumed_from=result.resumed_from, reason=result.reason))
@@ -266,6 +299,24 @@ def _print_summary(result, plot: str | None, curve) -> None:
         write_plot(curve, plot)
         print(f"plot:            {plot}")
     sys.stdout.flush()
+    if result.failure:
+        logger.error("%s", result.failure)
+        return EXIT_NOTHING_LEARNED
+    return EXIT_OK
+
+
+def _check_target(source, target: str) -> None:
+    """A CSV whose header lacks the target: exit 2 before learning anything."""
+    from consumers.errors import ConfigError
+    from consumers.schema import unknown_target
+
+    fields = source.fields()
+    if fields is not None and target not in fields:
+        raise ConfigError("fields.target", unknown_target(target, fields))
+
+
+#: Rows per batch when a plot is asked for: its curve has one point a batch.
+PLOT_BATCH_ROWS = 25
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -284,21 +335,24 @@ def cmd_replay(settings) -> int:
 
         raise ConfigError("file.path", f"no such file: {str(path)!r}")
     run = settings.run
-    store, checkpoint = _open_store(run.checkpoint)
+    store, checkpoint = _open_store(run.checkpoint, run.fresh)
     try:
         model, schema, counters = restore(
-            checkpoint, _schema(settings), settings.model, {"kind": "file", "name": path.name}
+            checkpoint, _schema(settings), settings.model, {"kind": "file", "name": path.name},
+            override_params=run.override_checkpoint_params,
         )
         start = int((checkpoint.source or {}).get("position", 0)) if checkpoint else 0
         if checkpoint is not None:
             logger.info("resuming %s from row %d (%d updates so far)", path.name, start,
                         model.n_updates)
-        curve = MSECurve(counters.learned, counters.squared_error_sum) if run.plot else None
+        curve = MSECurve() if run.plot else None
+        batch_size = min(run.batch_size, PLOT_BATCH_ROWS) if run.plot else run.batch_size
         with FileSource(path, fmt=settings.file.format, pace_field=settings.file.pace_field,
                         speed=settings.file.speed, start=start) as source:
+            _check_target(source, schema.target)
             runner = Runner(
                 model, schema, source, store=store, dead_letters=LoggedDeadLetters(),
-                counters=counters, batch_size=run.batch_size, max_messages=run.max_messages,
+                counters=counters, batch_size=batch_size, max_messages=run.max_messages,
                 max_message_bytes=settings.fields.max_message_bytes,
                 every_messages=run.checkpoint_every_messages,
                 every_seconds=run.checkpoint_every_seconds,
@@ -309,8 +363,7 @@ def cmd_replay(settings) -> int:
     finally:
         if store is not None:
             store.close()
-    _print_summary(result, run.plot, curve)
-    return 0
+    return _print_summary(result, run.plot, curve)
 
 
 def ensure_topic(client_kwargs, topic: str, partitions: int = 1,
@@ -422,11 +475,12 @@ def cmd_consume(settings) -> int:
     group = _require(stream.group, "stream.group", "--group")
     ckpt_path = _require(run.checkpoint, "run.checkpoint", "--checkpoint")
     kw = settings.kafka.client_kwargs()
-    store, checkpoint = _open_store(ckpt_path)
+    store, checkpoint = _open_store(ckpt_path, run.fresh)
     outputs = source = None
     try:
         model, schema, counters = restore(
-            checkpoint, _schema(settings), settings.model, {"kind": "kafka", "topic": topic}
+            checkpoint, _schema(settings), settings.model, {"kind": "kafka", "topic": topic},
+            override_params=run.override_checkpoint_params,
         )
         if checkpoint is not None:
             logger.info("resuming from %s: %d updates, offsets %s", ckpt_path, model.n_updates,
@@ -457,7 +511,7 @@ def cmd_consume(settings) -> int:
             every_messages=run.checkpoint_every_messages,
             every_seconds=run.checkpoint_every_seconds, poll_timeout=stream.poll_timeout,
             output_timeout=stream.broker_timeout, log_line=LogLine(run.log_every_seconds),
-            curve=MSECurve(counters.learned, counters.squared_error_sum) if run.plot else None,
+            curve=MSECurve() if run.plot else None, fields_log_level=logging.DEBUG,
         )
         source.on_revoke = lambda: runner.checkpoint(commit=False)
         from consumers.attachments import attach
@@ -471,8 +525,7 @@ def cmd_consume(settings) -> int:
             outputs.close()
         if store is not None:
             store.close()
-    _print_summary(result, run.plot, runner.curve)
-    return 0
+    return _print_summary(result, run.plot, runner.curve)
 
 
 def cmd_model(settings, as_json: bool = False) -> int:
@@ -504,7 +557,29 @@ def cmd_model(settings, as_json: bool = False) -> int:
     return 0
 
 
-COMMANDS = {"replay": (cmd_replay, "replay"), "produce": (cmd_produce, "kafka"),
+def cmd_predict(settings, output: str) -> int:
+    from consumers.config import resolve_data_path
+    from consumers.errors import EXIT_NOTHING_LEARNED, ConfigError
+    from consumers.predict import load_learned, score_file
+
+    path = resolve_data_path(settings.file.path)
+    if not path.is_file():
+        raise ConfigError("file.path", f"no such file: {str(path)!r}")
+    model_path = _require(settings.run.checkpoint, "run.checkpoint", "--checkpoint")
+    model, features = load_learned(model_path)
+    scored, rows, reasons = score_file(model, features, path, output,
+                                       fmt=settings.file.format)
+    refused = "".join(f", {code}={n}" for code, n in sorted(reasons.items()))
+    print(f"scored {scored} of {rows} rows{refused}; wrote {output}", file=sys.stderr)
+    if rows and not scored:
+        logger.error("no row could be scored: every row lacks a feature of the model "
+                     "(%s) or holds a non-number there", ", ".join(features))
+        return EXIT_NOTHING_LEARNED
+    return 0
+
+
+COMMANDS = {"replay": (cmd_replay, "replay"), "predict": (cmd_predict, "replay"),
+            "produce": (cmd_produce, "kafka"),
             "consume": (cmd_consume, "kafka"), "model": (cmd_model, "kafka")}
 
 
@@ -522,6 +597,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(config_name, args.config, _overrides(args))
         if args.command == "model":
             return cmd_model(settings, as_json=args.json)
+        if args.command == "predict":
+            return cmd_predict(settings, args.output)
         return command(settings)
     except ConsumersError as exc:
         print(f"online-lr {args.command}: error: {exc}", file=sys.stderr)

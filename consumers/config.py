@@ -6,7 +6,8 @@ naming the dotted field, e.g. ``config field 'run.batch_size': expected an int >
 
 ``fields``  target, features, ignore, max_message_bytes: how a message becomes a row.
 ``file``    path, format, pace_field, speed: the log `online-lr replay`/`produce` read.
-``model``   passed as is to `online_lr.SGDRegressor.from_config` (rates or schedules, l2, ...).
+``model``   passed as is to `online_lr.SGDRegressor.from_config` (rates or schedules, l2, ...);
+            empty (the default of both configs) means ``SGDRegressor()``'s defaults.
 ``run``     batch_size, max_messages, checkpoint*, log_every_seconds, progress, plot,
             metrics_port, metrics_host.
 ``stream``  topic, group, group_instance_id, predictions_topic, dead_letter_topic, start_from,
@@ -21,7 +22,7 @@ value never enters a repr, a log line or a checkpoint.
 
 >>> s = load_settings("replay", None, {"fields.target": "y", "run.batch_size": 64})
 >>> s.fields.target, s.run.batch_size, s.model
-('y', 64, {'learning_rate': 1.0, 'intercept_lr': 1.0, 'update': 'normalized'})
+('y', 64, {})
 >>> validate({"run": {"batch_size": "ten"}})
 Traceback (most recent call last):
 ...
@@ -126,7 +127,11 @@ class RunSettings:
     log_every_seconds: float = _f(10.0, "float", positive=True)
     progress: bool | None = _f(None, "bool", optional=True,
                                doc="progress bar (null: only on a terminal)")
-    plot: str | None = _f(None, "str", optional=True, doc="PNG of the running MSE")
+    plot: str | None = _f(None, "str", optional=True,
+                          doc="PNG of the rolling MSE of the model and of its baseline")
+    fresh: bool = _f(False, "bool", doc="ignore an existing checkpoint and overwrite it")
+    override_checkpoint_params: bool = _f(
+        False, "bool", doc="apply changed model rates/penalties to a resumed checkpoint's model")
     metrics_port: int | None = _f(None, "int", optional=True, minimum=0,
                                   doc="serve Prometheus metrics on this port (0: any free one)")
     metrics_host: str = _f("127.0.0.1", "str", doc="address the metrics server listens on")
@@ -244,14 +249,14 @@ BUILTIN: dict[str, dict] = {
     "replay": {
         "fields": {"target": "five_thirty_eight", "features": None, "ignore": []},
         "file": {"path": BUNDLED_LOG, "format": "auto", "pace_field": None, "speed": 1.0},
-        "model": {"learning_rate": 1.0, "intercept_lr": 1.0, "update": "normalized"},
+        "model": {},
         "run": {"batch_size": 500, "checkpoint": None, "checkpoint_every_messages": 10000,
                 "checkpoint_every_seconds": 30.0, "progress": None, "plot": None},
     },
     "kafka": {
         "fields": {"target": "y", "features": None, "ignore": [],
                    "max_message_bytes": 1048576},
-        "model": {"learning_rate": 0.5, "intercept_lr": 0.5, "update": "normalized"},
+        "model": {},
         "run": {"batch_size": 500, "checkpoint": "online-lr.ckpt.json",
                 "checkpoint_every_messages": 10000, "checkpoint_every_seconds": 30.0,
                 "log_every_seconds": 10.0},

@@ -1,11 +1,10 @@
 """Message values -> records, without ever importing kafka.
 
 A value is a UTF-8 JSON object of numeric fields (or a mapping a file source already parsed).
-`decode_value` turns one value into a `Record` or a `BadRecord` naming the reason; `decode_batch`
-does the same for a list of values in one pass and returns the arrays
-`online_lr.SGDRegressor.learn_sequential` wants. Both share the same rules, so a row refused by
-one is refused by the other for the same reason. A batch of only valid values (the usual case)
-is checked in bulk; any other batch row by row, with the same result.
+`decode_batch` turns a list of values, in one pass, into the arrays
+`online_lr.SGDRegressor.learn_sequential` wants plus a `BadRecord` naming the reason of each
+refused value. A batch of only valid values (the usual case) is checked in bulk; any other batch
+row by row, by the reference rules below, with the same result.
 
 Rules
 -----
@@ -23,15 +22,11 @@ Rules
 * Until the schema is fixed, the first valid message fixes it (see `consumers.schema`); a
   message with no numeric field at that point is `Reason.NO_FEATURES`.
 
+>>> b = decode_batch([b'{"a": 1, "b": true, "y": 0}', b'{"a": NaN, "b": 1, "y": 0}'],
+...                  Schema(target="y", features=("a", "b")))
+>>> [str(r) for _, r in b.bad]
+["non_numeric_feature: 'b' is bool", "nonfinite_feature: 'a' is nan"]
 >>> s = Schema(target="y")
->>> decode_value(b'{"a": 1, "b": 2.5, "y": 3}', s)
-Record(x={'a': 1.0, 'b': 2.5}, y=3.0)
->>> decode_value(b'{"a": 1, "b": 2.5}', s)          # no target: prediction only
-Record(x={'a': 1.0, 'b': 2.5}, y=None)
->>> print(decode_value(b'{"a": 1, "b": true, "y": 0}', s))
-non_numeric_feature: 'b' is bool
->>> print(decode_value(b'{"a": NaN, "b": 1, "y": 0}', s))
-nonfinite_feature: 'a' is nan
 >>> b = decode_batch([b'{"a": 1, "b": 2, "y": 1}', b'[1]', b'{"a": 3, "b": 4}'], s)
 >>> b.X.tolist(), b.y.tolist(), b.learn.tolist(), b.rows.tolist(), [(i, str(r)) for i, r in b.bad]
 ([[1.0, 2.0], [3.0, 4.0]], [1.0, 0.0], [True, False], [0, 2], [(1, 'not_object: got list')])
@@ -50,10 +45,10 @@ from itertools import chain
 import numpy as np
 import orjson
 
-from consumers.records import BadRecord, Reason, Record, Value
+from consumers.records import BadRecord, Reason, Value
 from consumers.schema import Schema
 
-__all__ = ["DEFAULT_MAX_BYTES", "DecodedBatch", "decode_batch", "decode_value", "parse_value"]
+__all__ = ["DEFAULT_MAX_BYTES", "DecodedBatch", "decode_batch", "parse_value"]
 
 #: Default size limit of one message value (1 MiB, Kafka's default ``message.max.bytes``).
 DEFAULT_MAX_BYTES = 1 << 20
@@ -176,20 +171,6 @@ def _extract(obj: Mapping, schema: Schema) -> tuple[list[float], float | None] |
     if inferring:
         schema.fix(features)
     return row, y
-
-
-def decode_value(
-    value: Value, schema: Schema, max_bytes: int | None = DEFAULT_MAX_BYTES
-) -> Record | BadRecord:
-    """Decode one message value (bytes, ``None`` or a parsed mapping) against ``schema``."""
-    obj = parse_value(value, max_bytes, schema)
-    if isinstance(obj, BadRecord):
-        return obj
-    out = _extract(obj, schema)
-    if isinstance(out, BadRecord):
-        return out
-    row, y = out
-    return Record(dict(zip(schema.features, row)), y)  # type: ignore[arg-type]
 
 
 def decode_batch(

@@ -11,6 +11,7 @@ __all__ = [
     "EXIT_BROKER",
     "EXIT_CHECKPOINT",
     "EXIT_CONFIG",
+    "EXIT_NOTHING_LEARNED",
     "EXIT_OK",
     "BrokerUnavailableError",
     "CheckpointError",
@@ -27,6 +28,8 @@ EXIT_CONFIG = 2
 EXIT_CHECKPOINT = 3
 #: The broker stayed unreachable past ``broker_timeout`` (the last good checkpoint is kept).
 EXIT_BROKER = 4
+#: The input had rows but the run learned (or, for ``predict``, scored) none of them.
+EXIT_NOTHING_LEARNED = 5
 
 
 class ConsumersError(Exception):

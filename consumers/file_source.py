@@ -5,7 +5,10 @@ and ``.json`` are JSON Lines (one object per line); a trailing ``.gz`` means gzi
 delivered as their raw bytes, so they go through exactly the decoder a Kafka message goes
 through. CSV cells are converted here: an empty cell is an absent field, a cell ``float()``
 parses is a number (``nan``/``inf`` included, which the decoder then refuses), anything else
-stays a string (a non-numeric field: never a feature).
+stays a string (a non-numeric field: never a feature). A file may start with a UTF-8 byte order
+mark (Excel's "CSV UTF-8"), which is dropped. A CSV may be separated by ``,``, ``;``, tabs or
+``|``: the separator is the one of these the header line holds most of. With ``;`` or tabs, a
+decimal comma (``3,5``) is read as a number too (Excel's CSV in many locales).
 
 The position is a row index: the number of records (non-blank JSON lines, CSV data rows) already
 processed. A source built with ``start=k`` skips the first ``k`` records, which is how a replay
@@ -27,6 +30,7 @@ whose time cannot be read, or goes backwards, are delivered at once.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -41,10 +45,22 @@ import orjson
 
 from consumers.records import Message, Value
 
-__all__ = ["FORMATS", "FileSource", "detect_format", "parse_time"]
+__all__ = ["FORMATS", "FileSource", "csv_delimiter", "detect_format", "parse_time"]
 
 FORMATS = ("csv", "jsonl")
 _JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+def csv_delimiter(header_line: str) -> str:
+    """The separator of a CSV: the candidate the header line holds most of (``,`` on a tie).
+
+    >>> csv_delimiter("price;sqm;city"), csv_delimiter("a|b"), csv_delimiter("y")
+    (';', '|', ',')
+    """
+    counts = [(header_line.count(d), -k) for k, d in enumerate(_DELIMITERS)]
+    best, minus_k = max(counts)
+    return _DELIMITERS[-minus_k] if best else ","
 
 
 def detect_format(path: str | Path) -> str:
@@ -93,10 +109,15 @@ def parse_time(value: object) -> float | None:
     return dt.timestamp()
 
 
-def _cell(text: str | None) -> object:
+def _cell(text: str, decimal_comma: bool = False) -> object:
     try:
-        return float(text)  # type: ignore[arg-type]
+        return float(text)
     except ValueError:
+        if decimal_comma and text.count(",") == 1:
+            try:
+                return float(text.replace(",", "."))
+            except ValueError:
+                pass
         return text
 
 
@@ -171,14 +192,28 @@ class FileSource:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def _open(self) -> Iterator[Value]:
+    def _open_binary(self) -> io.IOBase:
         gz = self.path.name.lower().endswith(".gz")
+        return gzip.open(self.path, "rb") if gz else open(self.path, "rb")
+
+    def _open_text(self) -> io.TextIOWrapper:
+        # utf-8-sig: a byte order mark is dropped instead of becoming part of the first name
+        return io.TextIOWrapper(self._open_binary(), encoding="utf-8-sig", newline="")
+
+    def fields(self) -> list[str] | None:
+        """A CSV's column names (its header); ``None`` for JSON Lines, whose rows each say."""
+        if self.fmt != "csv":
+            return None
+        with self._open_text() as f:
+            line = f.readline()
+        return next(csv.reader([line], delimiter=csv_delimiter(line)), [])
+
+    def _open(self) -> Iterator[Value]:
         if self.fmt == "csv":
-            raw = gzip.open(self.path, "rb") if gz else open(self.path, "rb")  # noqa: SIM115
-            self._file = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            self._file = self._open_text()
             rows: Iterator[Value] = self._csv_rows(self._file)
         else:
-            self._file = gzip.open(self.path, "rb") if gz else open(self.path, "rb")  # noqa: SIM115
+            self._file = self._open_binary()
             rows = self._jsonl_rows(self._file)
         for _ in range(self._read):  # resume: skip the rows already processed
             if next(rows, _END) is _END:
@@ -186,24 +221,28 @@ class FileSource:
         return rows
 
     @staticmethod
-    def _csv_rows(f: io.TextIOBase) -> Iterator[Value]:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
+    def _csv_rows(f: io.TextIOWrapper) -> Iterator[Value]:
+        first = f.readline()
+        if not first:
             return
-        for cells in reader:
+        delimiter = csv_delimiter(first)
+        decimal_comma = delimiter != ","
+        header = next(csv.reader([first], delimiter=delimiter), [])
+        for cells in csv.reader(f, delimiter=delimiter):
             if not cells:
                 continue
             try:  # all-numeric rows (the usual case) in one C-level pass; same dict either way
                 row = dict(zip(header, map(float, cells)))
             except ValueError:  # an empty or non-numeric cell: cell by cell
-                row = {k: _cell(v) for k, v in zip(header, cells) if v != ""}
+                row = {k: _cell(v, decimal_comma) for k, v in zip(header, cells) if v != ""}
             yield row
 
     @staticmethod
     def _jsonl_rows(f: io.IOBase) -> Iterator[Value]:
-        for line in f:
+        for k, line in enumerate(f):
             line = line.strip()
+            if k == 0:
+                line = line.removeprefix(codecs.BOM_UTF8)
             if line:
                 yield line
 

@@ -11,6 +11,9 @@ Prometheus scrapes, under the runner's lock, so the hot loop pays nothing for th
 ``online_lr_messages_dead_lettered_total{reason}``     counter  refused messages, by reason
 ``online_lr_running_mse``                              gauge    prequential MSE since the start
 ``online_lr_rolling_mse``                              gauge    prequential MSE, last window
+``online_lr_baseline_running_mse``                     gauge    same, predicting the mean target
+``online_lr_baseline_rolling_mse``                     gauge    same, last window (alert: below
+                                                                ``online_lr_rolling_mse``)
 ``online_lr_learning_rate``                            gauge    rate of the next update
 ``online_lr_model_updates``                            gauge    the model's step count
 ``online_lr_partition_lag{topic,partition}``           gauge    messages behind the high-water
@@ -87,6 +90,8 @@ class RunnerCollector:
             gauges = {
                 "running_mse": float(model.running_mse),
                 "rolling_mse": float(model.rolling_mse),
+                "baseline_running_mse": float(model.baseline_running_mse),
+                "baseline_rolling_mse": float(model.baseline_rolling_mse),
                 "learning_rate": float(model.learning_rate_now),
                 "model_updates": float(model.n_updates),
             }

@@ -73,7 +73,6 @@ class ModelPublisher:
     def __init__(self, producer: Any, topic: str):
         self.producer = producer
         self.topic = topic
-        self.failures = 0
 
     def __call__(self, snapshot: ModelSnapshot) -> None:
         future = self.producer.send(self.topic, key=snapshot.worker.encode("utf-8"),
@@ -81,7 +80,6 @@ class ModelPublisher:
         future.add_errback(self._failed)
 
     def _failed(self, exc: BaseException) -> None:
-        self.failures += 1
         logger.warning("a model snapshot was not published (peers keep the previous): %s", exc)
 
     def close(self, timeout: float = 5.0) -> None:

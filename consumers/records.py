@@ -2,8 +2,8 @@
 
 `Message` is what a source hands to the runner: a Kafka record or a file row, with the
 coordinates needed to resume (``offset`` is the Kafka offset or the file's row index) and to
-dead-letter it (the original ``value`` bytes, ``key`` and ``headers``). `Record` and `BadRecord`
-are the two outcomes of decoding one value.
+dead-letter it (the original ``value`` bytes, ``key`` and ``headers``). A `BadRecord` is why a
+value was refused.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-__all__ = ["BadRecord", "Message", "Reason", "Record", "Value"]
+__all__ = ["BadRecord", "Message", "Reason", "Value"]
 
 #: A message value as a source delivers it: raw bytes (Kafka, JSON Lines), ``None`` (a Kafka
 #: tombstone) or an already parsed mapping (a CSV row whose cells were converted by the source).
@@ -50,18 +50,6 @@ class Reason:
     DIVERGED = "diverged"
     #: the model refused the row for another reason (a ``ValueError`` from ``learn_sequential``).
     MODEL_REFUSED = "model_refused"
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """A valid record: feature values by name, and the target (``None`` = prediction only)."""
-
-    x: dict[str, float]
-    y: float | None
-
-    @property
-    def labelled(self) -> bool:
-        return self.y is not None
 
 
 @dataclass(frozen=True, slots=True)

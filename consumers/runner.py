@@ -32,11 +32,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from consumers.checkpoint import Checkpoint, CheckpointStore
-from consumers.decode import DEFAULT_MAX_BYTES, DecodedBatch, decode_batch
-from consumers.errors import BrokerUnavailableError, CheckpointError, SinkError
+from consumers.decode import DEFAULT_MAX_BYTES, DecodedBatch, decode_batch, parse_value
+from consumers.errors import BrokerUnavailableError, CheckpointError, ConfigError, SinkError
 from consumers.records import BadRecord, Message, Reason
-from consumers.reporting import LogLine, MSECurve, ProgressBar, Snapshot
-from consumers.schema import Schema
+from consumers.reporting import LogLine, MSECurve, ProgressBar, Snapshot, baseline_warning
+from consumers.schema import Schema, unknown_target
 
 __all__ = ["Counters", "DeadLetters", "Outputs", "RunResult", "Runner", "Source", "restore"]
 
@@ -105,17 +105,24 @@ def _minus(a, b):
 
 @dataclass(frozen=True)
 class RunResult:
+    """How a run ended; ``failure`` says why it learned nothing from a non-empty input."""
+
     snapshot: Snapshot
     reason: str
     totals: Counters
     resumed_from: int
+    failure: str | None = None
 
 
-def restore(checkpoint: Checkpoint | None, schema: Schema, model_config: dict, expect: dict):
+def restore(checkpoint: Checkpoint | None, schema: Schema, model_config: dict, expect: dict,
+            *, override_params: bool = False):
     """Model, schema and counters to start from: the checkpoint's, or fresh ones.
 
     ``expect`` holds the keys of the running source's `describe()` that must match (kind and
-    topic, or kind and file name): a checkpoint of another source is refused.
+    topic, or kind and file name): a checkpoint of another source is refused. Model settings
+    the config sets (``model_config``) that differ from the checkpoint's are refused with a
+    `ConfigError` naming them, unless ``override_params``: then the changeable ones (rates,
+    penalties, clipping: the model's ``_mutable_attributes``) are applied to the restored model.
     """
     from consumers.config import build_model
 
@@ -134,12 +141,49 @@ def restore(checkpoint: Checkpoint | None, schema: Schema, model_config: dict, e
         model = SGDRegressor.from_dict(checkpoint.model)
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"the checkpoint's model cannot be restored: {exc}") from None
+    _apply_model_config(model, checkpoint.model, build_model(model_config), model_config,
+                        override_params)
     if checkpoint.schema is not None:
         try:
             schema = schema.reconcile(Schema.from_dict(checkpoint.schema))
         except ValueError as exc:
             raise CheckpointError(str(exc)) from None
     return model, schema, Counters.from_dict(checkpoint.counters)
+
+
+def _plain(param: Any) -> Any:
+    """A saved parameter as a user writes it: a constant rate schedule is its number."""
+    schedule = param.get("schedule") if isinstance(param, dict) else None
+    if isinstance(schedule, dict) and schedule.get("type") == "Constant":
+        return schedule.get("params", {}).get("learning_rate", param)
+    return param
+
+
+def _apply_model_config(model: Any, saved: dict, configured: Any, model_config: dict,
+                        override: bool) -> None:
+    """Refuse (or, with ``override``, apply) the configured settings a checkpoint differs in."""
+    saved_params = saved.get("params", {})
+    wanted = configured.to_dict().get("params", {})
+    differing = [k for k in model_config
+                 if _plain(saved_params.get(k)) != _plain(wanted.get(k))]
+    if not differing:
+        return
+    shown = ", ".join(
+        f"{k} (checkpoint {_plain(saved_params.get(k))!r}, config {model_config[k]!r})"
+        for k in differing
+    )
+    fixed = sorted(k for k in differing if k not in model._mutable_attributes)
+    if not override or fixed:
+        changeable = ", ".join(sorted(model._mutable_attributes))
+        raise ConfigError(
+            f"model.{differing[0]}",
+            f"the resumed checkpoint's model has other settings: {shown}. To start afresh, "
+            "pass --fresh (or delete the checkpoint); to change them on the learned model, pass "
+            f"--override-checkpoint-params (possible for {changeable} only"
+            + (f"; not {', '.join(fixed)})" if fixed else ")"),
+        )
+    model.mutate({k: getattr(configured, k) for k in differing})
+    logger.warning("resumed model's settings changed on purpose: %s", shown)
 
 
 class Runner:
@@ -168,6 +212,12 @@ class Runner:
     after_batch
         Called with the runner after each batch, under `lock` (parameter mixing: whatever it
         does to the model is checkpointed with the offsets of the batches before it).
+    fields_log_level
+        Level of the start-up report of the features chosen and the fields ignored (INFO for
+        a replay; DEBUG, shown with ``-v``, for a consumer).
+    check_every
+        Seconds between the checks that warn when the model is worse than its baseline or
+        most rows are refused (also checked at the end).
     """
 
     def __init__(
@@ -191,6 +241,8 @@ class Runner:
         log_line: LogLine | None = None,
         curve: MSECurve | None = None,
         after_batch: Callable[[Runner], None] | None = None,
+        fields_log_level: int = logging.INFO,
+        check_every: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.model = model
@@ -212,8 +264,13 @@ class Runner:
         self.log_line = log_line
         self.curve = curve
         self.after_batch = after_batch
+        self.fields_log_level = fields_log_level
+        self.check_every = check_every
         self._clock = clock
-        self._columns: list[str] = []
+        self._first_fields: list[str] | None = None  # of the run's first valid message
+        self._first_detail: dict[str, str] = {}  # reason code -> its first refusal, in full
+        self._warned: set[str] = set()
+        self._last_check = clock()
         self._stop = False
         self._broken = False
         self._dirty = False
@@ -243,6 +300,9 @@ class Runner:
             messages=c.messages, learned=c.learned, predicted_only=c.predicted_only, bad=c.bad,
             diverged=c.diverged, bad_by_reason=c.bad_by_reason,
             running_mse=float(m.running_mse), rolling_mse=float(m.rolling_mse),
+            baseline_running_mse=float(m.baseline_running_mse),
+            baseline_rolling_mse=float(m.baseline_rolling_mse), updates=int(m.n_updates),
+            window=int(getattr(m, "mse_window", 1000)),
             learning_rate=float(m.learning_rate_now), elapsed=self._clock() - self._started,
             lag=self.source.lag(), checkpoints=self.checkpoints,
         )
@@ -280,6 +340,8 @@ class Runner:
                     self.checkpoint()
                 if self.log_line is not None:
                     self.log_line.maybe(self.snapshot)
+                if self._clock() - self._last_check >= self.check_every:
+                    self._check(self.snapshot(), final=False)
         except BrokerUnavailableError:
             self._last_words()
             raise
@@ -289,7 +351,66 @@ class Runner:
             self.progress.close(snap)
         if self.log_line is not None:
             self.log_line.maybe(lambda: snap, force=True)
-        return RunResult(snap, reason, self.counters, self._start_counters.messages)
+        self._check(snap, final=True)
+        return RunResult(snap, reason, self.counters, self._start_counters.messages,
+                         failure=self._nothing_learned(snap))
+
+    # -- saying what goes wrong ---------------------------------------------------------------
+
+    def _warn(self, key: str, text: str, final: bool) -> None:
+        """Log ``text`` once during the run, and again at the end if it still holds."""
+        if final or key not in self._warned:
+            self._warned.add(key)
+            logger.warning("%s", text)
+
+    def _check(self, snap: Snapshot, final: bool) -> None:
+        self._last_check = self._clock()
+        worse = baseline_warning(snap)
+        if worse:
+            self._warn("baseline", worse, final)
+        elif "baseline" in self._warned and not final:
+            self._warned.discard("baseline")
+            logger.info("the model is better than its baseline again (rolling MSE %.4g vs %.4g)",
+                        snap.rolling_mse, snap.baseline_rolling_mse)
+        if snap.messages and snap.bad * 2 > snap.messages:
+            self._warn("refused", f"{snap.bad} of {snap.messages} rows were refused; "
+                                  f"top reasons: {self._top_reasons(snap)}", final)
+
+    def _top_reasons(self, snap: Snapshot, top: int = 3) -> str:
+        ranked = sorted(snap.bad_by_reason.items(), key=lambda kv: -kv[1])[:top]
+        return "; ".join(f"{code} x{n} (first: {self._first_detail.get(code, code)})"
+                         for code, n in ranked)
+
+    def _nothing_learned(self, snap: Snapshot) -> str | None:
+        """Why a run that read messages learned nothing it could use, or None.
+
+        Prediction-only messages scored by a model learned before are a run's purpose (labels
+        come later); with a model that never learned anything they are a mistake.
+        """
+        if not snap.messages or snap.learned or (snap.predicted_only and snap.updates):
+            return None
+        if snap.bad == snap.messages:
+            return f"learned nothing: all {snap.messages} rows were refused; " \
+                   f"top reasons: {self._top_reasons(snap)}"
+        fields = ", ".join(repr(f) for f in self._first_fields or ())
+        return (f"learned nothing: none of the {snap.messages} rows had a value for the target "
+                f"{self.schema.target!r} (fields of the first row: {fields})")
+
+    def _report_fields(self, value: Any) -> None:
+        """Log the features chosen and why each other field is not one; check the target."""
+        obj = parse_value(value, None)
+        if isinstance(obj, BadRecord):  # pragma: no cover - it was just decoded
+            return
+        self._first_fields = list(obj)
+        logger.log(self.fields_log_level, "target %r; features (%d): %s", self.schema.target,
+                   len(self.schema.features or ()), ", ".join(self.schema.features or ()))
+        for name, why in self.schema.ignored_fields(obj):
+            logger.log(self.fields_log_level, "ignored field %r: %s", name, why)
+        if self.schema.target not in obj:
+            message = unknown_target(self.schema.target, list(obj))
+            if "did you mean" in message:
+                raise ConfigError("fields.target", message)
+            logger.warning("%s: rows without it are predicted, not learned", message)
 
     def _last_words(self) -> None:
         """Broker gone for good: keep what can be kept (the state is consistent here)."""
@@ -315,6 +436,8 @@ class Runner:
 
     def _process(self, messages: list[Message]) -> None:
         batch = decode_batch([m.value for m in messages], self.schema, self.max_message_bytes)
+        if self._first_fields is None and len(batch):
+            self._report_fields(messages[int(batch.rows[0])].value)
         predictions, refused = self._learn(batch)
         ok = np.ones(len(batch), dtype=bool)
         for k, _ in refused:
@@ -329,9 +452,11 @@ class Runner:
         c.diverged += sum(1 for _, r in refused if r.reason == Reason.DIVERGED)
         for _, r in batch.bad + refused:
             c.bad_by_reason[r.reason] = c.bad_by_reason.get(r.reason, 0) + 1
+            self._first_detail.setdefault(r.reason, str(r))
         c.squared_error_sum += float(errors.sum())
         if self.curve is not None:
-            self.curve.add(errors)
+            m = self.model
+            self.curve.add(m.n_updates, float(m.rolling_mse), float(m.baseline_rolling_mse))
         if self.outputs is not None and ok.any():
             rows = batch.rows[ok]
             self.outputs.add_predictions([messages[i] for i in rows], predictions[ok])
@@ -356,9 +481,7 @@ class Runner:
         refused: list[tuple[int, BadRecord]] = []
         if n == 0:
             return predictions, refused
-        if list(batch.columns) != self._columns:
-            self._columns = list(batch.columns)
-        X, y, learn, cols = batch.X, batch.y, batch.learn, self._columns
+        X, y, learn, cols = batch.X, batch.y, batch.learn, list(batch.columns)
         start = 0
         while start < n:
             try:

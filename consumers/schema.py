@@ -13,14 +13,56 @@ checkpoint so that a restarted consumer keeps the same features.
 ('a', 'b')
 >>> Schema.from_dict(s.to_dict()) == s
 True
+>>> for name, why in s.ignored_fields({"id": 7, "a": 1.0, "b": 2, "city": "Lyon",
+...                                    "sold": "2021-03-04", "y": 3.0}):
+...     print(f"{name}: {why}")
+id: listed in ignore
+city: a string, not a number
+sold: a date/time string, not a number
+y: the target
+>>> print(unknown_target("Price", ["sqm", "price", "city"]))
+the target 'Price' is not a field of the input; fields seen: 'sqm', 'price', 'city'; did you mean 'price'?
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
-__all__ = ["Schema"]
+__all__ = ["Schema", "unknown_target"]
+
+
+def _looks_like_time(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def _why_not_numeric(value: object) -> str:
+    if value is None:
+        return "null in this row"
+    if isinstance(value, bool):
+        return "a boolean, not a number"
+    if isinstance(value, str):
+        if _looks_like_time(value):
+            return "a date/time string, not a number"
+        return "a string, not a number"
+    if isinstance(value, (list, dict)):
+        return "nested (a list or an object), not a number"
+    return f"a {type(value).__name__}, not a number"
+
+
+def unknown_target(target: str, fields: Sequence[str]) -> str:
+    """The message for a target that is not among ``fields``, with a did-you-mean."""
+    seen = ", ".join(repr(f) for f in fields) or "none"
+    folded = [f for f in fields if f.strip().lower() == target.strip().lower()]
+    close = folded or difflib.get_close_matches(target, list(fields), n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"the target {target!r} is not a field of the input; fields seen: {seen}{hint}"
 
 
 @dataclass
@@ -55,6 +97,24 @@ class Schema:
         return tuple(
             k for k, v in obj.items() if k not in skip and type(v) in (int, float)
         )
+
+    def ignored_fields(self, obj: Mapping[str, object]) -> list[tuple[str, str]]:
+        """The fields of ``obj`` that are not features, each with the reason, in its order."""
+        chosen = set(self.features) if self.features is not None else set(self.candidates(obj))
+        out = []
+        for name, value in obj.items():
+            if name in chosen:
+                continue
+            if name == self.target:
+                why = "the target"
+            elif name in self.ignore:
+                why = "listed in ignore"
+            elif type(value) in (int, float):
+                why = "not in the explicit feature list"
+            else:
+                why = _why_not_numeric(value)
+            out.append((name, why))
+        return out
 
     def fix(self, features: Iterable[str]) -> None:
         """Fix the feature list (once: a fixed schema is never changed)."""

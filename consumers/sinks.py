@@ -137,8 +137,6 @@ class KafkaOutputs:
         self.predictions_topic = predictions_topic
         self.dead_letter_topic = dead_letter_topic
         self.flush_timeout = flush_timeout
-        self.published = 0
-        self.dead_lettered = 0
         self.errors = 0
         self._failures: list[BaseException] = []
 
@@ -164,7 +162,6 @@ class KafkaOutputs:
                  "offset": m.offset}
             )
             self._send(self.predictions_topic, value, m.key)
-        self.published += len(messages)
 
     def add(self, items: Sequence[tuple[Message, BadRecord]]) -> None:
         """Dead-letter ``items`` (the runner's dead-letter interface)."""
@@ -181,7 +178,6 @@ class KafkaOutputs:
                 key = b""
                 headers.append(("null_key", b"true"))
             self._send(self.dead_letter_topic, value, key, headers)
-        self.dead_lettered += len(items)
 
     def flush(self) -> None:
         """Wait until everything sent is acknowledged; raise `SinkError` otherwise."""
@@ -204,5 +200,5 @@ class KafkaOutputs:
     def close(self) -> None:
         try:
             self.producer.close(timeout=5)
-        except Exception as exc:  # noqa: BLE001 - closing must not mask the run's outcome
+        except Exception as exc:  # closing must not mask the run's outcome
             logger.warning("closing the producer failed: %s", exc)

@@ -193,6 +193,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         self._pending_errors: list[float] = []
         self._pending_blocks: list[np.ndarray] = []
         self._pending_count = 0
+        self._shim_baseline_init()
 
     # Parameters
 
@@ -308,6 +309,36 @@ class SGDRegressor(base.MiniBatchRegressor):
         self._flush_errors()
         return self._ewm.get()
 
+    # SHIM (dropped at merge: the learner branch defines these): the prequential MSE of
+    # predicting the running mean of the targets learned so far (0 before the first).
+
+    def _shim_baseline_init(self) -> None:
+        self._baseline_count = 0
+        self._baseline_sum = 0.0
+        self._baseline_running = metrics.MSE()
+        self._baseline_rolling = metrics.RollingMSE(window_size=self.mse_window)
+
+    def _shim_baseline_add(self, targets: np.ndarray) -> None:
+        targets = np.asarray(targets, dtype=float)
+        if targets.size == 0:
+            return
+        sums = self._baseline_sum + np.concatenate(([0.0], np.cumsum(targets)[:-1]))
+        counts = self._baseline_count + np.arange(targets.size)
+        means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+        errors = (targets - means) ** 2
+        self._baseline_running.add_many(errors)
+        self._baseline_rolling.add_many(errors)
+        self._baseline_count += targets.size
+        self._baseline_sum += float(targets.sum())
+
+    @property
+    def baseline_running_mse(self) -> float:
+        return self._baseline_running.get()
+
+    @property
+    def baseline_rolling_mse(self) -> float:
+        return self._baseline_rolling.get()
+
     # The prequential errors are buffered and folded into the metrics in large blocks, when a
     # metric is read or the buffer is full: tracking them costs a list append per update.
 
@@ -374,6 +405,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         self._intercept_started = True
         self._intercept = new_intercept
         self._steps = t + 1
+        self._shim_baseline_add(np.array([y]))
         pending = self._pending_errors
         pending.append((y_pred - y) * (y_pred - y))
         if len(pending) >= _ERRORS_PER_FLUSH:
@@ -385,6 +417,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         names = list(x)
         X = np.array([[float(x[k]) for k in names]])
         self._learn_block(names, X, np.array([y]), _ONE_TRUE, np.array([w]))
+        self._shim_baseline_add(np.array([y]))
 
     # Blocks of rows: the compiled kernel
 
@@ -477,8 +510,10 @@ class SGDRegressor(base.MiniBatchRegressor):
             except DivergenceError as err:
                 err.row += start
                 err.predictions = predictions[: err.row].copy()
+                self._shim_baseline_add(y[: err.row][learn[: err.row]])
                 raise
             start = stop
+        self._shim_baseline_add(y[learn])
         return predictions
 
     def _block_end(self, learn: np.ndarray, start: int) -> int:

@@ -173,3 +173,32 @@ def test_store_lock_refuses_a_second_process(tmp_path):
         assert proc.returncode != 0 and "in use by another process" in proc.stderr
     with CheckpointStore(path) as again:  # released on close
         assert again.load() == sample()
+
+
+def test_a_clean_close_removes_the_lock_file_and_a_stale_one_never_blocks(tmp_path):
+    path = tmp_path / "m.ckpt.json"
+    lock = tmp_path / "m.ckpt.json.lock"
+    with CheckpointStore(path) as store:
+        assert lock.read_text() == f"{os.getpid()}\n"
+        store.save(sample())
+    assert not lock.exists()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout
+    lock.write_text(dead)  # left by a process killed with -9: its flock died with it
+    with CheckpointStore(path) as again:
+        assert again.load() == sample()
+    assert not lock.exists()
+
+
+def test_a_lock_file_removed_by_its_closing_holder_is_not_locked_twice(tmp_path):
+    path = tmp_path / "m.ckpt.json"
+    first = CheckpointStore(path).open()
+    raced_fd = os.open(first.lock_path, os.O_RDWR)  # a second process, just before the close
+    try:
+        first.close()  # unlinks the file it held: locking raced_fd would protect nothing
+        second = CheckpointStore(path)
+        assert not second._is_current(raced_fd)  # so open() retries on a fresh file
+        with second:
+            assert second._is_current(second._lock_fd)
+    finally:
+        os.close(raced_fd)

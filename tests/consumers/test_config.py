@@ -24,10 +24,18 @@ def test_shipped_configs_are_valid_and_match_the_builtin_copies(name):
     config.build_model(data["model"])
 
 
+@pytest.mark.parametrize("name", ["replay", "kafka"])
+def test_one_default_model_everywhere(name):
+    from online_lr import SGDRegressor
+
+    settings = load_settings(name, None)
+    assert settings.model == {}  # no overrides: replay and consume learn SGDRegressor()
+    assert config.build_model(settings.model)._get_params() == SGDRegressor()._get_params()
+
+
 def test_replay_default_points_at_the_bundled_log():
     s = load_settings("replay", None)
     assert s.fields.target == "five_thirty_eight"
-    assert s.model["update"] == "normalized"
     path = config.resolve_data_path(s.file.path)
     assert path.is_file() and path.parent == config.DATA_DIR
     assert config.resolve_data_path(None) == path

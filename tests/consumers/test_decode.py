@@ -9,8 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from consumers.decode import decode_batch, decode_value, parse_value
-from consumers.records import BadRecord, Reason, Record
+from decode_helpers import Row, decode_one
+
+from consumers.decode import decode_batch, parse_value
+from consumers.records import BadRecord, Reason
 from consumers.schema import Schema
 
 
@@ -49,7 +51,7 @@ def fixed(*features: str, target: str = "y") -> Schema:
     ],
 )
 def test_every_bad_kind_is_named(value, reason, detail):
-    out = decode_value(value, fixed("a"))
+    out = decode_one(value, fixed("a"))
     assert isinstance(out, BadRecord), out
     assert out.reason == reason
     assert detail in out.detail
@@ -58,64 +60,64 @@ def test_every_bad_kind_is_named(value, reason, detail):
 
 def test_oversize_is_checked_before_parsing():
     value = b'{"a": 1, "y": 2, "pad": "' + b"x" * 100 + b'"}'
-    out = decode_value(value, fixed("a"), max_bytes=50)
+    out = decode_one(value, fixed("a"), max_bytes=50)
     assert out == BadRecord(Reason.OVERSIZE, f"{len(value)} bytes > max 50")
-    assert isinstance(decode_value(value, fixed("a"), max_bytes=None), Record)
+    assert isinstance(decode_one(value, fixed("a"), max_bytes=None), Row)
 
 
 def test_bad_values_in_a_parsed_mapping():
     """CSV rows arrive as mappings whose cells the file source converted with float()."""
     s = fixed("a", "b")
-    assert decode_value({"a": float("nan"), "b": 1.0}, s).reason == Reason.NONFINITE_FEATURE
-    assert decode_value({"a": 1.0, "b": "n/a"}, s).reason == Reason.NON_NUMERIC_FEATURE
-    out = decode_value({"a": 1.0, "b": 2.0, "y": float("-inf")}, s)
+    assert decode_one({"a": float("nan"), "b": 1.0}, s).reason == Reason.NONFINITE_FEATURE
+    assert decode_one({"a": 1.0, "b": "n/a"}, s).reason == Reason.NON_NUMERIC_FEATURE
+    out = decode_one({"a": 1.0, "b": 2.0, "y": float("-inf")}, s)
     assert out.reason == Reason.NONFINITE_TARGET
-    assert decode_value({"a": 1.0, "b": 2.0, "y": np.float32(1.5)}, s) == Record(
+    assert decode_one({"a": 1.0, "b": 2.0, "y": np.float32(1.5)}, s) == Row(
         {"a": 1.0, "b": 2.0}, 1.5
     )
 
 
 def test_huge_int_is_nonfinite_not_a_crash():
-    out = decode_value(b'{"a": ' + b"9" * 400 + b', "y": 1}', fixed("a"))
+    out = decode_one(b'{"a": ' + b"9" * 400 + b', "y": 1}', fixed("a"))
     assert isinstance(out, BadRecord)
     assert out.reason in (Reason.NONFINITE_FEATURE, Reason.INVALID_JSON)
 
 
 def test_valid_records_and_prediction_only():
     s = fixed("a", "b")
-    assert decode_value(b'{"a": 1, "b": -2.5, "y": 3, "extra": "x"}', s) == Record(
+    assert decode_one(b'{"a": 1, "b": -2.5, "y": 3, "extra": "x"}', s) == Row(
         {"a": 1.0, "b": -2.5}, 3.0
     )
-    r = decode_value(b'{"b": 0, "a": 7}', s)
-    assert r == Record({"a": 7.0, "b": 0.0}, None) and not r.labelled
-    assert decode_value(b'{"a": 1, "b": 2, "y": null}', s).y is None  # null target = absent
-    assert type(decode_value(b'{"a": 1, "b": 2, "y": 3}', s).x["a"]) is float
+    r = decode_one(b'{"b": 0, "a": 7}', s)
+    assert r == Row({"a": 7.0, "b": 0.0}, None) and not r.labelled
+    assert decode_one(b'{"a": 1, "b": 2, "y": null}', s).y is None  # null target = absent
+    assert type(decode_one(b'{"a": 1, "b": 2, "y": 3}', s).x["a"]) is float
 
 
 def test_schema_is_fixed_by_the_first_valid_message():
     s = Schema(target="y", ignore=("id",))
-    assert decode_value(b'{"id": 1, "name": "x"}', s).reason == Reason.NO_FEATURES
+    assert decode_one(b'{"id": 1, "name": "x"}', s).reason == Reason.NO_FEATURES
     assert not s.fixed
     # A bad message does not fix the schema, even though it has numeric fields.
-    out = decode_value(b'{"id": 1, "a": 1, "b": true, "y": "?"}', s)
+    out = decode_one(b'{"id": 1, "a": 1, "b": true, "y": "?"}', s)
     assert out.reason == Reason.NON_NUMERIC_TARGET
     assert not s.fixed
-    r = decode_value(b'{"id": 2, "a": 1, "flag": false, "name": "n", "b": 2, "y": 3}', s)
-    assert r == Record({"a": 1.0, "b": 2.0}, 3.0)
+    r = decode_one(b'{"id": 2, "a": 1, "flag": false, "name": "n", "b": 2, "y": 3}', s)
+    assert r == Row({"a": 1.0, "b": 2.0}, 3.0)
     assert s.features == ("a", "b")
     # Later: unknown numeric fields are ignored, a missing schema feature is invalid.
-    assert decode_value(b'{"a": 1, "b": 2, "c": 9, "y": 0}', s) == Record({"a": 1.0, "b": 2.0}, 0.0)
-    assert decode_value(b'{"a": 1, "c": 9, "y": 0}', s).reason == Reason.MISSING_FEATURE
+    assert decode_one(b'{"a": 1, "b": 2, "c": 9, "y": 0}', s) == Row({"a": 1.0, "b": 2.0}, 0.0)
+    assert decode_one(b'{"a": 1, "c": 9, "y": 0}', s).reason == Reason.MISSING_FEATURE
 
 
 def test_explaining_a_refusal_never_fixes_the_schema():
     s = Schema(target="y")
-    assert decode_value(b'{"a": 1, "b": NaN, "y": 0}', s).reason == Reason.NONFINITE_FEATURE
+    assert decode_one(b'{"a": 1, "b": NaN, "y": 0}', s).reason == Reason.NONFINITE_FEATURE
     assert not s.fixed
 
 
 def test_nan_in_a_field_outside_the_schema_is_still_invalid_json():
-    out = decode_value(b'{"a": 1, "junk": NaN, "y": 0}', fixed("a"))
+    out = decode_one(b'{"a": 1, "junk": NaN, "y": 0}', fixed("a"))
     assert out.reason == Reason.INVALID_JSON  # orjson is strict; the reason stays honest
 
 
@@ -139,10 +141,10 @@ VALUES = [
 
 def test_batch_matches_one_by_one():
     one_schema, batch_schema = Schema(), Schema()
-    singles = [decode_value(v, one_schema) for v in VALUES]
+    singles = [decode_one(v, one_schema) for v in VALUES]
     batch = decode_batch(VALUES, batch_schema)
     assert one_schema == batch_schema
-    good = [(i, r) for i, r in enumerate(singles) if isinstance(r, Record)]
+    good = [(i, r) for i, r in enumerate(singles) if isinstance(r, Row)]
     assert batch.rows.tolist() == [i for i, _ in good]
     assert batch.bad == [(i, r) for i, r in enumerate(singles) if isinstance(r, BadRecord)]
     assert batch.columns == ("a", "b")

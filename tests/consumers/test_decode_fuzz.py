@@ -3,7 +3,7 @@
 Seeded, so a failure reproduces: random byte strings (raw, and drawn from a JSON-ish alphabet so
 that some parse), mutations of valid messages (flipped bytes, cuts, insertions, swapped numbers)
 and valid messages, shuffled. Every input must decode, one by one and in batches, to a finite
-`Record` or to a `BadRecord` whose reason is one of the decoder's codes, and the two paths must
+`Row` or to a `BadRecord` whose reason is one of the decoder's codes, and the two paths must
 agree.
 """
 
@@ -15,8 +15,10 @@ import numpy as np
 import orjson
 import pytest
 
-from consumers.decode import decode_batch, decode_value
-from consumers.records import BadRecord, Reason, Record
+from decode_helpers import Row, decode_one
+
+from consumers.decode import decode_batch
+from consumers.records import BadRecord, Reason
 from consumers.schema import Schema
 
 SEED = 20240611
@@ -84,7 +86,7 @@ def corpus() -> list[bytes]:
 
 
 def check_verdict(out: object) -> None:
-    if isinstance(out, Record):
+    if isinstance(out, Row):
         assert all(type(v) is float and math.isfinite(v) for v in out.x.values())
         assert out.y is None or (type(out.y) is float and math.isfinite(out.y))
     else:
@@ -97,27 +99,27 @@ def check_verdict(out: object) -> None:
 def test_every_fuzzed_value_gets_a_verdict_one_by_one(features):
     schema = Schema(target="y", features=features, ignore=("id",))
     values = corpus()
-    outcomes = [decode_value(v, schema, MAX_BYTES) for v in values]
+    outcomes = [decode_one(v, schema, MAX_BYTES) for v in values]
     for out in outcomes:
         check_verdict(out)
     reasons = {o.reason for o in outcomes if isinstance(o, BadRecord)}
     # The corpus reaches deep into the decoder, not just its first check.
     assert {Reason.EMPTY, Reason.OVERSIZE, Reason.INVALID_UTF8, Reason.INVALID_JSON,
             Reason.NOT_OBJECT, Reason.NON_NUMERIC_FEATURE, Reason.NONFINITE_FEATURE} <= reasons
-    assert sum(isinstance(o, Record) for o in outcomes) > N_VALID
+    assert sum(isinstance(o, Row) for o in outcomes) > N_VALID
 
 
 @pytest.mark.parametrize("batch_size", [1, 37, 500])
 def test_fuzzed_batches_agree_with_one_by_one(batch_size):
     values = corpus()
     one, batched = Schema(target="y", ignore=("id",)), Schema(target="y", ignore=("id",))
-    singles = [decode_value(v, one, MAX_BYTES) for v in values]
+    singles = [decode_one(v, one, MAX_BYTES) for v in values]
     for start in range(0, len(values), batch_size):
         chunk = values[start : start + batch_size]
         batch = decode_batch(chunk, batched, MAX_BYTES)
         expected = singles[start : start + batch_size]
         assert batch.bad == [(i, r) for i, r in enumerate(expected) if isinstance(r, BadRecord)]
-        good = [(i, r) for i, r in enumerate(expected) if isinstance(r, Record)]
+        good = [(i, r) for i, r in enumerate(expected) if isinstance(r, Row)]
         assert batch.rows.tolist() == [i for i, _ in good]
         assert np.isfinite(batch.X).all() and np.isfinite(batch.y).all()
         for k, (_, r) in enumerate(good):

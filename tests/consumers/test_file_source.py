@@ -169,3 +169,36 @@ def test_real_sleep_pacing_is_bounded(tmp_path):
     with FileSource(path, pace_field="ts") as src:
         assert len(read_all(src, batch=10)) == 3
     assert 0.15 <= time.monotonic() - start < 2.0
+
+
+@pytest.mark.parametrize(
+    ("raw", "delimiter"),
+    [(b"\xef\xbb\xbfprice,sqm,city\n3.5,70,Lyon\n", ","),  # Excel's "CSV UTF-8": a BOM
+     (b"price;sqm;city\n3,5;70;Lyon\n", ";"),  # Excel in a decimal-comma locale
+     (b"price\tsqm\tcity\n3.5\t70\tLyon\n", "\t")],
+    ids=["bom", "semicolon-decimal-comma", "tab"],
+)
+def test_excel_csvs_read_like_plain_ones(tmp_path, raw, delimiter):
+    from consumers.file_source import csv_delimiter
+
+    path = tmp_path / "houses.csv"
+    path.write_bytes(raw)
+    with FileSource(path) as src:
+        assert src.fields() == ["price", "sqm", "city"]
+        assert [m.value for m in src.poll(10)] == [{"price": 3.5, "sqm": 70.0, "city": "Lyon"}]
+    assert csv_delimiter(raw.decode("utf-8-sig").splitlines()[0]) == delimiter
+
+
+def test_a_decimal_comma_is_a_number_only_when_commas_do_not_separate(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text('a,b\n"3,5",1\n')
+    with FileSource(path) as src:
+        assert [m.value for m in src.poll(10)] == [{"a": "3,5", "b": 1.0}]
+    assert FileSource(tmp_path / "x.jsonl").fields() is None
+
+
+def test_a_byte_order_mark_before_json_lines_is_dropped(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"a": 1}\n{"a": 2}\n')
+    with FileSource(path) as src:
+        assert [m.value for m in src.poll(10)] == [b'{"a": 1}', b'{"a": 2}']

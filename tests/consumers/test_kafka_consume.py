@@ -11,10 +11,12 @@ from pathlib import Path
 
 import orjson
 import pytest
-from kafka_helpers import model_of, name, read_topic, write_jsonl
+from kafka_helpers import model_of, name, produce_values, read_topic, write_jsonl
 
 from consumers.checkpoint import read_checkpoint
 from consumers.cli import main
+from consumers.config import load_settings
+from consumers.errors import EXIT_CONFIG, EXIT_NOTHING_LEARNED
 from online_lr import SGDRegressor
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,8 +111,9 @@ def test_max_messages_then_restart_continues_to_the_same_model(kafka_bootstrap, 
     assert consume(kafka_bootstrap, topic, group, ckpt, "--ignore", "id") == 0
     assert summary(capsys.readouterr().out)["rows"] == "75 (resumed after 175)"
     replayed = tmp_path / "r.json"
-    assert main(["replay", str(path), "--config", str(REPO / "configs" / "kafka.yaml"),
-                 "--ignore", "id", "--checkpoint", str(replayed), "-q"]) == 0
+    # Each command with its own default config: no model settings, the same model.
+    assert main(["replay", str(path), "--target", "y", "--ignore", "id", "--checkpoint",
+                 str(replayed), "-q"]) == 0
     a, b = model_of(ckpt), model_of(replayed)
     assert a.weights == b.weights and a.intercept == b.intercept  # bit for bit
     assert a.running_mse == pytest.approx(b.running_mse, rel=1e-12)
@@ -134,9 +137,9 @@ def test_predictions_topic_gets_one_prediction_per_message(kafka_bootstrap, tmp_
     assert sorted(p["offset"] for p in payloads) == list(range(120))
     assert {(p["topic"], p["partition"]) for p in payloads} == {(topic, 0)}
     by_offset = {p["offset"]: (p["prediction"], r.key) for p, r in zip(payloads, records)}
-    # Prequential predictions: those of a learn_one loop over the same rows.
-    model = SGDRegressor.from_config({"learning_rate": 0.5, "intercept_lr": 0.5,
-                                      "update": "normalized"})
+    # Prequential predictions: those of a learn_one loop over the same rows, with the model the
+    # default config builds (SGDRegressor(), as replay's).
+    model = SGDRegressor.from_config(load_settings("kafka", None).model)
     for i, row in enumerate(rows):
         x = {"a": row["a"], "b": row["b"]}
         prediction, key = by_offset[i]
@@ -183,3 +186,31 @@ def test_a_checkpoint_behind_the_group_resumes_where_a_peer_left_off(
                  "--ignore", "id", "--checkpoint", str(replayed), "-q"]) == 0
     a, b = model_of(ckpt), model_of(replayed)
     assert a.weights == b.weights and a.intercept == b.intercept  # bit for bit
+
+
+def test_consume_says_what_it_learns_and_fails_loudly_when_it_cannot(
+    kafka_bootstrap, tmp_path, capsys, caplog
+):
+    labelled, unlabelled = name("labelled"), name("unlabelled")
+    produce_values(kafka_bootstrap, labelled,
+                   [orjson.dumps({"Price": float(i), "sqm": 2.0 * i, "city": "Lyon"})
+                    for i in range(30)])
+    produce_values(kafka_bootstrap, unlabelled,
+                   [orjson.dumps({"sqm": 2.0 * i}) for i in range(10)])
+    ckpt = tmp_path / "c.json"
+    assert consume(kafka_bootstrap, labelled, name("g"), ckpt, "--target", "price") == EXIT_CONFIG
+    assert "did you mean 'Price'?" in capsys.readouterr().err
+    assert not ckpt.exists()  # nothing learned, nothing saved
+    caplog.clear()
+    with caplog.at_level("DEBUG", logger="consumers"):
+        assert main(["consume", "-v", "--bootstrap-servers", kafka_bootstrap, "--topic",
+                     labelled, "--group", name("g"), "--checkpoint", str(ckpt),
+                     "--idle-timeout", IDLE, "--target", "Price"]) == 0
+    assert "features (1): sqm" in caplog.text
+    assert "ignored field 'city': a string, not a number" in caplog.text
+    capsys.readouterr()
+    caplog.clear()
+    assert consume(kafka_bootstrap, unlabelled, name("g"), tmp_path / "u.json",
+                   "--target", "price") == EXIT_NOTHING_LEARNED
+    assert "none of the 10 rows had a value for the target 'price'" in caplog.text
+    assert not list(tmp_path.glob("*.lock"))

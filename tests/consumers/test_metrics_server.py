@@ -78,6 +78,12 @@ def test_metrics_are_served_during_a_consume(kafka_bootstrap, tmp_path):
     assert seen["online_lr_rolling_mse"] == pytest.approx(model.rolling_mse, rel=1e-12)
     assert seen["online_lr_learning_rate"] == pytest.approx(model.learning_rate_now)
     assert seen["online_lr_model_updates"] == model.n_updates == n_good
+    # The baseline (always predicting the running mean of the target) of the same rows.
+    reference = SGDRegressor()
+    for i in range(n_good):
+        reference.learn_one({"a": i / 10, "b": 1.0}, 0.3 * i / 10 + 1.0)
+    for name in ("baseline_running_mse", "baseline_rolling_mse"):
+        assert seen[f"online_lr_{name}"] == pytest.approx(getattr(reference, name), rel=1e-9)
     with pytest.raises(OSError):  # the server stops with the run
         scrape(port)
 

@@ -409,7 +409,7 @@ def test_a_damaged_checkpoint_is_refused_before_connecting_and_left_untouched(
     assert f"checkpoint '{ckpt}' is corrupt or truncated ({why}" in err
     assert "refusing to use it" in err
     assert ckpt.read_bytes() == damaged
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "c.json.lock"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json"]  # the lock file removed
 
 
 # -- secrets ------------------------------------------------------------------------------------

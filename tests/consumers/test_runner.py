@@ -274,3 +274,112 @@ def test_no_checkpoint_after_an_unexpected_error_mid_batch(tmp_path):
                 runner.run()
             assert runner.checkpoint(final=True) is False  # e.g. from a rebalance listener
     assert store.writes == 1 and store.load().source["position"] == 30
+
+
+# -- saying what goes wrong ----------------------------------------------------------------------
+
+
+def house_rows(n: int = 600, seed: int = 3) -> list[dict]:
+    """Raw house prices: a target near 3e5, features of different scales, strings and dates."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        sqm, age = float(rng.uniform(30, 250)), float(rng.uniform(0, 100))
+        rows.append({"sold": f"2021-01-{1 + i % 28:02d}", "sqm": sqm, "age": age, "city": "Lyon",
+                     "price": 50_000 + 2_500 * sqm - 600 * age + float(rng.normal()) * 2e4})
+    return rows
+
+
+def test_a_model_worse_than_its_baseline_is_reported_with_reasons(tmp_path, caplog):
+    path = write_jsonl(tmp_path / "h.jsonl", house_rows())
+    with caplog.at_level("INFO", logger="consumers"):
+        runner, result = run_file(path, schema=Schema(target="price"), model=SGDRegressor(
+            learning_rate=0.01, intercept_lr=0.01))  # plain SGD on raw prices: it overshoots
+    s = result.snapshot
+    assert s.rolling_mse > 10 * s.baseline_rolling_mse
+    assert s.baseline_running_mse == runner.model.baseline_running_mse  # read, not recomputed
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("worse than a constant" in w and "learning rate is too large" in w
+               for w in warnings)
+    assert result.failure is None  # it learned: loud, but not a failure
+
+
+def test_a_model_better_than_its_baseline_is_not_warned_about(tmp_path, caplog):
+    with caplog.at_level("WARNING", logger="consumers"):
+        _, result = run_file(write_jsonl(tmp_path / "d.jsonl", make_rows()))
+    assert result.snapshot.rolling_mse < result.snapshot.baseline_rolling_mse
+    assert not [r for r in caplog.records if "worse than a constant" in r.getMessage()]
+
+
+def test_the_features_and_each_ignored_field_are_reported_at_start(tmp_path, caplog):
+    path = write_jsonl(tmp_path / "h.jsonl", house_rows(20))
+    with caplog.at_level("INFO", logger="consumers"):
+        run_file(path, schema=Schema(target="price"))
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "target 'price'; features (2): sqm, age" in text
+    assert "ignored field 'sold': a date/time string, not a number" in text
+    assert "ignored field 'city': a string, not a number" in text
+    assert "ignored field 'price': the target" in text
+
+
+def test_a_target_that_is_almost_a_field_stops_the_run(tmp_path):
+    from consumers.errors import ConfigError
+
+    path = write_jsonl(tmp_path / "h.jsonl", house_rows(20))
+    with pytest.raises(ConfigError, match="did you mean 'price'") as info:
+        run_file(path, schema=Schema(target="Price"))
+    assert "'sqm', 'age'" in str(info.value)
+
+
+def test_a_run_that_learns_nothing_says_why(tmp_path):
+    all_bad = write_jsonl(tmp_path / "bad.jsonl", [{"a": 1.0, "y": "x"}] * 5)
+    _, result = run_file(all_bad)
+    assert result.failure.startswith("learned nothing: all 5 rows were refused")
+    assert "non_numeric_target x5 (first: non_numeric_target: 'y' is string)" in result.failure
+    unlabelled = write_jsonl(tmp_path / "u.jsonl", [{"a": 1.0, "b": 2.0}] * 4)
+    _, result = run_file(unlabelled)
+    assert "none of the 4 rows had a value for the target 'y'" in result.failure
+    assert "'a', 'b'" in result.failure
+    trained = SGDRegressor()
+    trained.learn_one({"a": 1.0, "b": 2.0}, 1.0)
+    _, result = run_file(unlabelled, model=trained)  # scoring with a learned model: fine
+    assert result.failure is None
+
+
+def test_more_than_half_refused_is_a_warning_with_the_top_reasons(tmp_path, caplog):
+    rows = [{"a": float(i), "y": 1.0} for i in range(4)]
+    path = write_jsonl(tmp_path / "d.jsonl", rows, extra={k: b"{broken" for k in range(4, 9)})
+    with caplog.at_level("WARNING", logger="consumers.runner"):
+        _, result = run_file(path)
+    assert result.snapshot.bad == 5 and result.failure is None
+    (warning,) = [r.getMessage() for r in caplog.records if "were refused" in r.getMessage()]
+    assert warning.startswith("5 of 9 rows were refused; top reasons: invalid_json x5")
+
+
+def _checkpoint_of(tmp_path, model_config: dict):
+    store = CheckpointStore(tmp_path / "c.json")
+    with store:
+        path = write_jsonl(tmp_path / "d.jsonl", make_rows(50))
+        m, schema, counters = restore(None, Schema(target="y"), model_config, {})
+        with FileSource(path) as src:
+            Runner(m, schema, src, store=store, every_messages=None, every_seconds=None).run()
+        return store.load()
+
+
+def test_changed_model_settings_against_a_checkpoint_are_refused_by_name(tmp_path):
+    from consumers.errors import ConfigError
+
+    checkpoint = _checkpoint_of(tmp_path, {"learning_rate": 0.01})
+    expect = {"kind": "file"}
+    restore(checkpoint, Schema(target="y"), {"learning_rate": 0.01}, expect)  # the same: fine
+    restore(checkpoint, Schema(target="y"), {}, expect)  # nothing set: the checkpoint's
+    with pytest.raises(ConfigError, match=r"learning_rate \(checkpoint 0.01, config 0.5\)"
+                                          r".*--fresh.*--override-checkpoint-params") as info:
+        restore(checkpoint, Schema(target="y"), {"learning_rate": 0.5, "l2": 0.0}, expect)
+    assert info.value.field == "model.learning_rate"
+    model, _, _ = restore(checkpoint, Schema(target="y"), {"learning_rate": 0.5}, expect,
+                          override_params=True)
+    assert model.learning_rate_now == 0.5 and model.n_updates == 45
+    with pytest.raises(ConfigError, match="not update"):  # not changeable on a learned model
+        restore(checkpoint, Schema(target="y"), {"update": "normalized"}, expect,
+                override_params=True)
