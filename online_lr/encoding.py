@@ -195,10 +195,16 @@ def parse_timestamp(value: object) -> float | None:
     """
     if isinstance(value, str):
         # "YYYY-..." cannot be a number, and a failed float() costs an exception
-        seconds = None if value[4:5] == "-" and value[:4].isdigit() else parse_number(value)
-        if seconds is not None:
-            return seconds
-        moment = _iso_datetime(value)
+        if value[4:5] == "-" and value[:4].isdigit():
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                moment = _iso_datetime(value)
+        else:
+            seconds = parse_number(value)
+            if seconds is not None:
+                return seconds
+            moment = _iso_datetime(value)
         if moment is None:
             return None
         if moment.tzinfo is None:
@@ -211,10 +217,8 @@ def parse_timestamp(value: object) -> float | None:
 
 
 def _iso_datetime(text: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        pass
+    """``datetime.fromisoformat`` that also accepts surrounding blanks and, before Python
+    3.11, a "Z"."""
     text = text.strip()
     if text[-1:] in ("Z", "z"):  # Python < 3.11 reads only "+00:00"
         text = text[:-1] + "+00:00"
@@ -278,19 +282,17 @@ class _Node:
 class _Lists:
     """The growing output of one encoding call (plain lists: cheap appends)."""
 
-    __slots__ = ("indptr", "indices", "values", "y", "learn", "timestamps", "rows", "refusals",
-                 "seen")
+    __slots__ = ("n_events", "indptr", "indices", "values", "y", "timestamps", "refusals", "seen")
 
     def __init__(self) -> None:
+        self.n_events = 0  # input events, refused ones included
         self.indptr: list[int] = [0]
         self.indices: list[int] = []
         self.values: list[float] = []
-        self.y: list[float] = []
-        self.learn: list[bool] = []
-        self.timestamps: list[float] = []
-        self.rows: list[int] = []
+        self.y: list[float] = []  # NaN: no target
+        self.timestamps: list[float] = []  # NaN: no timestamp
         self.refusals: list[tuple[int, Refusal]] = []
-        self.seen: list[int] = []  # node ids of the fields that had a value, one per event
+        self.seen: list[_Node] = []  # the fields that had a value, once per event
 
 
 class FeatureEncoder(base.Transformer):
@@ -472,23 +474,28 @@ class FeatureEncoder(base.Transformer):
             return out.refusals[0][1]
         names = self._names
         x = {names[c]: v for c, v in zip(out.indices, out.values)}
-        ts = out.timestamps[0]
-        return EncodedRow(x, out.y[0] if out.learn[0] else None, None if ts != ts else ts)
+        y, ts = out.y[0], out.timestamps[0]
+        return EncodedRow(x, None if y != y else y, None if ts != ts else ts)
 
     def encode_many(self, events: Iterable[Mapping]) -> EncodedBatch:
         """Encode a batch in one pass into a CSR matrix; equal to `encode` event by event."""
         n_before = len(self._names)
         out = self._encode_all(events, grow=True)
+        y = np.array(out.y, dtype=np.float64)
+        learn = y == y
+        y[~learn] = 0.0
+        encoded = np.ones(out.n_events, dtype=bool)
+        encoded[[i for i, _ in out.refusals]] = False
         return EncodedBatch(
             self._names[n_before:],
             np.array(out.indptr, dtype=np.int64),
             np.array(out.indices, dtype=np.int64),
             np.array(out.values, dtype=np.float64),
-            np.array(out.y, dtype=np.float64),
-            np.array(out.learn, dtype=bool),
+            y,
+            learn,
             out.refusals,
             np.array(out.timestamps, dtype=np.float64),
-            np.array(out.rows, dtype=np.int64),
+            np.flatnonzero(encoded),
         )
 
     def learn_one(self, x: dict) -> None:
@@ -512,7 +519,7 @@ class FeatureEncoder(base.Transformer):
             self._reset_tree()
         out = _Lists()
         indptr, indices, values = out.indptr, out.indices, out.values
-        ys, learn, timestamps, rows = out.y, out.learn, out.timestamps, out.rows
+        add_y, add_timestamp, add_end = out.y.append, out.timestamps.append, indptr.append
         refusals, seen = out.refusals, out.seen
         root, walk, transform = self._root, self._walker(out, grow), self._transform_fn
         names, mixed = self._names, self._mixed
@@ -521,20 +528,21 @@ class FeatureEncoder(base.Transformer):
         ts_dotted = ts_field is not None and "." in ts_field
         nan = math.nan
         i = -1
-        for event in events:
-            i += 1
+        for i, event in enumerate(events):
             if transform is not None:
                 event = self._transformed(event)
             if type(event) is not dict and not isinstance(event, Mapping):
                 refusals.append((i, event if type(event) is Refusal else
                                  Refusal(Reason.NOT_OBJECT, f"got {type(event).__name__}")))
                 continue
-            y = None
+            y = nan
             if target is not None:
                 y = event.get(target)
                 if y is None and target_dotted:
                     y = _lookup(event, target)
-                if y is not None and (type(y) is not float or y - y != 0.0):
+                if y is None:
+                    y = nan
+                elif type(y) is not float or y - y != 0.0:
                     y = self._target_number(y)
                     if type(y) is Refusal:
                         refusals.append((i, y))
@@ -563,37 +571,32 @@ class FeatureEncoder(base.Transformer):
                     self._forget_since(n_names, n_mixed, seen)
                     root = self._root
                 continue
-            if self._dup:
+            if self._dup and len(set(indices[start:])) < len(indices) - start:
                 _merge_row(indices, values, start)
-            indptr.append(len(indices))
-            if y is None:
-                ys.append(0.0)
-                learn.append(False)
-            else:
-                ys.append(y)
-                learn.append(True)
-            timestamps.append(ts)
-            rows.append(i)
+            add_end(len(indices))
+            add_y(y)
+            add_timestamp(ts)
+        out.n_events = i + 1
         if grow:
             self._count(out)
         return out
 
     def _count(self, out: _Lists) -> None:
-        self._n_events += len(out.rows)
+        self._n_events += len(out.y)
         for reason, n in Counter(r.reason for _, r in out.refusals).items():
             self._refused[reason] = self._refused.get(reason, 0) + n
         self._count_seen(out.seen)
 
-    def _count_seen(self, seen: list[int]) -> None:
-        """Add the fields of ``seen`` (node ids) to the counts, and empty it."""
-        counted, nodes = self._seen, self._nodes
-        for nid, n in Counter(seen).items():
-            path = nodes[nid].path
+    def _count_seen(self, seen: list[_Node]) -> None:
+        """Add the fields of ``seen`` to the counts, and empty it."""
+        counted = self._seen
+        for node, n in Counter(seen).items():
+            path = node.path
             if path in counted or len(counted) < _COUNTED_FIELDS:
                 counted[path] = counted.get(path, 0) + n
         seen.clear()
 
-    def _forget_since(self, n_names: int, n_mixed: int, seen: list[int]) -> None:
+    def _forget_since(self, n_names: int, n_mixed: int, seen: list[_Node]) -> None:
         """Undo what a refused event added: columns past ``n_names``, mixed fields past
         ``n_mixed``; the caches that may hold those columns are rebuilt."""
         for col in range(n_names, len(self._names)):
@@ -605,7 +608,7 @@ class FeatureEncoder(base.Transformer):
         del self._names[n_names:]
         while len(self._mixed) > n_mixed:
             self._mixed.popitem()
-        self._count_seen(seen)  # node ids die with the tree
+        self._count_seen(seen)
         self._reset_tree()
 
     def _transformed(self, event: Any) -> Mapping | Refusal:
@@ -640,6 +643,7 @@ class FeatureEncoder(base.Transformer):
         hits, everything else goes through `_value`."""
         add_index, add_value, add_seen = out.indices.append, out.values.append, out.seen.append
         child, array, slow = self._child, self._array, self._value
+        max_exact = _MAX_EXACT
 
         def walk(obj: Mapping, parent: _Node) -> Refusal | None:
             children = parent.children
@@ -653,7 +657,7 @@ class FeatureEncoder(base.Transformer):
                     if col >= 0 and v - v == 0.0:  # finite
                         add_index(col)
                         add_value(v)
-                        add_seen(node.nid)
+                        add_seen(node)
                         continue
                 elif t is str:
                     col = node.cats.get(v)
@@ -663,21 +667,21 @@ class FeatureEncoder(base.Transformer):
                             self._dup = True
                         add_index(col)
                         add_value(1.0)
-                        add_seen(node.nid)
+                        add_seen(node)
                         continue
                 elif t is int:
                     col = node.num_col
-                    if col >= 0 and -_MAX_EXACT < v < _MAX_EXACT:
+                    if col >= 0 and -max_exact < v < max_exact:
                         add_index(col)
                         add_value(float(v))
-                        add_seen(node.nid)
+                        add_seen(node)
                         continue
                 elif t is bool:
                     col = node.num_col
                     if col >= 0:
                         add_index(col)
                         add_value(1.0 if v else 0.0)
-                        add_seen(node.nid)
+                        add_seen(node)
                         continue
                 elif t is dict:
                     if node.ignored:
@@ -713,7 +717,7 @@ class FeatureEncoder(base.Transformer):
             return None if node.ignored else self._array(node, v, out, walk, grow)
         done = self._scalar(node, v, out, grow)
         if done is True:
-            out.seen.append(node.nid)
+            out.seen.append(node)
             return None
         return done  # type: ignore[return-value]
 
@@ -762,7 +766,7 @@ class FeatureEncoder(base.Transformer):
             if refused is not None:
                 return refused
         if n_bag:
-            out.seen.append(node.nid)
+            out.seen.append(node)
             # a value twice in the bag; positional columns never equal bag columns (or are
             # shared, which is flagged where they are found)
             n = len(indices) - start

@@ -376,7 +376,7 @@ def random_event(rng: random.Random) -> dict:
         "secret": lambda: 1.0,
         "y": lambda: rng.choice([rng.uniform(0, 10), None, "2.5"]),
         "ts": lambda: rng.choice([1.7e9 + rng.randint(0, 100), "2026-11-01T10:00:00Z"]),
-        "odd": lambda: rng.choice([math.nan, b"x", "ok"]),
+        "odd": lambda: rng.choice([math.nan, b"x", "ok", 1.0, "ok2", 2]),
     }
     keys = rng.sample(list(pool), rng.randint(0, len(pool)))
     if rng.random() < 0.2:
