@@ -9,28 +9,22 @@ a checkpoint and a resumed run encodes exactly as before.
 
 Rules
 -----
-=========================== ================================================================
-value                       features
-=========================== ================================================================
-number ``"a": 2.5``         ``a: 2.5`` (ints become floats; NaN/inf refuse the event,
-                            `Reason.NONFINITE_FEATURE`)
-boolean ``"b": true``       ``b: 1.0`` (false gives ``b: 0.0``, a present zero)
-string ``"city": "paris"``  ``city=paris: 1.0`` (one-hot), or with ``encoding="hash"`` the
-                            bucket ``hash[k]`` of ``city=paris`` (see Hashing)
-number in a string ``"1.5"`` ``a: 1.5`` with ``number_strings="parse"`` (the default), the same
-                            rule for JSON and CSV cells: an optionally signed decimal, optional
-                            exponent, surrounding blanks allowed (``"nan"``, ``"1_000"``,
-                            ``"0x1F"`` are not numbers); with ``"keep"`` it is a category.
-object ``"user": {...}``    flattened to dotted paths: ``user.age``, ``user.premium``
-array of strings            a bag: ``tags=a: 1.0``, ``tags=b: 1.0`` (a repeated value counts
-                            twice: ``tags=a: 2.0``)
-other array elements        positional: ``v[0]``, ``v[1]`` (numbers, booleans, numeric strings),
-                            ``v[0].k`` for objects, ``v[0][1]`` for nested arrays
-``null``, ``""``, ``[]``    missing: no feature (a missing feature is 0)
-a field in `categorical`    its numbers are categories too: ``zip=75001`` (``75001``,
-                            ``75001.0`` and ``"75001"`` give the same feature)
-anything else (a datetime)  refuses the event, `Reason.UNSUPPORTED_VALUE`
-=========================== ================================================================
+* A number is a feature with its value (``"a": 2.5`` gives ``a: 2.5``; ints become floats); NaN
+  or infinity refuses the event (`Reason.NONFINITE_FEATURE`).
+* A boolean is 0 or 1 (``"b": false`` gives ``b: 0.0``, a present zero).
+* A string is one-hot: ``"city": "paris"`` gives ``city=paris: 1.0``; with ``encoding="hash"``
+  it is the bucket ``hash[k]`` of the name ``city=paris`` instead (see Hashing).
+* A number in a string (``"1.5"``) is that number with ``number_strings="parse"`` (the default),
+  by the one rule of `parse_number` for every source, JSON or CSV cell; with ``"keep"`` it is a
+  category.
+* An object is flattened to dotted paths: ``"user": {"age": 31}`` gives ``user.age: 31.0``.
+* In an array, strings form a bag: ``"tags": ["a", "b"]`` gives ``tags=a: 1.0, tags=b: 1.0``
+  (a repeated value counts twice); other elements are positional: ``"v": [1.5, 2]`` gives
+  ``v[0]: 1.5, v[1]: 2.0`` (``v[0].k`` for an object, ``v[0][1]`` for a nested array).
+* ``null``, a blank string and an empty array are missing: no feature, i.e. 0.
+* A field matched by ``categorical`` has categories for numbers too: ``75001``, ``75001.0`` and
+  ``"75001"`` all give ``zip=75001: 1.0``; in an array, all its scalars join the bag.
+* Any other value (bytes, a set, a datetime) refuses the event (`Reason.UNSUPPORTED_VALUE`).
 
 Every event is encoded value by value, so a field whose type changes mid-stream needs no special
 case: a numeric field that receives ``"n/a"`` gets the category ``field=n/a`` besides its numeric
@@ -56,7 +50,8 @@ Counts: each field's number of events with a value, hence its missing count
 ...          "tags": ["a", "b"], "ts": "2026-11-01T10:00:00Z"}
 >>> row = enc.encode(event)
 >>> row.x
-{'sqm': 80.5, 'city=paris': 1.0, 'user.age': 31.0, 'user.premium': 1.0, 'tags=a': 1.0, 'tags=b': 1.0}
+{'sqm': 80.5, 'city=paris': 1.0, 'user.age': 31.0, 'user.premium': 1.0,
+ 'tags=a': 1.0, 'tags=b': 1.0}
 >>> row.y, row.timestamp
 (300000.0, 1793527200.0)
 >>> enc.encode({"price": 1.0, "sqm": "92", "city": None, "floor": 3}).x   # late field, missing city
@@ -478,7 +473,17 @@ class FeatureEncoder(base.Transformer):
         return EncodedRow(x, None if y != y else y, None if ts != ts else ts)
 
     def encode_many(self, events: Iterable[Mapping]) -> EncodedBatch:
-        """Encode a batch in one pass into a CSR matrix; equal to `encode` event by event."""
+        """Encode a batch in one pass into a CSR matrix; equal to `encode` event by event.
+
+        >>> enc = FeatureEncoder(target="y")
+        >>> b = enc.encode_many([{"a": 1, "y": 2}, {"a": "x"}, {"a": float("inf")}, {"b": True}])
+        >>> b.feature_names_added, b.indptr.tolist(), b.indices.tolist(), b.values.tolist()
+        (['a', 'a=x', 'b'], [0, 1, 2, 3], [0, 1, 2], [1.0, 1.0, 1.0])
+        >>> b.y.tolist(), b.learn_mask.tolist(), b.rows.tolist()
+        ([2.0, 0.0, 0.0], [True, False, False], [0, 1, 3])
+        >>> [(i, str(refusal)) for i, refusal in b.refusals]
+        [(2, "nonfinite_feature: 'a' is inf")]
+        """
         n_before = len(self._names)
         out = self._encode_all(events, grow=True)
         y = np.array(out.y, dtype=np.float64)
@@ -527,6 +532,7 @@ class FeatureEncoder(base.Transformer):
         target_dotted = target is not None and "." in target
         ts_dotted = ts_field is not None and "." in ts_field
         nan = math.nan
+        last_raw_ts, last_ts = None, nan  # events in a burst often share their time
         i = -1
         for i, event in enumerate(events):
             if transform is not None:
@@ -552,12 +558,15 @@ class FeatureEncoder(base.Transformer):
                 raw = event.get(ts_field)
                 if raw is None and ts_dotted:
                     raw = _lookup(event, ts_field)
-                if raw is not None:
+                if type(raw) is str and raw == last_raw_ts:
+                    ts = last_ts
+                elif raw is not None:
                     ts = parse_timestamp(raw)
                     if ts is None:
                         refusals.append((i, Refusal(
                             Reason.INVALID_TIMESTAMP, f"{ts_field!r} is {raw!r}"[:200])))
                         continue
+                    last_raw_ts, last_ts = raw, ts
             start = len(indices)
             mark = len(seen)
             n_names = len(names)
