@@ -543,9 +543,7 @@ class FeatureEncoder(base.Transformer):
                 continue
             y = nan
             if target is not None:
-                y = event.get(target)
-                if y is None and target_dotted:
-                    y = _lookup(event, target)
+                y = _at(event, target, target_dotted)
                 if y is None:
                     y = nan
                 elif type(y) is not float or y - y != 0.0:
@@ -555,9 +553,7 @@ class FeatureEncoder(base.Transformer):
                         continue
             ts = nan
             if ts_field is not None:
-                raw = event.get(ts_field)
-                if raw is None and ts_dotted:
-                    raw = _lookup(event, ts_field)
+                raw = _at(event, ts_field, ts_dotted)
                 if type(raw) is str and raw == last_raw_ts:
                     ts = last_ts
                 elif raw is not None:
@@ -983,13 +979,16 @@ def _label(v: object) -> str:
     return str(int(number)) if number.is_integer() else repr(number)
 
 
-def _lookup(event: Mapping, path: str) -> object:
-    """The value at a dotted path (``None`` when absent)."""
-    value: object = event
-    for key in path.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
+def _at(event: Mapping, path: str, dotted: bool) -> object:
+    """The value at ``path`` (``None`` when absent): its literal key, else, when ``dotted``, the
+    nested path."""
+    value = event.get(path)
+    if value is None and dotted:
+        value = event
+        for key in path.split("."):
+            if not isinstance(value, Mapping):
+                return None
+            value = value.get(key)
     return value
 
 
