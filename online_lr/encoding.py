@@ -746,15 +746,6 @@ class FeatureEncoder(base.Transformer):
         for i in range(n_bag, len(items)):
             e = items[i]
             if type(e) is str:
-                col = cats.get(e)
-                if col is not None:
-                    if col < 0:
-                        col = ~col
-                        self._dup = True
-                    add_index(col)
-                    add_value(1.0)
-                    n_bag += 1
-                    continue
                 to_bag = node.categorical or not self._parse_strings or parse_number(e) is None
             elif e is None:
                 continue
