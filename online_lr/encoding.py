@@ -1,7 +1,7 @@
 """Raw events -> numeric features, as River and Vowpal Wabbit users expect them.
 
-`FeatureEncoder` is pure (no I/O): it turns an event (a JSON object already parsed into a dict)
-into a feature dict, `FeatureEncoder.encode`, or a batch of events into a CSR matrix over a
+`FeatureEncoder` is pure (no I/O): it turns an event (a JSON object already parsed into a dict,
+e.g. by `consumers.decode.parse_value`; bytes are not its business) into a feature dict, `FeatureEncoder.encode`, or a batch of events into a CSR matrix over a
 stable column index, `FeatureEncoder.encode_many`. It is also a River transformer, so
 ``FeatureEncoder() | SGDRegressor()`` learns from raw dicts. Its state round-trips through
 `FeatureEncoder.to_dict` / `FeatureEncoder.from_dict` as JSON-safe data, so it can travel inside
@@ -37,9 +37,10 @@ with every feature) or refuses its event, `Reason.TOO_MANY_FEATURES` (``overflow
 ``max_features=0`` hashes everything. The target and the timestamp are never features; the
 timestamp (a number of seconds or an ISO 8601 string, naive = UTC) is parsed and reported.
 
-Hashing: a feature name's bucket is ``zlib.crc32(name.encode("utf-8")) & (2**hash_bits - 1)``
-(CRC-32 as in zlib/PNG/gzip: stable across processes and platforms, unlike the salted builtin
-``hash``); the bucket's feature is named ``hash[k]``. Buckets get columns as they are first used,
+Hashing: a feature name's bucket is
+``zlib.crc32(name.encode("utf-8", "surrogatepass")) & (2**hash_bits - 1)`` (CRC-32 as in
+zlib/PNG/gzip: stable across processes and platforms, unlike the salted builtin ``hash``); the
+bucket's feature is named ``hash[k]``. Buckets get columns as they are first used,
 so the column count is bounded by ``max_features + 2**hash_bits``.
 
 Counts: each field's number of events with a value, hence its missing count
@@ -255,7 +256,7 @@ class _Node:
 
     __slots__ = (
         "nid", "path", "children", "elements", "ignored", "included", "categorical", "skip",
-        "num_col", "num_shared", "cats", "kinds",
+        "num_col", "num_shared", "cats",
     )
 
     def __init__(self, nid: int, path: str, ignored: bool, included: bool, categorical: bool,
@@ -271,7 +272,6 @@ class _Node:
         self.num_col = -1  # column of its number when the fast path may use it, else -1
         self.num_shared = -1  # column of its number when shared with another path (or hashed)
         self.cats: dict = {}  # string value -> column (~column when shared or hashed)
-        self.kinds = 0  # 1: has had a number, 2: has had a category
 
 
 class _Lists:
@@ -385,7 +385,8 @@ class FeatureEncoder(base.Transformer):
         self._n_events = 0
         self._seen: dict[str, int] = {}  # field -> events in which it had a value
         self._refused: dict[str, int] = {}
-        self._mixed: dict[str, None] = {}  # ordered, so an event's additions can be undone
+        self._kinds: dict[str, int] = {}  # field -> 1: has had numbers, 2: categories, 3: both
+        self._kind_changes: list[tuple[str, int]] = []  # (field, kind before) in this call
         # caches, rebuilt on demand
         self._reset_tree()
         self._dup = False  # the current event may hold a column twice
@@ -403,7 +404,7 @@ class FeatureEncoder(base.Transformer):
             value = getattr(self, name)
             if value is None:
                 continue
-            if isinstance(value, str) or not isinstance(value, Iterable):
+            if not isinstance(value, (list, tuple)):
                 raise ValueError(f"{name}: expected a list of field patterns, got {value!r}")
             bad = [p for p in value if not isinstance(p, str) or not p]
             if bad:
@@ -444,7 +445,7 @@ class FeatureEncoder(base.Transformer):
     @property
     def mixed_fields(self) -> list[str]:
         """Fields that have had both numbers and categories (a type change)."""
-        return sorted(self._mixed)
+        return sorted(path for path, kinds in self._kinds.items() if kinds == 3)
 
     @property
     def refusal_counts(self) -> dict[str, int]:
@@ -527,7 +528,8 @@ class FeatureEncoder(base.Transformer):
         add_y, add_timestamp, add_end = out.y.append, out.timestamps.append, indptr.append
         refusals, seen = out.refusals, out.seen
         root, walk, transform = self._root, self._walker(out, grow), self._transform_fn
-        names, mixed = self._names, self._mixed
+        names, kind_changes = self._names, self._kind_changes
+        kind_changes.clear()  # only the current event's changes are ever undone
         target, ts_field = self.target, self.timestamp
         target_dotted = target is not None and "." in target
         ts_dotted = ts_field is not None and "." in ts_field
@@ -566,14 +568,14 @@ class FeatureEncoder(base.Transformer):
             start = len(indices)
             mark = len(seen)
             n_names = len(names)
-            n_mixed = len(mixed)
+            n_kind_changes = len(kind_changes)
             self._dup = False
             refused = walk(event, root)
             if refused is not None:
                 del indices[start:], values[start:], seen[mark:]
                 refusals.append((i, refused))
-                if len(names) != n_names or len(mixed) != n_mixed:
-                    self._forget_since(n_names, n_mixed, seen)
+                if len(names) != n_names or len(kind_changes) != n_kind_changes:
+                    self._forget_since(n_names, n_kind_changes, seen)
                     root = self._root
                 continue
             if self._dup and len(set(indices[start:])) < len(indices) - start:
@@ -601,9 +603,9 @@ class FeatureEncoder(base.Transformer):
                 counted[path] = counted.get(path, 0) + n
         seen.clear()
 
-    def _forget_since(self, n_names: int, n_mixed: int, seen: list[_Node]) -> None:
-        """Undo what a refused event added: columns past ``n_names``, mixed fields past
-        ``n_mixed``; the caches that may hold those columns are rebuilt."""
+    def _forget_since(self, n_names: int, n_kind_changes: int, seen: list[_Node]) -> None:
+        """Undo what a refused event added: columns past ``n_names``, kind changes past
+        ``n_kind_changes``; the caches that may hold those columns are rebuilt."""
         for col in range(n_names, len(self._names)):
             name = self._names[col]
             if self._named.get(name) == col:
@@ -611,8 +613,12 @@ class FeatureEncoder(base.Transformer):
             elif name.startswith("hash[") and self._buckets.get(int(name[5:-1])) == col:
                 del self._buckets[int(name[5:-1])]
         del self._names[n_names:]
-        while len(self._mixed) > n_mixed:
-            self._mixed.popitem()
+        while len(self._kind_changes) > n_kind_changes:
+            path, before = self._kind_changes.pop()
+            if before:
+                self._kinds[path] = before
+            else:
+                del self._kinds[path]
         self._count_seen(seen)
         self._reset_tree()
 
@@ -833,9 +839,12 @@ class FeatureEncoder(base.Transformer):
         return True
 
     def _note_kind(self, node: _Node, kind: int, grow: bool) -> None:
-        node.kinds |= kind
-        if node.kinds == 3 and grow:
-            self._mixed.setdefault(node.path)
+        if not grow:
+            return
+        before = self._kinds.get(node.path, 0)
+        if before | kind != before and (before or len(self._kinds) < _COUNTED_FIELDS):
+            self._kind_changes.append((node.path, before))
+            self._kinds[node.path] = before | kind
 
     # The column index
 
@@ -924,7 +933,7 @@ class FeatureEncoder(base.Transformer):
             "n_events": self._n_events,
             "seen": dict(self._seen),
             "refused": dict(self._refused),
-            "mixed_fields": sorted(self._mixed),
+            "kinds": dict(self._kinds),
         }
 
     @classmethod
@@ -945,7 +954,7 @@ class FeatureEncoder(base.Transformer):
         encoder._n_events = int(data["n_events"])
         encoder._seen = {str(k): int(v) for k, v in data["seen"].items()}
         encoder._refused = {str(k): int(v) for k, v in data["refused"].items()}
-        encoder._mixed = dict.fromkeys(data["mixed_fields"])
+        encoder._kinds = {str(k): int(v) for k, v in data["kinds"].items()}
         return encoder
 
 

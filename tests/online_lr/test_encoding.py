@@ -256,6 +256,17 @@ def test_a_field_whose_type_changes_encodes_each_value_by_its_own_type():
     assert enc.missing_counts() == {"price": 0}
 
 
+def test_mixed_fields_survive_a_resume_and_ignore_refused_events_and_predictions():
+    enc = FeatureEncoder()
+    enc.encode({"a": 1.0, "b": "x"})
+    assert isinstance(enc.encode({"a": "n/a", "bad": math.nan}), Refusal)
+    enc.transform_one({"b": 2.0})
+    assert enc.mixed_fields == []
+    resumed = FeatureEncoder.from_dict(json.loads(json.dumps(enc.to_dict())))
+    resumed.encode({"b": 3.0})
+    assert resumed.mixed_fields == ["b"]
+
+
 @pytest.mark.parametrize("value, reason", [
     (math.nan, Reason.NONFINITE_FEATURE), (-math.inf, Reason.NONFINITE_FEATURE),
     (10**400, Reason.NONFINITE_FEATURE), (b"raw", Reason.UNSUPPORTED_VALUE),
