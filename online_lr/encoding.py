@@ -100,6 +100,8 @@ _VALUES_CACHED_PER_FIELD = 1 << 16
 _NODE_LIMIT = 1 << 18
 #: At most this many fields have their own count (each a log/metrics label).
 _COUNTED_FIELDS = 10_000
+#: Timestamp strings remembered with their value (a second's worth of events shares one).
+_TIMES_CACHED = 4096
 
 _ENCODINGS = ("onehot", "hash")
 _OVERFLOWS = ("hash", "refuse")
@@ -390,6 +392,7 @@ class FeatureEncoder(base.Transformer):
         # caches, rebuilt on demand
         self._reset_tree()
         self._dup = False  # the current event may hold a column twice
+        self._parsed_times: dict[str, float] = {}  # events often share their time string
 
     # Settings
 
@@ -534,7 +537,7 @@ class FeatureEncoder(base.Transformer):
         target_dotted = target is not None and "." in target
         ts_dotted = ts_field is not None and "." in ts_field
         nan = math.nan
-        last_raw_ts, last_ts = None, nan  # events in a burst often share their time
+        times = self._parsed_times
         i = -1
         for i, event in enumerate(events):
             if transform is not None:
@@ -556,15 +559,18 @@ class FeatureEncoder(base.Transformer):
             ts = nan
             if ts_field is not None:
                 raw = _at(event, ts_field, ts_dotted)
-                if type(raw) is str and raw == last_raw_ts:
-                    ts = last_ts
-                elif raw is not None:
-                    ts = parse_timestamp(raw)
+                if raw is not None:
+                    ts = times.get(raw) if type(raw) is str else None
                     if ts is None:
-                        refusals.append((i, Refusal(
-                            Reason.INVALID_TIMESTAMP, f"{ts_field!r} is {raw!r}"[:200])))
-                        continue
-                    last_raw_ts, last_ts = raw, ts
+                        ts = parse_timestamp(raw)
+                        if ts is None:
+                            refusals.append((i, Refusal(
+                                Reason.INVALID_TIMESTAMP, f"{ts_field!r} is {raw!r}"[:200])))
+                            continue
+                        if type(raw) is str:
+                            if len(times) >= _TIMES_CACHED:
+                                times.clear()
+                            times[raw] = ts
             start = len(indices)
             mark = len(seen)
             n_names = len(names)
@@ -744,8 +750,11 @@ class FeatureEncoder(base.Transformer):
             if type(e) is not str:
                 break
             col = cats.get(e)
-            if col is None or col < 0:
+            if col is None:
                 break
+            if col < 0:
+                col = ~col
+                self._dup = True
             add_index(col)
             add_value(1.0)
             n_bag += 1

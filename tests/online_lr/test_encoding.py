@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from river import checks, evaluate, metrics
 
-from online_lr import SGDRegressor
+from online_lr import SGDRegressor, encoding
 from online_lr.encoding import (
     EncodedRow,
     FeatureEncoder,
@@ -482,3 +482,18 @@ def test_import_online_lr_stays_cheap():
                          ids=lambda check: check.__name__)
 def test_river_estimator_checks(check):
     check(FeatureEncoder())
+
+
+def test_tiny_caches_encode_exactly_as_the_default_ones(monkeypatch):
+    rng = random.Random(7)
+    batches = [[random_event(rng) for _ in range(50)] for _ in range(6)]
+    settings = {"target": "y", "timestamp": "ts", "max_features": 15, "hash_bits": 5}
+    default = FeatureEncoder(**settings)
+    expected = [default.encode_many(batch) for batch in batches]
+    monkeypatch.setattr(encoding, "_NODE_LIMIT", 3)
+    monkeypatch.setattr(encoding, "_VALUES_CACHED_PER_FIELD", 1)
+    monkeypatch.setattr(encoding, "_TIMES_CACHED", 1)
+    tiny = FeatureEncoder(**settings)
+    for batch, want in zip(batches, expected):
+        assert_same_batches(tiny.encode_many(batch), want)
+    assert tiny.to_dict() == default.to_dict()
