@@ -497,3 +497,8 @@ def test_tiny_caches_encode_exactly_as_the_default_ones(monkeypatch):
     for batch, want in zip(batches, expected):
         assert_same_batches(tiny.encode_many(batch), want)
     assert tiny.to_dict() == default.to_dict()
+
+
+def test_keys_that_are_not_strings_are_named_by_str():
+    enc = FeatureEncoder()
+    assert x_of(enc, {1: 2.0, "m": {2: "x"}}) == {"1": 2.0, "m.2=x": 1.0}
