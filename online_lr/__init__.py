@@ -15,14 +15,19 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "SGDRegressor": "online_lr.sgd",
     "DivergenceError": "online_lr.exceptions",
+    "FeatureEncoder": "online_lr.encoding",
+    "encoding": "online_lr.encoding",
     "schedules": "online_lr.schedules",
     "metrics": "online_lr.metrics",
 }
 
-__all__ = ["DivergenceError", "SGDRegressor", "metrics", "schedules"]
+__all__ = [
+    "DivergenceError", "FeatureEncoder", "SGDRegressor", "encoding", "metrics", "schedules",
+]
 
 if TYPE_CHECKING:
-    from online_lr import metrics, schedules
+    from online_lr import encoding, metrics, schedules
+    from online_lr.encoding import FeatureEncoder
     from online_lr.exceptions import DivergenceError
     from online_lr.sgd import SGDRegressor
 
