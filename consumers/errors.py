@@ -11,11 +11,13 @@ __all__ = [
     "EXIT_BROKER",
     "EXIT_CHECKPOINT",
     "EXIT_CONFIG",
+    "EXIT_KAFKA_NON_RETRIABLE",
     "EXIT_OK",
     "BrokerUnavailableError",
     "CheckpointError",
     "ConfigError",
     "ConsumersError",
+    "NonRetriableKafkaError",
     "SinkError",
 ]
 
@@ -27,6 +29,9 @@ EXIT_CONFIG = 2
 EXIT_CHECKPOINT = 3
 #: The broker stayed unreachable past ``broker_timeout`` (the last good checkpoint is kept).
 EXIT_BROKER = 4
+#: The Kafka client failed in a way waiting cannot fix: a compression codec is not installed, a
+#: record batch is corrupt, access is denied (the last good checkpoint is kept).
+EXIT_KAFKA_NON_RETRIABLE = 5
 
 
 class ConsumersError(Exception):
@@ -55,6 +60,12 @@ class BrokerUnavailableError(ConsumersError):
     """The broker was unreachable for longer than the configured deadline."""
 
     exit_code = EXIT_BROKER
+
+
+class NonRetriableKafkaError(ConsumersError):
+    """The Kafka client raised an error that no retry can fix; the message says what to do."""
+
+    exit_code = EXIT_KAFKA_NON_RETRIABLE
 
 
 class SinkError(ConsumersError):
