@@ -6,7 +6,7 @@ Every flag can also come from a YAML config (``--config``; default ``configs/rep
 
 Exit codes: 0 done (end of file, idle timeout, --max-messages, SIGINT/SIGTERM); 1 an output could
 not be produced; 2 bad command line or config; 3 unusable checkpoint; 4 Kafka unreachable past
-``--broker-timeout``; 5 a Kafka error retrying cannot fix (a missing codec, a corrupt batch).
+``--broker-timeout``.
 
 This module imports only the standard library at import time, so ``online-lr --help`` is fast;
 numpy, the model, kafka-python, tqdm and matplotlib load when a command needs them.

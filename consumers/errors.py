@@ -31,7 +31,7 @@ EXIT_CHECKPOINT = 3
 EXIT_BROKER = 4
 #: The Kafka client failed in a way waiting cannot fix: a compression codec is not installed, a
 #: record batch is corrupt, access is denied (the last good checkpoint is kept).
-EXIT_KAFKA_NON_RETRIABLE = 5
+EXIT_KAFKA_NON_RETRIABLE = 6
 
 
 class ConsumersError(Exception):

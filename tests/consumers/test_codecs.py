@@ -4,7 +4,7 @@ Every Kafka codec is learned by the default install, from topics written by kafk
 producer and by confluent-kafka's (librdkafka, the common production producer); the broker's
 log segment is read back to check each batch really is compressed with the codec under test.
 A batch the consumer cannot read (its codec is missing, it is corrupt) ends the run at once with
-exit 5 and a message saying what to do, and leaves the last checkpoint as it was.
+exit 6 and a message saying what to do, and leaves the last checkpoint as it was.
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def test_a_missing_codec_ends_the_run_at_once_and_keeps_the_checkpoint(
     kafka_broker, tmp_path, capsys, assert_same_model, codec
 ):
     """40 plain rows are learned and checkpointed; the next 40, compressed with ``codec``, are
-    read by a consumer that lacks it: exit 5 within seconds (before, it spun at 100% CPU
+    read by a consumer that lacks it: exit 6 within seconds (before, it spun at 100% CPU
     forever), the checkpoint untouched; with the codec back, the run completes."""
     path = tmp_path / "rows.jsonl"
     write_jsonl(path, 80, seed=11)
