@@ -7,7 +7,8 @@ Every flag can also come from a YAML config (``--config``; default ``configs/rep
 Exit codes: 0 done (end of file, idle timeout, --max-messages, SIGINT/SIGTERM); 1 an output could
 not be produced; 2 bad command line or config (a target that is not a field, model settings that
 differ from a resumed checkpoint's); 3 unusable checkpoint; 4 Kafka unreachable past
-``--broker-timeout``; 5 the input had rows but none was learned (``predict``: scored).
+``--broker-timeout``; 5 the input had rows but none was learned (``predict``: scored); 6 a Kafka
+error retrying cannot fix (a missing codec, a corrupt batch).
 
 This module imports only the standard library at import time, so ``online-lr --help`` is fast;
 numpy, the model, kafka-python, tqdm and matplotlib load when a command needs them.

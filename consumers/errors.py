@@ -12,11 +12,13 @@ __all__ = [
     "EXIT_CHECKPOINT",
     "EXIT_CONFIG",
     "EXIT_NOTHING_LEARNED",
+    "EXIT_KAFKA_NON_RETRIABLE",
     "EXIT_OK",
     "BrokerUnavailableError",
     "CheckpointError",
     "ConfigError",
     "ConsumersError",
+    "NonRetriableKafkaError",
     "SinkError",
 ]
 
@@ -30,6 +32,9 @@ EXIT_CHECKPOINT = 3
 EXIT_BROKER = 4
 #: The input had rows but the run learned (or, for ``predict``, scored) none of them.
 EXIT_NOTHING_LEARNED = 5
+#: The Kafka client failed in a way waiting cannot fix: a compression codec is not installed, a
+#: record batch is corrupt, access is denied (the last good checkpoint is kept).
+EXIT_KAFKA_NON_RETRIABLE = 6
 
 
 class ConsumersError(Exception):
@@ -58,6 +63,12 @@ class BrokerUnavailableError(ConsumersError):
     """The broker was unreachable for longer than the configured deadline."""
 
     exit_code = EXIT_BROKER
+
+
+class NonRetriableKafkaError(ConsumersError):
+    """The Kafka client raised an error that no retry can fix; the message says what to do."""
+
+    exit_code = EXIT_KAFKA_NON_RETRIABLE
 
 
 class SinkError(ConsumersError):

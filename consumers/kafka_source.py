@@ -30,6 +30,12 @@ seconds passed without a message *while the broker answered*, and raises
 `BrokerUnavailableError` once the broker has been unreachable (or no partition was assigned)
 for ``broker_timeout`` seconds. Reachability is probed with a bounded ``end_offsets`` request
 at most once a second while idle; the same answer gives the lag.
+
+Client errors are classified (`is_connection_error`): only those kafka-python marks retriable
+(connections, timeouts, leader moves) are waited out. Any other - a batch compressed with a
+codec that is not installed, a corrupt batch, a denied access - raises
+`NonRetriableKafkaError` at once, naming the partition, the offset and what to do. It must not
+be retried: after a failed fetch kafka-python 3.0's fetcher loops forever in the next `poll`.
 """
 
 from __future__ import annotations
@@ -40,10 +46,18 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from consumers.errors import BrokerUnavailableError
+from consumers.errors import BrokerUnavailableError, NonRetriableKafkaError
 from consumers.records import Message
 
-__all__ = ["KafkaSource", "client_config", "instance_id_for", "partition_key"]
+__all__ = [
+    "CODEC_PACKAGES",
+    "KafkaSource",
+    "client_config",
+    "instance_id_for",
+    "is_connection_error",
+    "partition_key",
+    "what_to_do",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +89,46 @@ def client_config(client_cls: type, kwargs: Mapping[str, Any]) -> dict[str, Any]
     if accepted is None:  # pragma: no cover - every kafka-python client has one
         return dict(kwargs)
     return {k: v for k, v in kwargs.items() if k in accepted}
+
+
+#: The package behind each codec kafka-python may lack (gzip is in the standard library); each
+#: is a dependency of online-lr, through kafka-python's extras.
+CODEC_PACKAGES = {"snappy": "python-snappy", "lz4": "lz4", "zstd": "zstandard"}
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """Whether waiting may cure ``exc``: a client error kafka-python marks retriable.
+
+    >>> from kafka.errors import KafkaConnectionError, UnsupportedCodecError
+    >>> is_connection_error(KafkaConnectionError()), is_connection_error(UnsupportedCodecError())
+    (True, False)
+    """
+    from kafka.errors import KafkaError
+
+    return isinstance(exc, KafkaError) and exc.retriable
+
+
+def what_to_do(exc: BaseException) -> str:
+    """The user's next step after ``exc``, a client error that is not a connection error.
+
+    >>> from kafka.errors import UnsupportedCodecError
+    >>> print(what_to_do(UnsupportedCodecError("Libraries for zstd compression codec not found")))
+    The batch is zstd-compressed and the zstd codec is not installed: pip install zstandard ...
+    """
+    from kafka.errors import CorruptRecordError, UnsupportedCodecError
+
+    if isinstance(exc, UnsupportedCodecError):
+        for codec, package in CODEC_PACKAGES.items():
+            if codec in str(exc):
+                return (f"The batch is {codec}-compressed and the {codec} codec is not installed: "
+                        f"pip install {package} (online-lr depends on it: reinstall online-lr).")
+        return ("The batch uses a compression codec kafka-python does not know: have the "
+                "producer use gzip, snappy, lz4, zstd or none.")
+    if isinstance(exc, CorruptRecordError):
+        return ("The record batch is corrupt (a failed CRC check or a malformed batch): check the "
+                "producer and the broker's disks. To skip it, move the group's committed offset "
+                "past it (kafka-consumer-groups.sh --reset-offsets); a restart resumes there.")
+    return "Retrying cannot fix this error; the last checkpoint is kept."
 
 
 def _make_listener(source: KafkaSource):
@@ -244,14 +298,14 @@ class KafkaSource:
 
     def poll(self, max_records: int, timeout: float = 1.0) -> list[Message] | None:
         """Up to ``max_records`` messages; ``[]`` if none yet; ``None`` once idle (see module)."""
-        from kafka.errors import KafkaError
-
         if self._listener_error is not None:
             exc, self._listener_error = self._listener_error, None
             raise exc
         try:
             batches = self.consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
-        except KafkaError as exc:
+        except Exception as exc:  # noqa: BLE001 - a codec's own error is not a KafkaError
+            if not is_connection_error(exc):
+                raise self._non_retriable(exc, self._where_fetching()) from exc
             logger.warning("poll failed: %s", exc)
             batches = {}
             self._probe_failed(self._clock(), exc)
@@ -362,6 +416,8 @@ class KafkaSource:
         try:
             ends = self.consumer.end_offsets(list(assigned), timeout_ms=timeout_ms)
         except KafkaError as exc:
+            if not is_connection_error(exc):
+                raise self._non_retriable(exc, f"the end offsets of topic {self.topic!r}") from exc
             self._probe_failed(self._clock(), exc)
             return
         self._end_offsets = {partition_key(tp.topic, tp.partition): off for tp, off in ends.items()}
@@ -377,6 +433,34 @@ class KafkaSource:
                 f"Kafka broker unreachable for {now - self._outage_since:.0f}s "
                 f"(broker_timeout {self.broker_timeout:g}s): {exc}"
             )
+
+    def _non_retriable(self, exc: BaseException, where: str) -> NonRetriableKafkaError:
+        from kafka.errors import KafkaError  # its str() names the class already
+
+        cause = str(exc) if isinstance(exc, KafkaError) else f"{type(exc).__name__}: {exc}"
+        return NonRetriableKafkaError(f"cannot read {where}: {cause}. {what_to_do(exc)}")
+
+    def _where_fetching(self) -> str:
+        """The assigned partitions not read to their end, with their positions: one of them
+        holds the batch the last fetch could not read."""
+        from kafka.errors import KafkaError
+
+        unread = []
+        for tp in sorted(self.consumer.assignment()):
+            try:
+                position = self.consumer.position(tp, timeout_ms=1000)
+            except KafkaError:
+                position = None
+            high = self.consumer.highwater(tp)
+            if position is not None and high is not None and position >= high:
+                continue
+            unread.append(f"partition {tp.partition} at offset "
+                          f"{'?' if position is None else position}")
+        if len(unread) == 1:
+            return f"topic {self.topic!r} {unread[0]}"
+        if unread:
+            return f"topic {self.topic!r} (one of: {', '.join(unread)})"
+        return f"topic {self.topic!r}"
 
     def _recovered(self) -> None:
         self._last_ok = self._clock()
