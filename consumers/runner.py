@@ -1,8 +1,9 @@
 """The prequential loop shared by `online-lr replay` and `online-lr consume`.
 
-For every batch a source delivers: decode it in one pass (`consumers.decode.decode_batch`),
-let the model predict each valid row and learn the labelled ones in order
-(`SGDRegressor.learn_sequential`, one step per row, the same model as a `learn_one` loop),
+For every batch a source delivers: parse and encode it in one pass (`consumers.decode.decode_batch`
+with the run's `online_lr.encoding.FeatureEncoder`), let the model predict each valid row and
+learn the labelled ones in order (`consumers.learning.learn_encoded`, one step per row, the same
+model as a `learn_one` loop),
 publish the predictions, dead-letter the refused messages, and only then move the source's
 position past the batch. A file replay and a Kafka consumer that see the same rows in the same
 order therefore learn the same model, whatever their batch sizes.
@@ -12,7 +13,7 @@ Checkpoints (`Runner.checkpoint`) are written when ``every_messages`` messages o
 the end. Steps, in order:
 
 1. flush the outputs (the checkpoint may only cover acknowledged outputs);
-2. write model + positions + schema + counters atomically (`consumers.checkpoint`);
+2. write model + positions + encoder + counters atomically (`consumers.checkpoint`);
 3. commit the same offsets to the consumer group (informative; main thread only).
 
 A checkpoint is only ever taken between batches, when the model and the positions agree; after
@@ -32,11 +33,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from consumers.checkpoint import Checkpoint, CheckpointStore
-from consumers.decode import DEFAULT_MAX_BYTES, DecodedBatch, decode_batch, parse_value
+from consumers.decode import DEFAULT_MAX_BYTES, decode_batch, parse_value
 from consumers.errors import BrokerUnavailableError, CheckpointError, ConfigError, SinkError
+from consumers.learning import learn_encoded
 from consumers.records import BadRecord, Message, Reason
 from consumers.reporting import LogLine, MSECurve, ProgressBar, Snapshot, baseline_warning
-from consumers.schema import Schema, unknown_target
+from consumers.schema import saved_encoder, unknown_target
 
 __all__ = ["Counters", "DeadLetters", "Outputs", "RunResult", "Runner", "Source", "restore"]
 
@@ -114,9 +116,12 @@ class RunResult:
     failure: str | None = None
 
 
-def restore(checkpoint: Checkpoint | None, schema: Schema, model_config: dict, expect: dict,
+def restore(checkpoint: Checkpoint | None, fields: Any, model_config: dict, expect: dict,
             *, override_params: bool = False):
-    """Model, schema and counters to start from: the checkpoint's, or fresh ones.
+    """Model, encoder and counters to start from: the checkpoint's, or fresh ones.
+
+    ``fields`` are the ``fields`` settings (`consumers.config.FieldsSettings`); a checkpoint's
+    encoder must have been built with the same ones (`consumers.schema.saved_encoder`).
 
     ``expect`` holds the keys of the running source's `describe()` that must match (kind and
     topic, or kind and file name): a checkpoint of another source is refused. Model settings
@@ -127,7 +132,7 @@ def restore(checkpoint: Checkpoint | None, schema: Schema, model_config: dict, e
     from consumers.config import build_model
 
     if checkpoint is None:
-        return build_model(model_config), schema, Counters()
+        return build_model(model_config), saved_encoder(None, fields), Counters()
     saved = checkpoint.source or {}
     for key in expect:
         if saved.get(key) != expect[key]:
@@ -143,12 +148,8 @@ def restore(checkpoint: Checkpoint | None, schema: Schema, model_config: dict, e
         raise CheckpointError(f"the checkpoint's model cannot be restored: {exc}") from None
     _apply_model_config(model, checkpoint.model, build_model(model_config), model_config,
                         override_params)
-    if checkpoint.schema is not None:
-        try:
-            schema = schema.reconcile(Schema.from_dict(checkpoint.schema))
-        except ValueError as exc:
-            raise CheckpointError(str(exc)) from None
-    return model, schema, Counters.from_dict(checkpoint.counters)
+    encoder = saved_encoder(checkpoint.schema, fields)
+    return model, encoder, Counters.from_dict(checkpoint.counters)
 
 
 def _plain(param: Any) -> Any:
@@ -193,8 +194,9 @@ class Runner:
     ----------
     model
         An `online_lr.SGDRegressor` (fresh, or restored from the checkpoint).
-    schema
-        Feature selection; fixed by the first valid message if it is not yet.
+    encoder
+        The `online_lr.encoding.FeatureEncoder` that turns messages into features (fresh, or
+        restored from the checkpoint).
     source
         A `FileSource` or `KafkaSource` positioned where ``model`` stopped.
     store
@@ -223,7 +225,7 @@ class Runner:
     def __init__(
         self,
         model: Any,
-        schema: Schema,
+        encoder: Any,
         source: Source,
         *,
         store: CheckpointStore | None = None,
@@ -246,7 +248,7 @@ class Runner:
         clock: Callable[[], float] = time.monotonic,
     ):
         self.model = model
-        self.schema = schema
+        self.encoder = encoder
         self.source = source
         self.store = store
         self.outputs = outputs
@@ -305,6 +307,7 @@ class Runner:
             window=int(getattr(m, "mse_window", 1000)),
             learning_rate=float(m.learning_rate_now), elapsed=self._clock() - self._started,
             lag=self.source.lag(), checkpoints=self.checkpoints,
+            missing_by_field=self.encoder.missing_counts(),
         )
 
     # -- the loop -----------------------------------------------------------------------------
@@ -394,20 +397,22 @@ class Runner:
                    f"top reasons: {self._top_reasons(snap)}"
         fields = ", ".join(repr(f) for f in self._first_fields or ())
         return (f"learned nothing: none of the {snap.messages} rows had a value for the target "
-                f"{self.schema.target!r} (fields of the first row: {fields})")
+                f"{self.encoder.target!r} (fields of the first row: {fields})")
 
     def _report_fields(self, value: Any) -> None:
-        """Log the features chosen and why each other field is not one; check the target."""
+        """Log the target and the features the encoder knows so far; check the target."""
         obj = parse_value(value, None)
         if isinstance(obj, BadRecord):  # pragma: no cover - it was just decoded
             return
         self._first_fields = list(obj)
-        logger.log(self.fields_log_level, "target %r; features (%d): %s", self.schema.target,
-                   len(self.schema.features or ()), ", ".join(self.schema.features or ()))
-        for name, why in self.schema.ignored_fields(obj):
-            logger.log(self.fields_log_level, "ignored field %r: %s", name, why)
-        if self.schema.target not in obj:
-            message = unknown_target(self.schema.target, list(obj))
+        names = self.encoder.feature_names
+        shown = ", ".join(names[:50]) + (f", ... ({len(names) - 50} more)" if len(names) > 50
+                                         else "")
+        logger.log(self.fields_log_level, "target %r; features so far (%d): %s",
+                   self.encoder.target, len(names), shown)
+        target = self.encoder.target
+        if target not in obj and target.split(".")[0] not in obj:
+            message = unknown_target(target, list(obj))
             if "did you mean" in message:
                 raise ConfigError("fields.target", message)
             logger.warning("%s: rows without it are predicted, not learned", message)
@@ -435,10 +440,11 @@ class Runner:
                 raise
 
     def _process(self, messages: list[Message]) -> None:
-        batch = decode_batch([m.value for m in messages], self.schema, self.max_message_bytes)
+        batch = decode_batch([m.value for m in messages], self.encoder, self.max_message_bytes)
         if self._first_fields is None and len(batch):
             self._report_fields(messages[int(batch.rows[0])].value)
-        predictions, refused = self._learn(batch)
+        predictions, refused = learn_encoded(self.model, self.encoder.feature_names,
+                                             batch.encoded)
         ok = np.ones(len(batch), dtype=bool)
         for k, _ in refused:
             ok[k] = False
@@ -467,47 +473,6 @@ class Runner:
         self.source.advance(messages)
         self._since_checkpoint += len(messages)
         self._dirty = True
-
-    def _learn(self, batch: DecodedBatch) -> tuple[np.ndarray, list[tuple[int, BadRecord]]]:
-        """Prequential predictions of the batch's rows, learning the labelled ones in order.
-
-        Rows the model refuses are returned as ``(row, reason)`` and skipped: after a
-        `DivergenceError` on row r, rows before r are learned and learning resumes after it.
-        """
-        from online_lr.exceptions import DivergenceError
-
-        n = len(batch)
-        predictions = np.full(n, np.nan)
-        refused: list[tuple[int, BadRecord]] = []
-        if n == 0:
-            return predictions, refused
-        X, y, learn, cols = batch.X, batch.y, batch.learn, list(batch.columns)
-        start = 0
-        while start < n:
-            try:
-                predictions[start:] = self.model.learn_sequential(
-                    X[start:], y[start:], cols, learn[start:]
-                )
-                break
-            except DivergenceError as err:
-                row = start + err.row
-                if err.predictions is not None:
-                    predictions[start:row] = err.predictions
-                refused.append((row, BadRecord(Reason.DIVERGED, str(err))))
-                start = row + 1
-            except ValueError:
-                # Nothing was learned from [start:]: find the offending row(s) one by one.
-                for k in range(start, n):
-                    try:
-                        predictions[k] = self.model.learn_sequential(
-                            X[k : k + 1], y[k : k + 1], cols, learn[k : k + 1]
-                        )[0]
-                    except DivergenceError as err:
-                        refused.append((k, BadRecord(Reason.DIVERGED, str(err))))
-                    except ValueError as err:
-                        refused.append((k, BadRecord(Reason.MODEL_REFUSED, str(err))))
-                break
-        return predictions, refused
 
     # -- checkpoints --------------------------------------------------------------------------
 
@@ -568,7 +533,7 @@ class Runner:
                 offsets=offsets,
                 source=self.source.describe(),
                 counters=self.counters.to_dict(),
-                schema=self.schema.to_dict(),
+                schema=self.encoder.to_dict(),
             )
         )
         self.checkpoints += 1

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from consumers.file_source import FileSource, detect_format, parse_time
+from consumers.file_source import FileSource, detect_format
 
 CSV = "ts,a,b,y,name\n0,1.5,2,3,x\n10,,nan,4,y\n\n20,3,4,,z\n"
 JSONL = b'{"ts": 0, "a": 1}\n\n  {"ts": 10, "a": 2}  \nnot json\n{"ts": 20, "a": 3}'
@@ -91,15 +91,6 @@ def test_empty_files(tmp_path):
     for name in ("e.csv", "e.jsonl", "e.csv.gz"):
         with FileSource(write(tmp_path / name, "")) as src:
             assert src.poll(10) is None
-
-
-def test_parse_time():
-    assert parse_time(5) == 5.0 and parse_time("7.5") == 7.5 and parse_time(b"2") == 2.0
-    assert parse_time("1970-01-01T00:01:00") == 60.0
-    assert parse_time("1970-01-01T01:00:00+01:00") == 0.0
-    assert parse_time("2017-01-23") == parse_time("2017-01-23T00:00:00Z")
-    for bad in (None, True, "soon", float("nan"), float("inf"), [1]):
-        assert parse_time(bad) is None
 
 
 class FakeTime:
