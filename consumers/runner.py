@@ -400,17 +400,36 @@ class Runner:
                 f"{self.encoder.target!r} (fields of the first row: {fields})")
 
     def _report_fields(self, value: Any) -> None:
-        """Log the target and the features the encoder knows so far; check the target."""
+        """Log what each field of the first row becomes (features, target, timestamp, nothing),
+        warn about date/time strings that become categories; check the target."""
+        from online_lr.encoding import parse_number, parse_timestamp
+
         obj = parse_value(value, None)
         if isinstance(obj, BadRecord):  # pragma: no cover - it was just decoded
             return
         self._first_fields = list(obj)
-        names = self.encoder.feature_names
-        shown = ", ".join(names[:50]) + (f", ... ({len(names) - 50} more)" if len(names) > 50
-                                         else "")
-        logger.log(self.fields_log_level, "target %r; features so far (%d): %s",
-                   self.encoder.target, len(names), shown)
-        target = self.encoder.target
+        encoder, level = self.encoder, self.fields_log_level
+        logger.log(level, "target %r; features so far: %d", encoder.target,
+                   len(encoder.feature_names))
+        for name, field_value in obj.items():
+            if name == encoder.target:
+                what = "the target"
+            elif name == encoder.timestamp:
+                what = "the timestamp (never a feature)"
+            elif encoder.transform is not None:
+                continue  # the transform sees whole events: a field alone says nothing
+            else:
+                try:
+                    what = ", ".join(encoder.transform_one({name: field_value})) or \
+                        "no feature (ignored, not included, or empty)"
+                except ValueError as exc:
+                    what = str(exc)
+                if isinstance(field_value, str) and parse_number(field_value) is None \
+                        and parse_timestamp(field_value) is not None:
+                    logger.warning("field %r holds date/time strings: each value becomes a "
+                                   "category; name it with --timestamp or --ignore it", name)
+            logger.log(level, "field %r: %s", name, what)
+        target = encoder.target
         if target not in obj and target.split(".")[0] not in obj:
             message = unknown_target(target, list(obj))
             if "did you mean" in message:
