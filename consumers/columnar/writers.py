@@ -110,9 +110,7 @@ def open_writer(path: str | Path, fmt: str = "auto") -> PredictionWriter:
         fmt = "csv" if name == STDIN else format_of(name)
     if fmt not in COLUMNAR_FORMATS:
         raise ValueError(f"format must be one of {COLUMNAR_FORMATS} or 'auto', got {fmt!r}")
-    gzipped = name.lower().endswith(".gz")
-    if fmt == "parquet" and gzipped:
-        raise ValueError(f"{name}: Parquet is compressed inside the file, drop the .gz")
+    gzipped = name.lower().endswith(".gz") and fmt != "parquet"
     if name == STDIN:
         return PredictionWriter(sys.stdout.buffer, fmt, name, owns_sink=False)
     sink = pa.output_stream(name, compression="gzip" if gzipped else None)
