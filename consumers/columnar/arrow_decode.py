@@ -14,8 +14,9 @@ row refused here is refused there for the same reason (same `Reason` code, same 
 Numbers are integer and floating-point columns. With ``text=True`` (CSV, every cell read as
 text) a cell is what `consumers.file_source` makes of it: empty is absent, text that ``float()``
 parses is a number (``nan``/``inf`` included, then refused as non-finite), anything else a
-string. Otherwise (JSON Lines, Parquet) bool, string, dates, decimals and nested values are not
-numbers, and a null is ``null``.
+string; a CSV column Arrow already parsed as numbers is read as such (its nulls are empty
+cells). Otherwise (JSON Lines, Parquet) bool, string, dates, decimals and nested values are
+not numbers, and a null is ``null``.
 
 >>> import pyarrow as pa
 >>> from consumers.schema import Schema
@@ -29,6 +30,7 @@ numbers, and a null is ``null``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -120,7 +122,13 @@ def _column(batch: pa.RecordBatch, name: str, text: bool) -> _Column:
     if index < 0:
         return _absent_column(batch.num_rows)
     arr = batch.column(index)
-    return _text_column(arr) if text and arr.type in _string_types() else _typed_column(arr)
+    if not text:
+        return _typed_column(arr)
+    if arr.type in _string_types():
+        return _text_column(arr)
+    column = _typed_column(arr)  # CSV cells Arrow already parsed as numbers
+    column.absent_word = "absent"
+    return column
 
 
 def _string_types():
@@ -129,12 +137,14 @@ def _string_types():
     return (pa.string(), pa.large_string())
 
 
-def _row_mapping(batch: pa.RecordBatch, i: int, text: bool) -> dict:
-    """Row ``i`` as the mapping a row source delivers (a CSV's cells converted as FileSource does)."""
-    row = batch.slice(i, 1).to_pylist()[0]
-    if text:
-        return {k: _cell(v) if isinstance(v, str) else v for k, v in row.items() if v is not None}
-    return row
+def _row_mappings(batch: pa.RecordBatch, text: bool, chunk: int = 256) -> Iterator[dict]:
+    """The rows as the mappings a row source delivers (CSV cells converted as FileSource does)."""
+    for start in range(0, batch.num_rows, chunk):
+        for row in batch.slice(start, chunk).to_pylist():
+            if text:
+                row = {k: _cell(v) if isinstance(v, str) else v
+                       for k, v in row.items() if v is not None}
+            yield row
 
 
 def _infer_schema(
@@ -142,8 +152,8 @@ def _infer_schema(
 ) -> tuple[int, list[tuple[int, BadRecord]]]:
     """Decode rows with the reference until one fixes ``schema``: (its index, the refused)."""
     bad: list[tuple[int, BadRecord]] = []
-    for i in range(batch.num_rows):
-        out = decode_value(_row_mapping(batch, i, text), schema)
+    for i, row in enumerate(_row_mappings(batch, text)):
+        out = decode_value(row, schema)
         if isinstance(out, BadRecord):
             bad.append((i, out))
         elif schema.fixed:

@@ -17,7 +17,8 @@ and ``.json`` (JSON Lines); ``.parquet``, ``.parq`` and ``.pq``. Partition value
 
 >>> import os, tempfile
 >>> d = tempfile.mkdtemp()
->>> for part in ("date=2026-11-02/a.parquet", "date=2026-11-01/b.csv.gz", "date=2026-11-01/_SUCCESS"):
+>>> parts = ("date=2026-11-02/a.parquet", "date=2026-11-01/b.csv.gz", "date=2026-11-01/_SUCCESS")
+>>> for part in parts:
 ...     os.makedirs(os.path.dirname(os.path.join(d, part)), exist_ok=True)
 ...     _ = open(os.path.join(d, part), "w").close()
 >>> [os.path.relpath(p, d) for p in expand(os.path.join(d, "date=2026-11-*"))]

@@ -43,7 +43,8 @@ class ByteStream:
         buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
         self._gzip = buffered.peek(2)[:2] == _GZIP_MAGIC
         if self._gzip:
-            buffered = io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"), 1 << 16)  # type: ignore[arg-type]
+            unzipped = gzip.GzipFile(fileobj=buffered, mode="rb")
+            buffered = io.BufferedReader(unzipped, 1 << 16)  # type: ignore[arg-type]
         self._raw = buffered
         self._pending = b""
         self.offset = 0
@@ -149,7 +150,9 @@ def read_csv_header(stream: ByteStream) -> CsvHeader:
     return CsvHeader(names=names, delimiter=delimiter, end=end)
 
 
-def record_blocks(stream: ByteStream, block_bytes: int, quoted: bool) -> Iterator[tuple[int, bytes]]:
+def record_blocks(
+    stream: ByteStream, block_bytes: int, quoted: bool
+) -> Iterator[tuple[int, bytes]]:
     """``(offset, block)`` pairs of whole records read from ``stream``, from where it is.
 
     A block holds about ``block_bytes`` bytes, more when one record is longer; the last one

@@ -1,4 +1,4 @@
-"""consumers.columnar: CSV / JSON Lines / Parquet through Arrow, order, refusals, resume, writers."""
+"""consumers.columnar: CSV, JSON Lines, Parquet through Arrow; order, refusals, resume, writers."""
 
 from __future__ import annotations
 
