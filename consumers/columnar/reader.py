@@ -57,7 +57,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 import numpy as np
 
@@ -72,6 +72,15 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = ["MALFORMED_ROW", "ColumnarBatch", "ColumnarReader", "Position"]
+
+
+class _Stretch(NamedTuple):
+    """What reading one block (or Parquet batch) gives: rows, how many records, where it ended."""
+
+    decoded: DecodedBatch
+    records: int
+    byte: int
+    extra: pa.RecordBatch | None = None
 
 #: Reason code of a CSV row whose number of cells is not the header's (the only code the row
 #: path does not have: it pads or truncates such rows).
@@ -97,11 +106,18 @@ class Position:
 
 @dataclass
 class ColumnarBatch:
-    """Decoded rows of one stretch of one file; ``decoded``'s row numbers count from ``start``."""
+    """Decoded rows of one stretch of one file.
+
+    Row ``i`` of the stretch (``decoded.rows`` and the indices of ``decoded.bad`` are such row
+    numbers) is record ``start.row + i`` of the file. ``extra`` holds the reader's
+    ``extra_columns`` for every row of the stretch (valid and refused, null where a row lacks
+    one), as Arrow read them: CSV cells as text, JSON values and Parquet columns typed.
+    """
 
     decoded: DecodedBatch
     start: Position
     end: Position
+    extra: pa.RecordBatch | None = None
 
     @property
     def records(self) -> int:
@@ -128,6 +144,9 @@ class ColumnarReader:
         Rows per Parquet batch.
     max_message_bytes
         A JSON line longer than this is refused (`Reason.OVERSIZE`), as a Kafka message is.
+    extra_columns
+        Columns delivered as read with each batch (`ColumnarBatch.extra`): an id to write
+        beside the predictions, the field pacing reads...
     stdin
         Binary stream read for ``-`` (default ``sys.stdin.buffer``).
     """
@@ -142,6 +161,7 @@ class ColumnarReader:
         block_bytes: int = 1 << 20,
         batch_rows: int = 1 << 16,
         max_message_bytes: int | None = DEFAULT_MAX_BYTES,
+        extra_columns: Sequence[str] = (),
         stdin: BinaryIO | None = None,
     ):
         if fmt != "auto" and fmt not in COLUMNAR_FORMATS:
@@ -154,6 +174,7 @@ class ColumnarReader:
         self.block_bytes = block_bytes
         self.batch_rows = batch_rows
         self.max_message_bytes = max_message_bytes
+        self.extra_columns = tuple(extra_columns)
         self._stdin = stdin
         self._start = self._locate(start or Position(0, self.paths[0]))
         self.position = self._start
@@ -189,9 +210,9 @@ class ColumnarReader:
             path = self.paths[index]
             at = self._start if index == self._start.file else Position(index, path)
             try:
-                for decoded, records, byte in self._read_file(path, at):
-                    end = Position(index, path, at.row + records, byte)
-                    batch = ColumnarBatch(decoded, at, end)
+                for part in self._read_file(path, at):
+                    end = Position(index, path, at.row + part.records, part.byte)
+                    batch = ColumnarBatch(part.decoded, at, end, part.extra)
                     self.position = at = end
                     yield batch
             finally:
@@ -217,8 +238,8 @@ class ColumnarReader:
             return "parquet"
         return "jsonl" if head.lstrip()[:1] == b"{" else "csv"
 
-    def _read_file(self, path: str, at: Position) -> Iterator[tuple[DecodedBatch, int, int]]:
-        """``(decoded, records, end byte)`` of each stretch of one file, from ``at``."""
+    def _read_file(self, path: str, at: Position) -> Iterator[_Stretch]:
+        """The stretches of one file, from ``at``."""
         stream = self._stream(path) if path == STDIN else None
         fmt = self._format(path, stream)
         if fmt == "parquet":
@@ -234,38 +255,86 @@ class ColumnarReader:
 
     # -- CSV ----------------------------------------------------------------------------------
 
-    def _csv(self, stream: ByteStream, byte: int) -> Iterator[tuple[DecodedBatch, int, int]]:
+    def _csv(self, stream: ByteStream, byte: int) -> Iterator[_Stretch]:
         header = read_csv_header(stream)
         stream.skip_to(max(byte, header.end))
         for offset, block in record_blocks(stream, self.block_bytes, quoted=True):
-            batch, malformed = _parse_csv_block(block, header, self._csv_columns(header),
-                                                numbers=self.schema.fixed)
+            batch, malformed = _parse_csv_block(block, header, self._csv_types(header))
             decoded = decode_arrow_batch(batch, self.schema, text=True)
             if malformed:
                 decoded.bad += [(batch.num_rows + k, BadRecord(MALFORMED_ROW, m))
                                 for k, m in enumerate(malformed)]
-            yield decoded, batch.num_rows + len(malformed), offset + len(block)
+            yield _Stretch(decoded, batch.num_rows + len(malformed), offset + len(block),
+                           self._extra(batch, len(malformed)))
 
-    def _csv_columns(self, header: CsvHeader) -> list[str]:
-        """The columns to convert: the schema's once it is fixed, else all of them."""
+    def _csv_types(self, header: CsvHeader) -> dict[str, str]:
+        """The columns to convert, and to what: ``"number"`` or ``"text"``.
+
+        All of them as text until the schema is fixed; then its columns as numbers (a block
+        with a cell that is not one is parsed again as text) and the extra columns as text.
+        """
         if not self.schema.fixed:
-            return list(dict.fromkeys(header.names))
-        return list(dict.fromkeys([*(self.schema.features or ()), self.schema.target]))
+            return dict.fromkeys([*header.names, *self.extra_columns], "text")
+        wanted = [*(self.schema.features or ()), self.schema.target]
+        return {**dict.fromkeys(self.extra_columns, "text"), **dict.fromkeys(wanted, "number")}
+
+    def _extra(self, batch: pa.RecordBatch, pad: int = 0) -> pa.RecordBatch | None:
+        """The extra columns of ``batch`` (null where absent), plus ``pad`` rows of nulls."""
+        if not self.extra_columns:
+            return None
+        import pyarrow as pa
+
+        arrays = []
+        for name in self.extra_columns:
+            index = batch.schema.get_field_index(name)
+            column = batch.column(index) if index >= 0 else pa.nulls(batch.num_rows)
+            if pad:
+                column = pa.concat_arrays([column, pa.nulls(pad, column.type)])
+            arrays.append(column)
+        return pa.record_batch(arrays, names=list(self.extra_columns))
 
     # -- JSON Lines ---------------------------------------------------------------------------
 
-    def _jsonl(self, stream: ByteStream) -> Iterator[tuple[DecodedBatch, int, int]]:
+    def _jsonl(self, stream: ByteStream) -> Iterator[_Stretch]:
         for offset, block in record_blocks(stream, self.block_bytes, quoted=False):
             fast = self._jsonl_fast(block) if self.schema.fixed else None
             if fast is not None:
-                yield fast, len(fast), offset + len(block)
+                decoded, batch = fast
+                yield _Stretch(decoded, len(decoded), offset + len(block), self._extra(batch))
                 continue
             lines = [s for s in map(bytes.strip, block.split(b"\n")) if s]
-            yield decode_batch(lines, self.schema, self.max_message_bytes), len(lines), \
-                offset + len(block)
+            yield _Stretch(decode_batch(lines, self.schema, self.max_message_bytes), len(lines),
+                           offset + len(block), self._jsonl_extra(lines))
 
-    def _jsonl_fast(self, block: bytes) -> DecodedBatch | None:
-        """The block decoded by Arrow when every line is an object of plain numbers, else None."""
+    def _jsonl_extra(self, lines: list[bytes]) -> pa.RecordBatch | None:
+        """The extra fields of JSON lines decoded one by one (null where a line has none)."""
+        if not self.extra_columns:
+            return None
+        import orjson
+        import pyarrow as pa
+
+        objs = []
+        for line in lines:
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                obj = None
+            objs.append(obj if isinstance(obj, dict) else {})
+        arrays = []
+        for name in self.extra_columns:
+            values = [obj.get(name) for obj in objs]
+            try:
+                arrays.append(pa.array(values))
+            except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: as JSON text
+                arrays.append(pa.array([None if v is None else orjson.dumps(v).decode()
+                                        for v in values]))
+        return pa.record_batch(arrays, names=list(self.extra_columns))
+
+    def _jsonl_fast(self, block: bytes) -> tuple[DecodedBatch, pa.RecordBatch] | None:
+        """The block decoded by Arrow when every line is an object of plain numbers, else None.
+
+        Returns the decoded rows and the Arrow batch they came from.
+        """
         import pyarrow as pa
         import pyarrow.json as pajson
 
@@ -282,7 +351,7 @@ class ColumnarReader:
                 read_options=pajson.ReadOptions(use_threads=False, block_size=len(block) + 1),
                 parse_options=pajson.ParseOptions(
                     explicit_schema=pa.schema([(n, pa.float64()) for n in names]),
-                    unexpected_field_behavior="ignore",
+                    unexpected_field_behavior="infer" if self.extra_columns else "ignore",
                 ),
             )
         except pa.ArrowInvalid:
@@ -294,13 +363,13 @@ class ColumnarReader:
         batch = table.combine_chunks().to_batches()[0] if table.num_rows else None
         if batch is None:
             return None
-        return decode_arrow_batch(batch, self.schema, text=False)
+        return decode_arrow_batch(batch, self.schema, text=False), batch
 
     # -- Parquet ------------------------------------------------------------------------------
 
     def _parquet(
         self, path: str, stream: ByteStream | None, row: int
-    ) -> Iterator[tuple[DecodedBatch, int, int]]:
+    ) -> Iterator[_Stretch]:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -320,7 +389,7 @@ class ColumnarReader:
         columns = None
         if self.schema.fixed:
             present = set(parquet.schema_arrow.names)
-            wanted = [*(self.schema.features or ()), self.schema.target]
+            wanted = [*(self.schema.features or ()), self.schema.target, *self.extra_columns]
             columns = [c for c in dict.fromkeys(wanted) if c in present]
         for batch in parquet.iter_batches(batch_size=self.batch_rows,
                                           row_groups=range(first, len(group_rows)),
@@ -330,16 +399,18 @@ class ColumnarReader:
                 batch, drop = batch.slice(cut), drop - cut
                 if batch.num_rows == 0:
                     continue
-            yield decode_arrow_batch(batch, self.schema, text=False), batch.num_rows, 0
+            decoded = decode_arrow_batch(batch, self.schema, text=False)
+            yield _Stretch(decoded, batch.num_rows, 0, self._extra(batch))
 
 
 def _parse_csv_block(
-    block: bytes, header: CsvHeader, columns: list[str], numbers: bool
+    block: bytes, header: CsvHeader, types: dict[str, str]
 ) -> tuple[pa.RecordBatch, list[str]]:
     """One block of CSV rows, and the rows with the wrong number of cells.
 
-    With ``numbers``, the columns are parsed straight to float64 (the common case, and the
-    fastest); a block with a cell that is not a number is parsed again as text.
+    ``types`` maps the columns to read to ``"number"`` (parsed straight to float64: the common
+    case, and the fastest) or ``"text"``; a block with a cell that is not a number is parsed
+    again with every column as text.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -351,7 +422,11 @@ def _parse_csv_block(
                          f"{row.text[:200]!r}")
         return "skip"
 
-    def parse(cell_type: pa.DataType) -> pa.Table:
+    columns = list(types)
+
+    def parse(numbers: bool) -> pa.Table:
+        column_types = {c: pa.float64() if numbers and t == "number" else pa.string()
+                        for c, t in types.items()}
         return pacsv.read_csv(
             pa.py_buffer(block),
             read_options=pacsv.ReadOptions(column_names=header.names, use_threads=False,
@@ -359,7 +434,7 @@ def _parse_csv_block(
             parse_options=pacsv.ParseOptions(delimiter=header.delimiter, newlines_in_values=True,
                                              invalid_row_handler=refuse),
             convert_options=pacsv.ConvertOptions(
-                column_types={c: cell_type for c in columns}, include_columns=columns,
+                column_types=column_types, include_columns=columns,
                 include_missing_columns=True, null_values=[""], strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
             ),
@@ -367,15 +442,15 @@ def _parse_csv_block(
 
     try:
         table = None
-        if numbers:
+        if "number" in types.values():
             try:
-                table = parse(pa.float64())
+                table = parse(numbers=True)
             except pa.ArrowInvalid as exc:
                 if "Empty CSV file" in str(exc):
                     raise
                 malformed.clear()
         if table is None:
-            table = parse(pa.string())
+            table = parse(numbers=False)
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" not in str(exc):
             raise

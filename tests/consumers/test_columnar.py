@@ -56,8 +56,9 @@ def jsonl_bytes(records: list[dict]) -> bytes:
 
 
 def write_parquet(path: Path, records: list[dict], row_group_size: int = 100) -> Path:
-    table = pa.table({k: pa.array([r.get(k) for r in records], pa.float64())
-                      for k in ("a", "b", "c", "y")})
+    names = dict.fromkeys(k for r in records for k in r)
+    table = pa.table({k: pa.array([r.get(k) for r in records],
+                                  pa.int64() if k == "id" else pa.float64()) for k in names})
     pq.write_table(table, path, row_group_size=row_group_size)
     return path
 
@@ -452,3 +453,30 @@ def test_writer_refuses_other_columns_and_unknown_formats(tmp_path):
             out.write({"other": [1]})
     with pytest.raises(ValueError, match="p.parquet.gz"):
         open_writer(tmp_path / "p.parquet.gz")
+
+
+# -- extra columns -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block_bytes", [1 << 20, 30])
+def test_extra_columns_come_with_every_row_as_read(tmp_path, block_bytes):
+    csv_path = write(tmp_path / "log.csv", "id,ts,a,y\nr0,5,1,2\nr1,6,x,3\nr2,7\nr3,8,4,\n")
+    schema = Schema(target="y", features=("a",))
+    batches = read(csv_path, schema, extra_columns=("id", "ts", "nope"),
+                   block_bytes=block_bytes)
+    extra = pa.Table.from_batches([b.extra for b in batches])
+    assert sum(b.records for b in batches) == extra.num_rows == 4
+    ids = [v for b in batches for v in b.extra.column("id").to_pylist()]
+    assert [v for v in ids if v is not None] == ["r0", "r1", "r3"]
+    assert ids.count(None) == 1  # the malformed row's
+    valid = [b.extra.column("id")[int(i)].as_py() for b in batches for i in b.decoded.rows]
+    assert valid == ["r0", "r3"]
+    assert extra.column("ts").type == pa.string() and extra.column("nope").null_count == 4
+
+    records = [{"id": 7, "a": 1.0, "y": 2.0}, {"id": 8, "a": 2.0}]
+    for path in (write(tmp_path / "fast.jsonl", jsonl_bytes(records)),
+                 write(tmp_path / "slow.jsonl", jsonl_bytes(records) + b"not json\n"),
+                 write_parquet(tmp_path / "t.parquet", records)):
+        batches = read(path, Schema(target="y", features=("a",)), extra_columns=("id",))
+        ids = [v for b in batches for v in b.extra.column("id").to_pylist()]
+        assert ids[:2] == [7, 8] and len(ids) == sum(b.records for b in batches), path
