@@ -257,6 +257,8 @@ class ColumnarReader:
 
     def _csv(self, stream: ByteStream, byte: int) -> Iterator[_Stretch]:
         header = read_csv_header(stream)
+        if header is None:  # an empty file: no rows, as in the row replay
+            return
         stream.skip_to(max(byte, header.end))
         for offset, block in record_blocks(stream, self.block_bytes, quoted=True):
             batch, malformed = _parse_csv_block(block, header, self._csv_types(header))

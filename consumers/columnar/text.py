@@ -124,8 +124,8 @@ def _sniff_delimiter(line: str) -> str:
     return best if counts[best] else ","
 
 
-def read_csv_header(stream: ByteStream) -> CsvHeader:
-    """Read the header line of ``stream`` (which is left just after it)."""
+def read_csv_header(stream: ByteStream) -> CsvHeader | None:
+    """Read the header line of ``stream`` (left just after it); None for an empty input."""
     head = b""
     while True:
         chunk = stream.read(1 << 16)
@@ -144,7 +144,7 @@ def read_csv_header(stream: ByteStream) -> CsvHeader:
     except UnicodeDecodeError as exc:
         raise ValueError(f"the CSV header is not UTF-8: {exc}") from None
     if not decoded.strip():
-        raise ValueError("the CSV input has no header line")
+        return None
     delimiter = _sniff_delimiter(decoded)
     names = next(csv.reader([decoded], delimiter=delimiter))
     return CsvHeader(names=names, delimiter=delimiter, end=end)

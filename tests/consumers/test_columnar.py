@@ -186,6 +186,16 @@ def test_a_list_of_sources_is_read_in_the_order_given(tmp_path):
     assert X[:, 0].tolist() == [0, 1, 2, 3, 4, 5]
 
 
+def test_empty_files_have_no_rows(tmp_path):
+    write(tmp_path / "a.csv", "")
+    write(tmp_path / "b.jsonl.gz", "")
+    write(tmp_path / "c.csv", "a,y\n")
+    write(tmp_path / "d.csv", csv_text(marked(0, 2)))
+    batches = read(tmp_path)
+    assert [b.end.path for b in batches] == [str(tmp_path / "d.csv")]
+    assert batches[0].records == 2
+
+
 def test_missing_and_unknown_inputs_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope"):
         expand(str(tmp_path / "nope.csv"))
