@@ -103,8 +103,13 @@ def reader_seconds(path: str) -> tuple[float, float]:
 
 
 _CHILD = """
-import resource, sys, time, json
+import sys, time, json
 t0 = float(sys.argv[2])
+
+def peak_mb():  # VmHWM: ru_maxrss would include the parent's peak (kept across exec)
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+
 from consumers.columnar import ColumnarReader
 from consumers.config import build_model, load_settings
 from consumers.schema import Schema
@@ -116,9 +121,8 @@ with ColumnarReader(sys.argv[1], Schema(target="y")) as reader:
         model.learn_sequential(d.X, d.y, d.columns, d.learn)
         if first is None:
             first = time.time() - t0
-            base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"first_batch_s": first, "peak_mb": resource.getrusage(
-    resource.RUSAGE_SELF).ru_maxrss / 1024, "after_first_batch_mb": base / 1024}))
+            base = peak_mb()
+print(json.dumps({"first_batch_s": first, "peak_mb": peak_mb(), "after_first_batch_mb": base}))
 """
 
 
