@@ -65,7 +65,7 @@ class _Column:
     values: np.ndarray  # NaN where missing or not a number
     missing: np.ndarray  # bool: null, or absent
     non_numeric: np.ndarray  # bool
-    kind: np.ndarray | str  # name of a non-number's type: one for the column, or per cell
+    kind: str  # the type name a non-number's refusal gives
     absent_word: str  # "absent" (a CSV empty cell, a missing column) or "null"
 
 
@@ -172,8 +172,7 @@ def _detail(name: str, col: _Column, code: int, i: int) -> str:
     if code == _MISSING:
         return f"{name!r} is {col.absent_word}"
     if code in (_NON_NUMERIC, _NON_NUMERIC_TARGET):
-        kind = col.kind if isinstance(col.kind, str) else col.kind[i]
-        return f"{name!r} is {kind}"
+        return f"{name!r} is {col.kind}"
     return f"{name!r} is {float(col.values[i])}"
 
 
