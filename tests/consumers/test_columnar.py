@@ -490,3 +490,53 @@ def test_extra_columns_come_with_every_row_as_read(tmp_path, block_bytes):
         batches = read(path, Schema(target="y", features=("a",)), extra_columns=("id",))
         ids = [v for b in batches for v in b.extra.column("id").to_pylist()]
         assert ids[:2] == [7, 8] and len(ids) == sum(b.records for b in batches), path
+
+
+# -- fuzz: the columnar path equals the row path -----------------------------------------------
+
+_CELLS = ["1", "-2.5", "3e2", "", "nan", "inf", "-Infinity", "x", " 4 ", "1_0", "1e400", "0x1",
+          "+.5", "NULL"]
+_JSON_VALUES = ["1", "-2.5", "3e2", "null", "true", '"7"', "1e400", "NaN", "[1]", "{}"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fuzzed_csv_matches_the_row_path(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    clean = rng.random() < 0.5  # mostly numbers: blocks parsed straight to float64
+    lines = ["k,a,b,y"]
+    for i in range(300):
+        cells = [repr(float(v)) if clean and rng.random() < 0.97 else str(rng.choice(_CELLS))
+                 for v in rng.normal(size=3)]
+        lines.append(",".join([str(i), *cells]))
+    path = write(tmp_path / "fuzz.csv", "\n".join(lines) + "\n")
+    schema = Schema(target="y", ignore=("k",))
+    batches = read(path, schema, block_bytes=int(rng.integers(20, 3000)))
+    with FileSource(path) as source:
+        reference = decode_batch([m.value for m in source.poll(1000)],
+                                 Schema(target="y", ignore=("k",)))
+    assert schema.features == (reference.columns or None)
+    assert refusals(batches) == [(i, str(r)) for i, r in reference.bad]
+    if len(reference):
+        X, y, learned = stacked(batches)
+        np.testing.assert_array_equal(X, reference.X)
+        np.testing.assert_array_equal(y, reference.y)
+        np.testing.assert_array_equal(learned, reference.learn)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fuzzed_jsonl_matches_the_kafka_path(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    lines = []
+    for _ in range(300):
+        fields = [f'"{k}": {rng.choice(_JSON_VALUES) if rng.random() < 0.1 else rng.normal()}'
+                  for k in ("a", "b", "y") if rng.random() < 0.97]
+        lines.append(("{" + ", ".join(fields) + "}").encode())
+    path = write(tmp_path / "fuzz.jsonl", b"\n".join(lines) + b"\n")
+    schema = Schema(target="y")
+    batches = read(path, schema, block_bytes=int(rng.integers(50, 5000)))
+    reference = decode_batch(lines, Schema(target="y"))
+    assert refusals(batches) == [(i, str(r)) for i, r in reference.bad]
+    X, y, learned = stacked(batches)
+    np.testing.assert_allclose(X, reference.X, rtol=1e-15)
+    np.testing.assert_allclose(y, reference.y, rtol=1e-15)
+    np.testing.assert_array_equal(learned, reference.learn)
