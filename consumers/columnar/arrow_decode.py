@@ -8,7 +8,7 @@ row refused here is refused there for the same reason (same `Reason` code, same 
 * every schema feature must be present and not null (`Reason.MISSING_FEATURE`), a number
   (`Reason.NON_NUMERIC_FEATURE`) and finite (`Reason.NONFINITE_FEATURE`); checks run in that
   order, target first, then the features in schema order: a row's first failure is its reason;
-* until the schema is fixed, rows go one by one through `consumers.decode.decode_value` (the
+* until the schema is fixed, rows go one by one through `consumers.decode.decode_batch` (the
   reference) as the mapping a row source would deliver: the first valid one fixes the schema.
 
 Numbers are integer and floating-point columns. With ``text=True`` (CSV, every cell read as
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from consumers.decode import DecodedBatch, decode_value
+from consumers.decode import DecodedBatch, decode_batch
 from consumers.file_source import _cell
 from consumers.records import BadRecord, Reason
 from consumers.schema import Schema
@@ -153,9 +153,9 @@ def _infer_schema(
     """Decode rows with the reference until one fixes ``schema``: (its index, the refused)."""
     bad: list[tuple[int, BadRecord]] = []
     for i, row in enumerate(_row_mappings(batch, text)):
-        out = decode_value(row, schema)
-        if isinstance(out, BadRecord):
-            bad.append((i, out))
+        out = decode_batch([row], schema, None)
+        if out.bad:
+            bad.append((i, out.bad[0][1]))
         elif schema.fixed:
             return i, bad
     return batch.num_rows, bad
