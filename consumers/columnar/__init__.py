@@ -1,0 +1,17 @@
+"""Replay logged data at columnar speed: CSV, JSON Lines and Parquet through Arrow.
+
+Modules, in data-flow order (pyarrow is imported only when a file is read or written):
+
+``paths``         which inputs a source names (files, directories, globs, hive partitions, ``-``)
+``text``          CSV / JSON Lines bytes cut into blocks of whole records, with their offsets
+``arrow_decode``  an Arrow batch -> `DecodedBatch` arrays and refused rows (the row path's rules)
+``reader``        `ColumnarReader`: decoded batches in a defined order, resumable by `Position`
+``writers``       streaming CSV / JSON Lines / Parquet writers of predictions
+"""
+
+from consumers.columnar.paths import expand, format_of
+from consumers.columnar.reader import MALFORMED_ROW, ColumnarBatch, ColumnarReader, Position
+from consumers.columnar.writers import PredictionWriter, open_writer
+
+__all__ = ["MALFORMED_ROW", "ColumnarBatch", "ColumnarReader", "Position", "PredictionWriter",
+           "expand", "format_of", "open_writer"]

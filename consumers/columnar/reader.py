@@ -1,0 +1,463 @@
+"""Stream CSV, JSON Lines and Parquet inputs as decoded batches, resumable by position.
+
+`ColumnarReader` reads the inputs of a source (see `consumers.columnar.paths` for which files
+and in which order) with Arrow and yields `ColumnarBatch` es: the rows of a stretch of one file
+decoded into the arrays `SGDRegressor.learn_sequential` takes (`consumers.decode.DecodedBatch`:
+feature names, a C-contiguous float64 matrix, the targets, the labelled mask, the refused rows
+with their reason codes), plus the `Position` before and after that stretch. Rows come in file
+order, files in path order.
+
+Formats
+-------
+* CSV: a header row; the delimiter (``,``, ``;``, tab or ``|``) is sniffed from it, a UTF-8 byte
+  order mark is dropped, quoted cells may hold newlines. Cells are decoded as
+  `consumers.file_source` decodes them (`consumers.columnar.arrow_decode`). A row with more or
+  fewer cells than the header is refused as `MALFORMED_ROW` (the row replay pads or truncates
+  it instead); Arrow does not say where it was in its block, so it is listed after the block's
+  other rows.
+* JSON Lines: one object per line. A block Arrow reads as plain numbers goes the fast way;
+  any other (a null or absent feature, a bool, a string, a non-object, a blank line, a line
+  over ``max_message_bytes``...) is decoded line by line by `consumers.decode.decode_batch`,
+  which is the rule for a Kafka message: same model, same refusals.
+* Parquet: integer and floating-point columns are numbers; nulls are null.
+* ``-`` reads stdin: gzip'd if it starts with gzip's magic bytes (as any CSV/JSON Lines input),
+  Parquet if it starts with ``PAR1`` (read whole into memory: Parquet needs its footer), JSON
+  Lines if its first non-blank byte is ``{``, CSV otherwise; ``fmt`` overrides.
+
+Positions
+---------
+A `Position` names a file (index in the input list, and its path to check it is the same
+one), the records of that file already read (``row``: data rows, refused ones included, blank
+lines not counted) and, for CSV and JSON Lines, the byte offset in the decompressed stream
+where the next record starts. ``ColumnarReader(source, schema, start=position)`` resumes there
+without decoding what came before: it seeks a plain file to the byte, reads gzip and stdin up to
+it without parsing, and skips whole Parquet row groups (and slices the first one it reads).
+
+>>> import os, tempfile
+>>> from consumers.schema import Schema
+>>> d = tempfile.mkdtemp(); p = os.path.join(d, "log.csv")
+>>> _ = open(p, "w").write("a,b,y\\n1,2,3\\n4,x,5\\n6,7,\\n")
+>>> with ColumnarReader(p, Schema(target="y")) as reader:
+...     [(b.decoded.X.tolist(), b.decoded.learn.tolist(), [(i, str(r)) for i, r in b.decoded.bad])
+...      for b in reader]
+[([[1.0, 2.0], [6.0, 7.0]], [True, False], [(1, "non_numeric_feature: 'b' is string")])]
+>>> reader.position
+Position(file=0, path='...log.csv', row=3, byte=23)
+>>> resume = Position(file=0, path=p, row=2, byte=18)
+>>> with ColumnarReader(p, Schema(target="y", features=("a", "b")), start=resume) as r:
+...     [b.decoded.X.tolist() for b in r]
+[[[6.0, 7.0]]]
+>>> os.remove(p); os.rmdir(d)
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
+
+import numpy as np
+
+from consumers.columnar.arrow_decode import decode_arrow_batch
+from consumers.columnar.paths import COLUMNAR_FORMATS, STDIN, expand, format_of
+from consumers.columnar.text import ByteStream, CsvHeader, read_csv_header, record_blocks
+from consumers.decode import DEFAULT_MAX_BYTES, DecodedBatch, decode_batch
+from consumers.records import BadRecord
+from consumers.schema import Schema
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["MALFORMED_ROW", "ColumnarBatch", "ColumnarReader", "Position"]
+
+
+class _Stretch(NamedTuple):
+    """What reading one block (or Parquet batch) gives: rows, how many records, where it ended."""
+
+    decoded: DecodedBatch
+    records: int
+    byte: int
+    extra: pa.RecordBatch | None = None
+
+#: Reason code of a CSV row whose number of cells is not the header's (the only code the row
+#: path does not have: it pads or truncates such rows).
+MALFORMED_ROW = "malformed_row"
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a replay stands: file index and path, records read in it, byte offset of the next."""
+
+    file: int = 0
+    path: str = ""
+    row: int = 0
+    byte: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Position:
+        return cls(int(d["file"]), str(d["path"]), int(d["row"]), int(d.get("byte", 0)))
+
+
+@dataclass
+class ColumnarBatch:
+    """Decoded rows of one stretch of one file.
+
+    Row ``i`` of the stretch (``decoded.rows`` and the indices of ``decoded.bad`` are such row
+    numbers) is record ``start.row + i`` of the file. ``extra`` holds the reader's
+    ``extra_columns`` for every row of the stretch (valid and refused, null where a row lacks
+    one), as Arrow read them: CSV cells as text, JSON values and Parquet columns typed.
+    """
+
+    decoded: DecodedBatch
+    start: Position
+    end: Position
+    extra: pa.RecordBatch | None = None
+
+    @property
+    def records(self) -> int:
+        """Input records in this batch (valid and refused)."""
+        return self.end.row - self.start.row
+
+
+class ColumnarReader:
+    """Iterate over the inputs of ``source`` as `ColumnarBatch` es (see the module docstring).
+
+    Parameters
+    ----------
+    source
+        A file, directory, glob, ``-`` (stdin), or a list of them.
+    schema
+        Target and features; fixed by the first valid row when the features are inferred.
+    fmt
+        ``"csv"``, ``"jsonl"``, ``"parquet"`` or ``"auto"`` (from the extension; sniffed on stdin).
+    start
+        `Position` to resume from (a checkpoint's); default: the beginning.
+    block_bytes
+        Bytes of CSV / JSON Lines decoded at once (a batch holds the rows of one block).
+    batch_rows
+        Rows per Parquet batch.
+    max_message_bytes
+        A JSON line longer than this is refused (`Reason.OVERSIZE`), as a Kafka message is.
+    extra_columns
+        Columns delivered as read with each batch (`ColumnarBatch.extra`): an id to write
+        beside the predictions, the field pacing reads...
+    stdin
+        Binary stream read for ``-`` (default ``sys.stdin.buffer``).
+    """
+
+    def __init__(
+        self,
+        source: str | Path | Sequence[str | Path],
+        schema: Schema,
+        *,
+        fmt: str = "auto",
+        start: Position | None = None,
+        block_bytes: int = 1 << 20,
+        batch_rows: int = 1 << 16,
+        max_message_bytes: int | None = DEFAULT_MAX_BYTES,
+        extra_columns: Sequence[str] = (),
+        stdin: BinaryIO | None = None,
+    ):
+        if fmt != "auto" and fmt not in COLUMNAR_FORMATS:
+            raise ValueError(f"format must be one of {COLUMNAR_FORMATS} or 'auto', got {fmt!r}")
+        if block_bytes < 1 or batch_rows < 1:
+            raise ValueError("block_bytes and batch_rows must be >= 1")
+        self.paths = expand(source)
+        self.schema = schema
+        self.fmt = fmt
+        self.block_bytes = block_bytes
+        self.batch_rows = batch_rows
+        self.max_message_bytes = max_message_bytes
+        self.extra_columns = tuple(extra_columns)
+        self._stdin = stdin
+        self._start = self._locate(start or Position(0, self.paths[0]))
+        self.position = self._start
+        self._open: list[object] = []
+
+    def _locate(self, start: Position) -> Position:
+        """``start`` with its file index checked against the inputs' paths."""
+        if start.file < len(self.paths) and self.paths[start.file] == start.path:
+            return start
+        if start.path in self.paths:
+            return Position(self.paths.index(start.path), start.path, start.row, start.byte)
+        if not start.path and start.row == 0 and start.byte == 0:
+            return Position(start.file, self.paths[min(start.file, len(self.paths) - 1)])
+        raise ValueError(f"cannot resume: {start.path!r} is not among the inputs {self.paths}")
+
+    # -- context management -------------------------------------------------------------------
+
+    def __enter__(self) -> ColumnarReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for f in self._open:
+            f.close()  # type: ignore[attr-defined]
+        self._open.clear()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[ColumnarBatch]:
+        for index in range(self._start.file, len(self.paths)):
+            path = self.paths[index]
+            at = self._start if index == self._start.file else Position(index, path)
+            try:
+                for part in self._read_file(path, at):
+                    end = Position(index, path, at.row + part.records, part.byte)
+                    batch = ColumnarBatch(part.decoded, at, end, part.extra)
+                    self.position = at = end
+                    yield batch
+            finally:
+                self.close()
+            if index + 1 < len(self.paths):
+                self.position = Position(index + 1, self.paths[index + 1])
+
+    def _stream(self, path: str) -> ByteStream:
+        if path == STDIN:  # read, never closed: stdin belongs to the process
+            return ByteStream(self._stdin if self._stdin is not None else sys.stdin.buffer)
+        stream = ByteStream(open(path, "rb"))  # noqa: SIM115 (closed by close())
+        self._open.append(stream)
+        return stream
+
+    def _format(self, path: str, stream: ByteStream | None) -> str:
+        if self.fmt != "auto":
+            return self.fmt
+        if stream is None:
+            return format_of(path)
+        head = stream.read(1 << 12)
+        stream.unread(head)
+        if head.startswith(b"PAR1"):
+            return "parquet"
+        return "jsonl" if head.lstrip()[:1] == b"{" else "csv"
+
+    def _read_file(self, path: str, at: Position) -> Iterator[_Stretch]:
+        """The stretches of one file, from ``at``."""
+        stream = self._stream(path) if path == STDIN else None
+        fmt = self._format(path, stream)
+        if fmt == "parquet":
+            yield from self._parquet(path, stream, at.row)
+            return
+        if stream is None:
+            stream = self._stream(path)
+        if fmt == "csv":
+            yield from self._csv(stream, at.byte)
+        else:
+            stream.skip_to(at.byte)
+            yield from self._jsonl(stream)
+
+    # -- CSV ----------------------------------------------------------------------------------
+
+    def _csv(self, stream: ByteStream, byte: int) -> Iterator[_Stretch]:
+        header = read_csv_header(stream)
+        if header is None:  # an empty file: no rows, as in the row replay
+            return
+        stream.skip_to(max(byte, header.end))
+        for offset, block in record_blocks(stream, self.block_bytes, quoted=True):
+            batch, malformed = _parse_csv_block(block, header, self._csv_types(header))
+            decoded = decode_arrow_batch(batch, self.schema, text=True)
+            if malformed:
+                decoded.bad += [(batch.num_rows + k, BadRecord(MALFORMED_ROW, m))
+                                for k, m in enumerate(malformed)]
+            yield _Stretch(decoded, batch.num_rows + len(malformed), offset + len(block),
+                           self._extra(batch, len(malformed)))
+
+    def _csv_types(self, header: CsvHeader) -> dict[str, str]:
+        """The columns to convert, and to what: ``"number"`` or ``"text"``.
+
+        All of them as text until the schema is fixed; then its columns as numbers (a block
+        with a cell that is not one is parsed again as text) and the extra columns as text.
+        """
+        if not self.schema.fixed:
+            return dict.fromkeys([*header.names, *self.extra_columns], "text")
+        wanted = [*(self.schema.features or ()), self.schema.target]
+        return {**dict.fromkeys(self.extra_columns, "text"), **dict.fromkeys(wanted, "number")}
+
+    def _extra(self, batch: pa.RecordBatch, pad: int = 0) -> pa.RecordBatch | None:
+        """The extra columns of ``batch`` (null where absent), plus ``pad`` rows of nulls."""
+        if not self.extra_columns:
+            return None
+        import pyarrow as pa
+
+        arrays = []
+        for name in self.extra_columns:
+            index = batch.schema.get_field_index(name)
+            column = batch.column(index) if index >= 0 else pa.nulls(batch.num_rows)
+            if pad:
+                column = pa.concat_arrays([column, pa.nulls(pad, column.type)])
+            arrays.append(column)
+        return pa.record_batch(arrays, names=list(self.extra_columns))
+
+    # -- JSON Lines ---------------------------------------------------------------------------
+
+    def _jsonl(self, stream: ByteStream) -> Iterator[_Stretch]:
+        for offset, block in record_blocks(stream, self.block_bytes, quoted=False):
+            fast = self._jsonl_fast(block) if self.schema.fixed else None
+            if fast is not None:
+                decoded, batch = fast
+                yield _Stretch(decoded, len(decoded), offset + len(block), self._extra(batch))
+                continue
+            lines = [s for s in map(bytes.strip, block.split(b"\n")) if s]
+            yield _Stretch(decode_batch(lines, self.schema, self.max_message_bytes), len(lines),
+                           offset + len(block), self._jsonl_extra(lines))
+
+    def _jsonl_extra(self, lines: list[bytes]) -> pa.RecordBatch | None:
+        """The extra fields of JSON lines decoded one by one (null where a line has none)."""
+        if not self.extra_columns:
+            return None
+        import orjson
+        import pyarrow as pa
+
+        objs = []
+        for line in lines:
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                obj = None
+            objs.append(obj if isinstance(obj, dict) else {})
+        arrays = []
+        for name in self.extra_columns:
+            values = [obj.get(name) for obj in objs]
+            try:
+                arrays.append(pa.array(values))
+            except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: as JSON text
+                arrays.append(pa.array([None if v is None else orjson.dumps(v).decode()
+                                        for v in values]))
+        return pa.record_batch(arrays, names=list(self.extra_columns))
+
+    def _jsonl_fast(self, block: bytes) -> tuple[DecodedBatch, pa.RecordBatch] | None:
+        """The block decoded by Arrow when every line is an object of plain numbers, else None.
+
+        Returns the decoded rows and the Arrow batch they came from.
+        """
+        import pyarrow as pa
+        import pyarrow.json as pajson
+
+        ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 0x0A)
+        n_lines = len(ends) + (not block.endswith(b"\n"))
+        if self.max_message_bytes is not None and len(block) > self.max_message_bytes:
+            lengths = np.diff(np.concatenate(([-1], ends, [len(block)])))
+            if lengths.max() - 1 > self.max_message_bytes:
+                return None
+        names = [*(self.schema.features or ()), self.schema.target]
+        try:
+            table = pajson.read_json(
+                io.BytesIO(block),
+                read_options=pajson.ReadOptions(use_threads=False, block_size=len(block) + 1),
+                parse_options=pajson.ParseOptions(
+                    explicit_schema=pa.schema([(n, pa.float64()) for n in names]),
+                    unexpected_field_behavior="infer" if self.extra_columns else "ignore",
+                ),
+            )
+        except pa.ArrowInvalid:
+            return None
+        if table.num_rows != n_lines or any(
+            table.column(f).null_count for f in self.schema.features or ()
+        ):
+            return None  # a blank line, two objects on a line, an absent or null feature
+        batch = table.combine_chunks().to_batches()[0] if table.num_rows else None
+        if batch is None:
+            return None
+        return decode_arrow_batch(batch, self.schema, text=False), batch
+
+    # -- Parquet ------------------------------------------------------------------------------
+
+    def _parquet(
+        self, path: str, stream: ByteStream | None, row: int
+    ) -> Iterator[_Stretch]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if stream is not None:  # stdin
+            chunks = iter(lambda: stream.read(1 << 20), b"")
+            parquet = pq.ParquetFile(pa.BufferReader(b"".join(chunks)))
+        else:
+            parquet = pq.ParquetFile(path)
+        self._open.append(parquet)
+        meta = parquet.metadata
+        group_rows = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+        first, skipped = 0, 0
+        while first < len(group_rows) and skipped + group_rows[first] <= row:
+            skipped += group_rows[first]
+            first += 1
+        drop = row - skipped  # rows of the first group read that were already learned
+        columns = None
+        if self.schema.fixed:
+            present = set(parquet.schema_arrow.names)
+            wanted = [*(self.schema.features or ()), self.schema.target, *self.extra_columns]
+            columns = [c for c in dict.fromkeys(wanted) if c in present]
+        for batch in parquet.iter_batches(batch_size=self.batch_rows,
+                                          row_groups=range(first, len(group_rows)),
+                                          columns=columns, use_threads=False):
+            if drop:
+                cut = min(drop, batch.num_rows)
+                batch, drop = batch.slice(cut), drop - cut
+                if batch.num_rows == 0:
+                    continue
+            decoded = decode_arrow_batch(batch, self.schema, text=False)
+            yield _Stretch(decoded, batch.num_rows, 0, self._extra(batch))
+
+
+def _parse_csv_block(
+    block: bytes, header: CsvHeader, types: dict[str, str]
+) -> tuple[pa.RecordBatch, list[str]]:
+    """One block of CSV rows, and the rows with the wrong number of cells.
+
+    ``types`` maps the columns to read to ``"number"`` (parsed straight to float64: the common
+    case, and the fastest) or ``"text"``; a block with a cell that is not a number is parsed
+    again with every column as text.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    malformed: list[str] = []
+
+    def refuse(row) -> str:
+        malformed.append(f"{row.actual_columns} cells, the header has {row.expected_columns}: "
+                         f"{row.text[:200]!r}")
+        return "skip"
+
+    columns = list(types)
+
+    def parse(numbers: bool) -> pa.Table:
+        column_types = {c: pa.float64() if numbers and t == "number" else pa.string()
+                        for c, t in types.items()}
+        return pacsv.read_csv(
+            pa.py_buffer(block),
+            read_options=pacsv.ReadOptions(column_names=header.names, use_threads=False,
+                                           block_size=len(block) + 1),
+            parse_options=pacsv.ParseOptions(delimiter=header.delimiter, newlines_in_values=True,
+                                             invalid_row_handler=refuse),
+            convert_options=pacsv.ConvertOptions(
+                column_types=column_types, include_columns=columns,
+                include_missing_columns=True, null_values=[""], strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+
+    try:
+        table = None
+        if "number" in types.values():
+            try:
+                table = parse(numbers=True)
+            except pa.ArrowInvalid as exc:
+                if "Empty CSV file" in str(exc):
+                    raise
+                malformed.clear()
+        if table is None:
+            table = parse(numbers=False)
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV file" not in str(exc):
+            raise
+        table = pa.table({c: pa.array([], pa.string()) for c in columns})
+    batches = table.combine_chunks().to_batches()
+    batch = batches[0] if batches else pa.record_batch(
+        [pa.array([], pa.string()) for _ in columns], names=columns)
+    return batch, malformed
