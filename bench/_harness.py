@@ -27,6 +27,25 @@ _ENTRY = Path(PYTHON).with_name("online-lr")
 ONLINE_LR = [str(_ENTRY)] if _ENTRY.exists() else [PYTHON, "-m", "consumers"]
 
 
+#: The reference consumer: kafka-python reading ``n`` messages of a topic and ``json.loads``-ing
+#: each (argv: bootstrap address, topic, group, n), to run as ``python -c BARE_READER ...``.
+BARE_READER = """
+import json, sys, time
+from kafka import KafkaConsumer
+address, topic, group, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+c = KafkaConsumer(topic, bootstrap_servers=address, group_id=group,
+                  auto_offset_reset="earliest", enable_auto_commit=False)
+seen, deadline = 0, time.monotonic() + 600
+while seen < n and time.monotonic() < deadline:
+    for records in c.poll(timeout_ms=1000, max_records=min(500, n - seen)).values():
+        for r in records:
+            json.loads(r.value)
+            seen += 1
+c.close()
+assert seen == n, seen
+"""
+
+
 def load() -> str:
     """The 1-minute load average, to be printed with every table (the host may be shared)."""
     return os.getloadavg().__repr__() if hasattr(os, "getloadavg") else "n/a"

@@ -29,22 +29,6 @@ import uuid
 
 import _harness as h
 
-BARE = """
-import json, sys, time
-from kafka import KafkaConsumer
-address, topic, group, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-c = KafkaConsumer(topic, bootstrap_servers=address, group_id=group,
-                  auto_offset_reset="earliest", enable_auto_commit=False)
-seen, deadline = 0, time.monotonic() + 600
-while seen < n and time.monotonic() < deadline:
-    for records in c.poll(timeout_ms=1000, max_records=min(500, n - seen)).values():
-        for r in records:
-            json.loads(r.value)
-            seen += 1
-c.close()
-assert seen == n, seen
-"""
-
 RIVER = """
 import json, sys, time
 from kafka import KafkaConsumer
@@ -106,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             for kind in ("a", "b", "c"):
                 group = f"g-{kind}-{r}-{uuid.uuid4().hex[:6]}"
                 if kind == "a":
-                    cmd = [h.PYTHON, "-c", BARE, address, topic, group, str(n)]
+                    cmd = [h.PYTHON, "-c", h.BARE_READER, address, topic, group, str(n)]
                 elif kind == "b":
                     ckpt = os.path.join(work, f"{group}.ckpt.json")
                     cmd = consume_cmd(address, topic, group, n, ckpt)

@@ -84,23 +84,6 @@ def run_replay(path: str, workdir: str, window: int) -> tuple[float, float]:
     return seconds, rolling_mse(checkpoint) / NOISE_SD**2
 
 
-BARE = """
-import json, sys, time
-from kafka import KafkaConsumer
-address, topic, group, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-c = KafkaConsumer(topic, bootstrap_servers=address, group_id=group,
-                  auto_offset_reset="earliest", enable_auto_commit=False)
-seen, deadline = 0, time.monotonic() + 600
-while seen < n and time.monotonic() < deadline:
-    for records in c.poll(timeout_ms=1000, max_records=min(500, n - seen)).values():
-        for r in records:
-            json.loads(r.value)
-            seen += 1
-c.close()
-assert seen == n, seen
-"""
-
-
 def run_kafka(path: str, n: int, repeat: int, window: int, workdir: str
               ) -> dict[str, list[tuple[float, float]]]:
     """{"bare"/"consume": [(seconds, last-window MSE / noise variance or NaN), ...]}."""
@@ -112,7 +95,8 @@ def run_kafka(path: str, n: int, repeat: int, window: int, workdir: str
             h.produce_values(address, topic, iter([[line.rstrip(b"\n") for line in f]]))
         for r in range(repeat):
             group = f"g-bare-{r}-{uuid.uuid4().hex[:6]}"
-            wall = h.run_timed([h.PYTHON, "-c", BARE, address, topic, group, str(n)])[0]
+            wall = h.run_timed([h.PYTHON, "-c", h.BARE_READER, address, topic, group,
+                                str(n)])[0]
             runs["bare"].append((wall, float("nan")))
             group = f"g-consume-{r}-{uuid.uuid4().hex[:6]}"
             checkpoint = os.path.join(workdir, f"{group}.ckpt.json")

@@ -21,12 +21,11 @@ it (`_cell`).
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 import operator
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain
 
@@ -34,7 +33,7 @@ import numpy as np
 import orjson
 
 from consumers import records
-from consumers.decode import DEFAULT_MAX_BYTES
+from consumers.decode import DEFAULT_MAX_BYTES, _json_type, parse_value
 from consumers.records import BadRecord, Value
 
 __all__ = ["DecodedBatch", "Reason", "Schema", "decode_batch"]
@@ -200,58 +199,6 @@ class DecodedBatch:
         return len(self.rows)
 
 
-def parse_value(
-    value: Value, max_bytes: int | None = DEFAULT_MAX_BYTES, schema: Schema | None = None
-) -> Mapping | BadRecord:
-    """Bytes -> the JSON object they hold, or why not. A mapping is returned as is.
-
-    ``schema`` only sharpens the reason given for a refused value (see `_explain`).
-    """
-    if isinstance(value, Mapping):
-        return value
-    if value is None or len(value) == 0:
-        return BadRecord(Reason.EMPTY, "no value" if value is None else "zero bytes")
-    if max_bytes is not None and len(value) > max_bytes:
-        return BadRecord(Reason.OVERSIZE, f"{len(value)} bytes > max {max_bytes}")
-    try:
-        obj = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        return _explain(bytes(value), exc, schema)
-    if not isinstance(obj, dict):
-        return BadRecord(Reason.NOT_OBJECT, f"got {_json_type(obj)}")
-    return obj
-
-
-def _explain(value: bytes, exc: Exception, schema: Schema | None) -> BadRecord:
-    """Name the reason orjson refused ``value`` (slow path, only for refused values).
-
-    Python's json accepts ``NaN``, ``Infinity`` and overflowing numbers, so it can say which
-    field was non-finite. The value stays refused either way: only the reason is sharpened.
-    """
-    try:
-        text = value.decode("utf-8")
-    except UnicodeDecodeError as uexc:
-        return BadRecord(Reason.INVALID_UTF8, str(uexc))
-    if schema is not None:
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            obj = None
-        if isinstance(obj, dict):
-            out = _extract(obj, replace(schema))  # a copy: explaining never fixes the schema
-            if isinstance(out, BadRecord):
-                return out
-    return BadRecord(Reason.INVALID_JSON, str(exc))
-
-
-def _json_type(v: object) -> str:
-    if v is None:
-        return "null"
-    return {bool: "bool", int: "number", float: "number", str: "string", list: "list"}.get(
-        type(v), type(v).__name__
-    )
-
-
 def _number(v: object) -> float | str:
     """A finite-or-not float from a JSON number, or the name of the wrong type (a str)."""
     t = type(v)
@@ -383,7 +330,7 @@ def _decode_batch_by_row(
     index: list[int] = []
     bad: list[tuple[int, BadRecord]] = []
     for i, value in enumerate(values):
-        obj = parse_value(value, max_bytes, schema)
+        obj = parse_value(value, max_bytes, schema.target)
         if isinstance(obj, BadRecord):
             bad.append((i, obj))
             continue
