@@ -30,10 +30,9 @@ from datetime import datetime
 from itertools import chain
 
 import numpy as np
-import orjson
 
 from consumers import records
-from consumers.decode import DEFAULT_MAX_BYTES, _json_type, parse_value
+from consumers.decode import DEFAULT_MAX_BYTES, _json_type, _parse_all, parse_value
 from consumers.records import BadRecord, Value
 
 __all__ = ["DecodedBatch", "Reason", "Schema", "decode_batch"]
@@ -276,20 +275,8 @@ def _decode_clean_batch(
     features = schema.features
     if features is None or not values:
         return None
-    kinds = set(map(type, values))
-    if kinds == {bytes}:
-        sizes = list(map(len, values))
-        if min(sizes) == 0 or (max_bytes is not None and max(sizes) > max_bytes):
-            return None
-        try:
-            objs = list(map(orjson.loads, values))
-        except orjson.JSONDecodeError:
-            return None
-        if set(map(type, objs)) != {dict}:
-            return None
-    elif kinds == {dict}:
-        objs = values  # rows a file source already parsed
-    else:
+    objs = _parse_all(values, max_bytes)
+    if objs is None:
         return None
     pick = operator.itemgetter(*features)
     try:
