@@ -270,6 +270,7 @@ class Runner:
         self.check_every = check_every
         self._clock = clock
         self._first_fields: list[str] | None = None  # of the run's first valid message
+        self._event_time: float | None = None  # latest event timestamp of this run
         self._first_detail: dict[str, str] = {}  # reason code -> its first refusal, in full
         self._warned: set[str] = set()
         self._last_check = clock()
@@ -307,7 +308,7 @@ class Runner:
             window=int(getattr(m, "mse_window", 1000)),
             learning_rate=float(m.learning_rate_now), elapsed=self._clock() - self._started,
             lag=self.source.lag(), checkpoints=self.checkpoints,
-            missing_by_field=self.encoder.missing_counts(),
+            missing_by_field=self.encoder.missing_counts(), event_time=self._event_time,
         )
 
     # -- the loop -----------------------------------------------------------------------------
@@ -464,6 +465,11 @@ class Runner:
             self._report_fields(messages[int(batch.rows[0])].value)
         predictions, refused = learn_encoded(self.model, self.encoder.feature_names,
                                              batch.encoded)
+        times = batch.encoded.timestamps
+        if len(times) and not np.isnan(times).all():
+            latest = float(np.nanmax(times))
+            self._event_time = latest if self._event_time is None else max(latest,
+                                                                           self._event_time)
         ok = np.ones(len(batch), dtype=bool)
         for k, _ in refused:
             ok[k] = False

@@ -189,7 +189,7 @@ def test_yaml_settings_map_onto_the_encoder(tmp_path):
                                         "hash", 4, 10, "refuse", "keep")
 
 
-def test_missing_counts_are_in_the_log_line_and_the_metrics(tmp_path, caplog):
+def test_missing_counts_and_event_time_are_in_the_log_line_and_the_metrics(tmp_path, caplog):
     from consumers.file_source import FileSource
     from consumers.metrics_server import RunnerCollector
     from consumers.reporting import LogLine
@@ -201,8 +201,9 @@ def test_missing_counts_are_in_the_log_line_and_the_metrics(tmp_path, caplog):
         runner = Runner(model, encoder, src, log_line=LogLine(0.0), every_messages=None,
                         every_seconds=None)
         runner.run()
-    expected = EVENTS and sum("sqm" not in e for e in EVENTS)
+    expected = sum("sqm" not in e for e in EVENTS)
     assert f"missing=(floor=40 sqm={expected})" in caplog.text
+    assert "event_time=2023-11-15T00:12:20Z" in caplog.text  # the latest 'ts', reported
     families = {f.name: f for f in RunnerCollector(runner).collect()}
     samples = {s.labels["field"]: s.value
                for s in families["online_lr_field_missing_events"].samples}
