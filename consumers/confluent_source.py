@@ -1,0 +1,421 @@
+"""Kafka input through confluent-kafka (librdkafka): `KafkaSource`'s contract at librdkafka's speed.
+
+The same contract as `consumers.kafka_source.KafkaSource` (read its module docstring first); what
+differs is how librdkafka gets there:
+
+* Rebalance callbacks (``on_assign``, ``on_revoke``, ``on_lost``) run on the calling thread,
+  inside `poll`'s ``consume()``, between two batches: model and positions agree there, and
+  blocking client calls are allowed in them. So:
+
+  - on assignment, the partitions the checkpoint holds are assigned at the checkpoint's offset,
+    or at the group's committed offset where that is further (a peer advanced them since a
+    ``kill -9``: the reconciliation is done before the first fetch, never by seeking back);
+    the others at the group's committed offset, else ``start_from``;
+  - on revocation, the runner checkpoints (``on_revoke``), the revoked partitions' checkpointed
+    offsets are committed synchronously, and once the broker has acknowledged them they are
+    forgotten (the hand-over);
+  - librdkafka drops the records it fetched for a partition before a (re)assignment, so a batch
+    never holds a record behind a partition's position (no filter is needed, unlike
+    kafka-python's).
+
+* A partition's position after a batch is the consumer's position, not ``last offset + 1``: it
+  also moves past transaction markers, so a fully read transactional topic is committed (and
+  its lag reported) at its end, lag 0. When a poll returns nothing, positions that moved past
+  markers are taken over too; nothing was learned from those offsets.
+
+* Errors: librdkafka retries what can be retried by itself. A record-level error that cannot
+  be (a corrupt record, a codec this librdkafka lacks), an authentication or authorization
+  failure and any fatal client error end the run with `KafkaClientError`, naming the partition,
+  offset and librdkafka's reason; ``_PARTITION_EOF`` is not an error (and is not enabled).
+
+* Liveness as `KafkaSource`: the broker must answer a metadata request within
+  ``broker_timeout`` at start (else `BrokerUnavailableError`, "cannot reach Kafka"); while
+  idle, a watermark request probes it at most once a second, and `BrokerUnavailableError` ends
+  the run once it has been unreachable, or no partition was assigned, for ``broker_timeout``.
+
+Batches come from ``consume(num_messages=...)`` and become `consumers.records.Message` tuples
+in one comprehension; the partition positions are read once a batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from consumers.confluent_client import (
+    KafkaClientError,
+    describe_error,
+    librdkafka_config,
+    require_confluent,
+)
+from consumers.errors import BrokerUnavailableError
+from consumers.kafka_source import partition_key
+from consumers.records import Message
+
+__all__ = ["ConfluentSource"]
+
+logger = logging.getLogger(__name__)
+
+_PROBE_EVERY_S = 1.0
+_new_message = tuple.__new__  # Message(...) without NamedTuple's Python-level __new__
+
+
+class ConfluentSource:
+    """Messages of one topic, for one consumer group, resumed from checkpointed offsets.
+
+    The parameters are `consumers.kafka_source.KafkaSource`'s (``client_kwargs`` are mapped by
+    `consumers.confluent_client.librdkafka_config`); ``max_poll_records`` is unused (the
+    runner asks each poll for its batch size).
+    """
+
+    kind = "kafka"  # the same checkpoints as KafkaSource: either client resumes the other's
+
+    def __init__(
+        self,
+        topic: str,
+        group: str,
+        client_kwargs: Mapping[str, Any],
+        *,
+        offsets: Mapping[str, int] | None = None,
+        start_from: str = "earliest",
+        idle_timeout: float | None = None,
+        broker_timeout: float = 60.0,
+        max_poll_records: int = 500,
+        group_instance_id: str | None = None,
+        on_revoke: Callable[[], Any] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        ck = require_confluent()
+        if start_from not in ("earliest", "latest"):
+            raise ValueError(f"start_from must be 'earliest' or 'latest', got {start_from!r}")
+        self.topic = topic
+        self.group = group
+        self.start_from = start_from
+        self.idle_timeout = idle_timeout
+        self.broker_timeout = broker_timeout
+        self.on_revoke = on_revoke
+        self.end_reason: str | None = None
+        #: Guards the positions; the runner shares it for the model (see `Runner.lock`).
+        self.lock = threading.RLock()
+        self._ck = ck
+        self._offsets: dict[str, int] = dict(offsets or {})
+        self._clock = clock
+        self._pending_error: BaseException | None = None
+        now = clock()
+        self._unassigned_since: float | None = now
+        self._quiet_since: float | None = None
+        self._outage_since: float | None = None
+        self._last_ok = now
+        self._last_probe = -float("inf")
+        config = librdkafka_config(client_kwargs, "consumer")
+        self._servers = config.get("bootstrap.servers")
+        config.update({
+            "group.id": group,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": start_from,
+            "allow.auto.create.topics": False,
+            "error_cb": self._on_client_error,
+            # librdkafka's own log lines go through Python logging, shown like kafka-python's
+            # (the CLI shows the "kafka" loggers only with -v).
+            "logger": logging.getLogger("kafka.librdkafka"),
+        })
+        config.setdefault("session.timeout.ms", 10_000)  # a dead member is noticed in 10 s
+        # Messages of aborted transactions never happened: they must not be learned.
+        config.setdefault("isolation.level", "read_committed")
+        # The pre-fetch queue, per partition: librdkafka's default (64 MiB) is mostly idle
+        # memory; 16 MiB keeps a local broker's full speed (bench/bench_consume.py).
+        config.setdefault("queued.max.messages.kbytes", 16 * 1024)
+        if group_instance_id is not None:
+            config["group.instance.id"] = group_instance_id
+        self.consumer = ck.Consumer(config)
+        try:
+            self.consumer.list_topics(topic, timeout=broker_timeout)
+        except ck.KafkaException as exc:
+            self.consumer.close()
+            raise BrokerUnavailableError(
+                f"cannot reach Kafka at {self._servers!r} within {broker_timeout:g}s "
+                f"(broker_timeout): {describe_error(exc)}"
+            ) from None
+        self.consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
+                                on_lost=self._on_lost)
+
+    # -- callbacks (calling thread, inside consume) --------------------------------------------
+
+    def _on_client_error(self, error) -> None:
+        code = self._ck.KafkaError
+        refused = (code._AUTHENTICATION, code.SASL_AUTHENTICATION_FAILED,
+                   code.TOPIC_AUTHORIZATION_FAILED, code.GROUP_AUTHORIZATION_FAILED,
+                   code.CLUSTER_AUTHORIZATION_FAILED)
+        if error.fatal() or error.code() in refused:
+            self._fail(KafkaClientError(f"Kafka refused the consumer: {describe_error(error)}"))
+        else:  # transport errors, all brokers down: librdkafka retries; the probes decide
+            logger.debug("client error (retried by librdkafka): %s", describe_error(error))
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._pending_error is None:
+            self._pending_error = exc
+
+    def _on_assign(self, consumer, partitions) -> None:
+        try:
+            with self.lock:
+                held = [tp for tp in partitions
+                        if partition_key(tp.topic, tp.partition) in self._offsets]
+            group_offsets = self._committed(consumer, held) if held else {}
+            with self.lock:
+                for tp in partitions:
+                    self._place(tp, group_offsets)
+            consumer.assign(partitions)
+            self._unassigned_since = None
+        except BaseException as exc:  # raised by the next poll, on this thread
+            self._fail(exc)
+
+    def _committed(self, consumer, partitions) -> dict[str, int]:
+        """The group's committed offsets of ``partitions`` (``{}`` entries when none)."""
+        try:
+            found = consumer.committed(partitions, timeout=self.broker_timeout)
+        except self._ck.KafkaException as exc:
+            raise BrokerUnavailableError(
+                f"the group's committed offsets of {self.topic!r} could not be read within "
+                f"{self.broker_timeout:g}s (broker_timeout): {describe_error(exc)}"
+            ) from None
+        return {partition_key(tp.topic, tp.partition): tp.offset for tp in found
+                if tp.error is None and tp.offset >= 0}
+
+    def _place(self, tp, group_offsets: Mapping[str, int]) -> None:
+        """Set where ``tp`` starts (the checkpoint's offset, unless the group is further)."""
+        key = partition_key(tp.topic, tp.partition)
+        mine = self._offsets.get(key)
+        if mine is None:
+            logger.info("partition %s assigned: not in the checkpoint, from the group's "
+                        "committed offset (else %s)", key, self.start_from)
+            return
+        theirs = group_offsets.get(key)
+        if theirs is not None and theirs > mine:
+            logger.info("partition %s: the group has advanced it to offset %d since this "
+                        "worker's checkpoint (%d): resuming there", key, theirs, mine)
+            self._offsets[key] = mine = theirs
+        else:
+            logger.info("partition %s assigned: resuming at offset %d", key, mine)
+        tp.offset = mine
+
+    def _on_revoke(self, consumer, partitions) -> None:
+        written = self._checkpoint_before_losing(partitions)
+        if not written:
+            return
+        todo = []
+        for tp in partitions:
+            key = partition_key(tp.topic, tp.partition)
+            if key in written:
+                todo.append(self._ck.TopicPartition(tp.topic, tp.partition, written[key]))
+        if not todo:
+            return
+        try:
+            consumer.commit(offsets=todo, asynchronous=False)
+        except self._ck.KafkaException as exc:  # kept: resumed here if they come back
+            logger.warning("hand-over commit of %s failed: %s",
+                           [f"{tp.topic}:{tp.partition}" for tp in todo], describe_error(exc))
+            return
+        with self.lock:
+            for tp in todo:
+                key = partition_key(tp.topic, tp.partition)
+                if self._offsets.get(key) == tp.offset:
+                    del self._offsets[key]
+
+    def _on_lost(self, consumer, partitions) -> None:
+        self._checkpoint_before_losing(partitions)  # the group is gone: nothing to commit
+
+    def _checkpoint_before_losing(self, partitions) -> dict[str, int] | None:
+        """Checkpoint before ``partitions`` go; the offsets written, None if none was."""
+        if not partitions or self.on_revoke is None:
+            return None
+        try:
+            with self.lock:
+                if self.on_revoke() is False:
+                    return None
+                return self.offsets()
+        except BaseException as exc:
+            logger.error("checkpoint before revocation failed: %s", exc)
+            self._fail(exc)
+            return None
+
+    # -- the Source protocol ------------------------------------------------------------------
+
+    def poll(self, max_records: int, timeout: float = 1.0) -> list[Message] | None:
+        """Up to ``max_records`` messages; ``[]`` if none yet; ``None`` once idle."""
+        self._raise_pending()
+        try:
+            raw = self.consumer.consume(max_records, timeout)
+        except self._ck.KafkaException as exc:  # fatal client errors only
+            raise KafkaClientError(f"the Kafka consumer failed: {describe_error(exc)}") from None
+        self._raise_pending()
+        now = self._clock()
+        if not raw:
+            return self._nothing(now)
+        topic = self.topic
+        messages = [
+            _new_message(Message, (topic, m.partition(), m.offset(), m.value(), m.key(),
+                                   m.headers() or (), None))
+            for m in raw if m.error() is None
+        ]
+        if len(messages) < len(raw):
+            self._check_errors(raw)
+        if messages:
+            self._quiet_since = now
+            self._recovered()
+            return messages
+        return self._nothing(now)
+
+    def _check_errors(self, raw: list) -> None:
+        """Log the error events of ``raw`` that librdkafka retries; raise on the others."""
+        code = self._ck.KafkaError
+        wait = (code.UNKNOWN_TOPIC_OR_PART, code._UNKNOWN_TOPIC, code._UNKNOWN_PARTITION)
+        for m in raw:
+            error = m.error()
+            if error is None or error.code() == code._PARTITION_EOF:
+                continue
+            if error.code() in wait or (error.retriable() and not error.fatal()):
+                logger.warning("%s (retried)", describe_error(error))
+                continue
+            where = f"{m.topic()}[{m.partition()}]@{m.offset()}"
+            raise KafkaClientError(f"cannot read {where}: {describe_error(error)}; the run "
+                                   "stops here (the last checkpoint is kept)")
+
+    def _raise_pending(self) -> None:
+        if self._pending_error is not None:
+            exc, self._pending_error = self._pending_error, None
+            raise exc
+
+    def _nothing(self, now: float) -> list[Message] | None:
+        assigned = self.consumer.assignment()
+        if not assigned:  # joining the group, or rejoining after a rebalance / an outage
+            self._quiet_since = None
+            if self._unassigned_since is None:
+                self._unassigned_since = now
+            if now - self._unassigned_since > self.broker_timeout:
+                raise BrokerUnavailableError(
+                    f"no partition of topic {self.topic!r} was assigned to group {self.group!r} "
+                    f"within {self.broker_timeout:g}s (broker_timeout): is the broker reachable "
+                    "and does the topic exist?"
+                )
+            return []
+        self._unassigned_since = None
+        self._take_positions(assigned)
+        if self._quiet_since is None:
+            self._quiet_since = now
+        idle_due = self.idle_timeout is not None and now - self._quiet_since >= self.idle_timeout
+        if idle_due or now - self._last_probe >= _PROBE_EVERY_S:
+            self._probe(assigned, now)
+        if self._outage_since is not None:
+            return []
+        if idle_due:
+            self.end_reason = "idle"
+            return None
+        return []
+
+    def _take_positions(self, partitions) -> None:
+        """Move known partitions to the consumer's positions where those are further.
+
+        Only called when every message handed out has been advanced past: a position beyond a
+        partition's offset then only skipped transaction markers (nothing to learn).
+        """
+        try:
+            positions = self.consumer.position(partitions)
+        except self._ck.KafkaException:
+            return
+        with self.lock:
+            for tp in positions:
+                key = partition_key(tp.topic, tp.partition)
+                if tp.offset >= 0 and key in self._offsets and tp.offset > self._offsets[key]:
+                    self._offsets[key] = tp.offset
+
+    def _probe(self, assigned, now: float) -> None:
+        self._last_probe = now
+        try:
+            self.consumer.get_watermark_offsets(assigned[0], timeout=min(2.0, self.broker_timeout),
+                                                cached=False)
+        except self._ck.KafkaException as exc:
+            self._probe_failed(self._clock(), describe_error(exc))
+            return
+        self._recovered()
+
+    def _probe_failed(self, now: float, why: str) -> None:
+        if self._outage_since is None:
+            self._outage_since = self._last_ok  # the outage began after the last answer
+            logger.warning("broker unreachable (%s); waiting up to %gs", why, self.broker_timeout)
+        self._quiet_since = None  # an outage is not idleness: the idle clock restarts after it
+        if now - self._outage_since > self.broker_timeout:
+            raise BrokerUnavailableError(
+                f"Kafka broker unreachable for {now - self._outage_since:.0f}s "
+                f"(broker_timeout {self.broker_timeout:g}s): {why}"
+            )
+
+    def _recovered(self) -> None:
+        self._last_ok = self._clock()
+        if self._outage_since is not None:
+            logger.warning("broker reachable again after %.1fs", self._clock() - self._outage_since)
+            self._outage_since = None
+            self._quiet_since = self._clock()
+
+    def advance(self, messages: list[Message]) -> None:
+        """Mark ``messages`` (the last poll's) as processed: each partition moves to its
+        position (past them, and past any transaction marker after them)."""
+        last = {m[1]: m[2] for m in messages}
+        tps = [self._ck.TopicPartition(self.topic, p) for p in last]
+        try:
+            positions = {tp.partition: tp.offset for tp in self.consumer.position(tps)}
+        except self._ck.KafkaException:
+            positions = {}
+        with self.lock:
+            for partition, offset in last.items():
+                self._offsets[partition_key(self.topic, partition)] = max(
+                    offset + 1, positions.get(partition, -1))
+
+    def offsets(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self._offsets)
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "topic": self.topic, "group": self.group}
+
+    def lag(self) -> int | None:
+        """Messages behind the partitions' high-water marks (as of the last fetch)."""
+        total, known = 0, False
+        try:
+            assigned = self.consumer.assignment()
+        except RuntimeError:  # closed
+            return None
+        for tp in assigned:
+            key = partition_key(tp.topic, tp.partition)
+            try:
+                _, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            except self._ck.KafkaException:
+                continue
+            if high is None or high < 0 or key not in self._offsets:
+                continue
+            total += max(0, high - self._offsets[key])
+            known = True
+        return total if known else None
+
+    def commit(self, offsets: Mapping[str, int]) -> None:
+        """Commit ``offsets`` to the group (for lag tools); failures are logged, not raised."""
+        owned = {partition_key(tp.topic, tp.partition): tp for tp in self.consumer.assignment()}
+        todo = [self._ck.TopicPartition(owned[k].topic, owned[k].partition, v)
+                for k, v in offsets.items() if k in owned]
+        if not todo:
+            return
+        try:
+            self.consumer.commit(offsets=todo, asynchronous=False)
+        except self._ck.KafkaException as exc:
+            logger.warning("group offset commit failed (the checkpoint is unaffected): %s",
+                           describe_error(exc))
+
+    def close(self) -> None:
+        """Leave the group (the revocation callback runs once more) and close the client."""
+        try:
+            self.consumer.close()
+        except Exception as exc:  # noqa: BLE001 - closing must not mask the run's outcome
+            logger.warning("closing the consumer failed: %s", exc)
