@@ -33,8 +33,9 @@ differs is how librdkafka gets there:
   idle, a watermark request probes it at most once a second, and `BrokerUnavailableError` ends
   the run once it has been unreachable, or no partition was assigned, for ``broker_timeout``.
 
-Batches come from ``consume(num_messages=...)`` and become `consumers.records.Message` tuples
-in one comprehension; the partition positions are read once a batch.
+Batches come from ``consume(num_messages=...)`` as a `MessageBatch`: the values in one list for
+the runner's bulk decoder, a `consumers.records.Message` built only for the few messages that
+are published or dead-lettered; the partitions' positions are read once a batch.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from consumers.confluent_client import (
@@ -55,12 +56,37 @@ from consumers.errors import BrokerUnavailableError
 from consumers.kafka_source import partition_key
 from consumers.records import Message
 
-__all__ = ["ConfluentSource"]
+__all__ = ["ConfluentSource", "MessageBatch"]
 
 logger = logging.getLogger(__name__)
 
 _PROBE_EVERY_S = 1.0
 _new_message = tuple.__new__  # Message(...) without NamedTuple's Python-level __new__
+
+
+class MessageBatch(Sequence):
+    """The messages of one poll: their values as a list, each `Message` built on demand.
+
+    The runner decodes ``values`` in bulk; only the messages it publishes a prediction for or
+    dead-letters become `Message` tuples (building one costs 10x taking its value).
+    """
+
+    __slots__ = ("_raw", "topic", "values")
+
+    def __init__(self, topic: str, raw: list):
+        self.topic = topic
+        self._raw = raw
+        self.values = [m.value() for m in raw]
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._raw)))]
+        m = self._raw[index]
+        return _new_message(Message, (self.topic, m.partition(), m.offset(), self.values[index],
+                                      m.key(), m.headers() or (), None))
 
 
 class ConfluentSource:
@@ -104,6 +130,9 @@ class ConfluentSource:
         self._offsets: dict[str, int] = dict(offsets or {})
         self._clock = clock
         self._pending_error: BaseException | None = None
+        # The assignment as the callbacks set it: Consumer.assignment() waits for librdkafka's
+        # main thread (about a millisecond), too slow to ask once a batch.
+        self._assigned: list = []
         now = clock()
         self._unassigned_since: float | None = now
         self._quiet_since: float | None = None
@@ -119,6 +148,7 @@ class ConfluentSource:
             "auto.offset.reset": start_from,
             "allow.auto.create.topics": False,
             "error_cb": self._on_client_error,
+            "on_commit": self._on_commit,
             # librdkafka's own log lines go through Python logging, shown like kafka-python's
             # (the CLI shows the "kafka" loggers only with -v).
             "logger": logging.getLogger("kafka.librdkafka"),
@@ -169,6 +199,8 @@ class ConfluentSource:
                 for tp in partitions:
                     self._place(tp, group_offsets)
             consumer.assign(partitions)
+            self._assigned = [self._ck.TopicPartition(tp.topic, tp.partition)
+                              for tp in partitions]
             self._unassigned_since = None
         except BaseException as exc:  # raised by the next poll, on this thread
             self._fail(exc)
@@ -202,7 +234,13 @@ class ConfluentSource:
             logger.info("partition %s assigned: resuming at offset %d", key, mine)
         tp.offset = mine
 
+    def _on_commit(self, error, partitions) -> None:
+        if error is not None:
+            logger.warning("group offset commit failed (the checkpoint is unaffected): %s",
+                           describe_error(error))
+
     def _on_revoke(self, consumer, partitions) -> None:
+        self._assigned = []
         written = self._checkpoint_before_losing(partitions)
         if not written:
             return
@@ -226,6 +264,7 @@ class ConfluentSource:
                     del self._offsets[key]
 
     def _on_lost(self, consumer, partitions) -> None:
+        self._assigned = []
         self._checkpoint_before_losing(partitions)  # the group is gone: nothing to commit
 
     def _checkpoint_before_losing(self, partitions) -> dict[str, int] | None:
@@ -244,8 +283,9 @@ class ConfluentSource:
 
     # -- the Source protocol ------------------------------------------------------------------
 
-    def poll(self, max_records: int, timeout: float = 1.0) -> list[Message] | None:
-        """Up to ``max_records`` messages; ``[]`` if none yet; ``None`` once idle."""
+    def poll(self, max_records: int, timeout: float = 1.0) -> Sequence[Message] | None:
+        """Up to ``max_records`` messages (a `MessageBatch`); ``[]`` if none yet; ``None`` once
+        idle."""
         self._raise_pending()
         try:
             raw = self.consumer.consume(max_records, timeout)
@@ -255,18 +295,13 @@ class ConfluentSource:
         now = self._clock()
         if not raw:
             return self._nothing(now)
-        topic = self.topic
-        messages = [
-            _new_message(Message, (topic, m.partition(), m.offset(), m.value(), m.key(),
-                                   m.headers() or (), None))
-            for m in raw if m.error() is None
-        ]
-        if len(messages) < len(raw):
+        good = [m for m in raw if m.error() is None]
+        if len(good) < len(raw):
             self._check_errors(raw)
-        if messages:
+        if good:
             self._quiet_since = now
             self._recovered()
-            return messages
+            return MessageBatch(self.topic, good)  # type: ignore[return-value]
         return self._nothing(now)
 
     def _check_errors(self, raw: list) -> None:
@@ -290,7 +325,7 @@ class ConfluentSource:
             raise exc
 
     def _nothing(self, now: float) -> list[Message] | None:
-        assigned = self.consumer.assignment()
+        assigned = self._assigned
         if not assigned:  # joining the group, or rejoining after a rebalance / an outage
             self._quiet_since = None
             if self._unassigned_since is None:
@@ -317,19 +352,22 @@ class ConfluentSource:
         return []
 
     def _take_positions(self, partitions) -> None:
-        """Move known partitions to the consumer's positions where those are further.
+        """Move ``partitions`` to the consumer's positions (where those are valid and further).
 
-        Only called when every message handed out has been advanced past: a position beyond a
-        partition's offset then only skipped transaction markers (nothing to learn).
+        Called only when every message handed out has been learned: the consumer's position
+        is then one past the last of them, or past the transaction markers after it.
         """
+        if not partitions:
+            return
         try:
             positions = self.consumer.position(partitions)
-        except self._ck.KafkaException:
+        except self._ck.KafkaException as exc:
+            logger.warning("reading the consumer's positions failed: %s", describe_error(exc))
             return
         with self.lock:
             for tp in positions:
                 key = partition_key(tp.topic, tp.partition)
-                if tp.offset >= 0 and key in self._offsets and tp.offset > self._offsets[key]:
+                if tp.offset >= 0 and tp.offset > self._offsets.get(key, -1):
                     self._offsets[key] = tp.offset
 
     def _probe(self, assigned, now: float) -> None:
@@ -360,19 +398,10 @@ class ConfluentSource:
             self._outage_since = None
             self._quiet_since = self._clock()
 
-    def advance(self, messages: list[Message]) -> None:
-        """Mark ``messages`` (the last poll's) as processed: each partition moves to its
-        position (past them, and past any transaction marker after them)."""
-        last = {m[1]: m[2] for m in messages}
-        tps = [self._ck.TopicPartition(self.topic, p) for p in last]
-        try:
-            positions = {tp.partition: tp.offset for tp in self.consumer.position(tps)}
-        except self._ck.KafkaException:
-            positions = {}
-        with self.lock:
-            for partition, offset in last.items():
-                self._offsets[partition_key(self.topic, partition)] = max(
-                    offset + 1, positions.get(partition, -1))
+    def advance(self, messages: Sequence[Message]) -> None:
+        """Mark the last poll's ``messages`` as processed: each assigned partition moves to the
+        consumer's position (past them, and past any transaction marker after them)."""
+        self._take_positions(self._assigned)
 
     def offsets(self) -> dict[str, int]:
         with self.lock:
@@ -384,15 +413,11 @@ class ConfluentSource:
     def lag(self) -> int | None:
         """Messages behind the partitions' high-water marks (as of the last fetch)."""
         total, known = 0, False
-        try:
-            assigned = self.consumer.assignment()
-        except RuntimeError:  # closed
-            return None
-        for tp in assigned:
+        for tp in self._assigned:
             key = partition_key(tp.topic, tp.partition)
             try:
                 _, high = self.consumer.get_watermark_offsets(tp, cached=True)
-            except self._ck.KafkaException:
+            except (self._ck.KafkaException, RuntimeError):  # RuntimeError: closed
                 continue
             if high is None or high < 0 or key not in self._offsets:
                 continue
@@ -401,14 +426,18 @@ class ConfluentSource:
         return total if known else None
 
     def commit(self, offsets: Mapping[str, int]) -> None:
-        """Commit ``offsets`` to the group (for lag tools); failures are logged, not raised."""
-        owned = {partition_key(tp.topic, tp.partition): tp for tp in self.consumer.assignment()}
+        """Commit ``offsets`` to the group (for lag tools); failures are logged, not raised.
+
+        Asynchronous: the outcome arrives in a later poll (``on_commit``), and `close` waits
+        for the commits in flight. The hand-over before a revocation is synchronous.
+        """
+        owned = {partition_key(tp.topic, tp.partition): tp for tp in self._assigned}
         todo = [self._ck.TopicPartition(owned[k].topic, owned[k].partition, v)
                 for k, v in offsets.items() if k in owned]
         if not todo:
             return
         try:
-            self.consumer.commit(offsets=todo, asynchronous=False)
+            self.consumer.commit(offsets=todo, asynchronous=True)
         except self._ck.KafkaException as exc:
             logger.warning("group offset commit failed (the checkpoint is unaffected): %s",
                            describe_error(exc))
