@@ -23,8 +23,6 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from consumers.clients import CLIENTS
-
 __all__ = ["build_parser", "main"]
 
 logger = logging.getLogger("consumers")
@@ -94,6 +92,8 @@ def _file(p: argparse.ArgumentParser, required: bool) -> None:
 
 
 def _kafka(p: argparse.ArgumentParser) -> None:
+    from consumers.clients import CLIENTS
+
     _add(p, "--topic", key="stream.topic", metavar="T", help="input topic")
     _add(p, "--bootstrap-servers", key="kafka.bootstrap_servers", metavar="HOST:PORT",
          help="Kafka bootstrap servers")

@@ -28,10 +28,11 @@ differs is how librdkafka gets there:
   failure and any fatal client error end the run with `KafkaClientError`, naming the partition,
   offset and librdkafka's reason; ``_PARTITION_EOF`` is not an error (and is not enabled).
 
-* Liveness as `KafkaSource`: the broker must answer a metadata request within
-  ``broker_timeout`` at start (else `BrokerUnavailableError`, "cannot reach Kafka"); while
-  idle, a watermark request probes it at most once a second, and `BrokerUnavailableError` ends
-  the run once it has been unreachable, or no partition was assigned, for ``broker_timeout``.
+* Liveness as `KafkaSource` (`consumers.liveness`): the broker must answer a metadata request
+  within ``broker_timeout`` at start (else `BrokerUnavailableError`, "cannot reach Kafka");
+  while nothing arrives, a bounded watermark request probes it at most once a second, and
+  `BrokerUnavailableError` ends the run once it has been unreachable, or no partition was
+  assigned, for ``broker_timeout``.
 
 Batches come from ``consume(num_messages=...)`` as a `MessageBatch`: the values in one list for
 the runner's bulk decoder, a `consumers.records.Message` built only for the few messages that
@@ -54,13 +55,13 @@ from consumers.confluent_client import (
 )
 from consumers.errors import BrokerUnavailableError
 from consumers.kafka_source import partition_key
+from consumers.liveness import Liveness
 from consumers.records import Message
 
 __all__ = ["ConfluentSource", "MessageBatch"]
 
 logger = logging.getLogger(__name__)
 
-_PROBE_EVERY_S = 1.0
 _new_message = tuple.__new__  # Message(...) without NamedTuple's Python-level __new__
 
 
@@ -128,17 +129,12 @@ class ConfluentSource:
         self.lock = threading.RLock()
         self._ck = ck
         self._offsets: dict[str, int] = dict(offsets or {})
-        self._clock = clock
+        self._live = Liveness(topic, group, idle_timeout=idle_timeout,
+                              broker_timeout=broker_timeout, clock=clock)
         self._pending_error: BaseException | None = None
         # The assignment as the callbacks set it: Consumer.assignment() waits for librdkafka's
         # main thread (about a millisecond), too slow to ask once a batch.
         self._assigned: list = []
-        now = clock()
-        self._unassigned_since: float | None = now
-        self._quiet_since: float | None = None
-        self._outage_since: float | None = None
-        self._last_ok = now
-        self._last_probe = -float("inf")
         config = librdkafka_config(client_kwargs, "consumer")
         self._servers = config.get("bootstrap.servers")
         config.update({
@@ -201,7 +197,6 @@ class ConfluentSource:
             consumer.assign(partitions)
             self._assigned = [self._ck.TopicPartition(tp.topic, tp.partition)
                               for tp in partitions]
-            self._unassigned_since = None
         except BaseException as exc:  # raised by the next poll, on this thread
             self._fail(exc)
 
@@ -292,17 +287,15 @@ class ConfluentSource:
         except self._ck.KafkaException as exc:  # fatal client errors only
             raise KafkaClientError(f"the Kafka consumer failed: {describe_error(exc)}") from None
         self._raise_pending()
-        now = self._clock()
         if not raw:
-            return self._nothing(now)
+            return self._nothing()
         good = [m for m in raw if m.error() is None]
         if len(good) < len(raw):
             self._check_errors(raw)
         if good:
-            self._quiet_since = now
-            self._recovered()
+            self._live.received()
             return MessageBatch(self.topic, good)  # type: ignore[return-value]
-        return self._nothing(now)
+        return self._nothing()
 
     def _check_errors(self, raw: list) -> None:
         """Log the error events of ``raw`` that librdkafka retries; raise on the others."""
@@ -324,29 +317,15 @@ class ConfluentSource:
             exc, self._pending_error = self._pending_error, None
             raise exc
 
-    def _nothing(self, now: float) -> list[Message] | None:
+    def _nothing(self) -> list[Message] | None:
         assigned = self._assigned
         if not assigned:  # joining the group, or rejoining after a rebalance / an outage
-            self._quiet_since = None
-            if self._unassigned_since is None:
-                self._unassigned_since = now
-            if now - self._unassigned_since > self.broker_timeout:
-                raise BrokerUnavailableError(
-                    f"no partition of topic {self.topic!r} was assigned to group {self.group!r} "
-                    f"within {self.broker_timeout:g}s (broker_timeout): is the broker reachable "
-                    "and does the topic exist?"
-                )
+            self._live.nothing_assigned()
             return []
-        self._unassigned_since = None
         self._take_positions(assigned)
-        if self._quiet_since is None:
-            self._quiet_since = now
-        idle_due = self.idle_timeout is not None and now - self._quiet_since >= self.idle_timeout
-        if idle_due or now - self._last_probe >= _PROBE_EVERY_S:
-            self._probe(assigned, now)
-        if self._outage_since is not None:
-            return []
-        if idle_due:
+        if self._live.probe_due():
+            self._probe(assigned)
+        if self._live.idle():
             self.end_reason = "idle"
             return None
         return []
@@ -370,33 +349,15 @@ class ConfluentSource:
                 if tp.offset >= 0 and tp.offset > self._offsets.get(key, -1):
                     self._offsets[key] = tp.offset
 
-    def _probe(self, assigned, now: float) -> None:
-        self._last_probe = now
+    def _probe(self, assigned) -> None:
+        """Is the broker there? A bounded watermark request (see `consumers.liveness`)."""
         try:
             self.consumer.get_watermark_offsets(assigned[0], timeout=min(2.0, self.broker_timeout),
                                                 cached=False)
         except self._ck.KafkaException as exc:
-            self._probe_failed(self._clock(), describe_error(exc))
+            self._live.probed(describe_error(exc))
             return
-        self._recovered()
-
-    def _probe_failed(self, now: float, why: str) -> None:
-        if self._outage_since is None:
-            self._outage_since = self._last_ok  # the outage began after the last answer
-            logger.warning("broker unreachable (%s); waiting up to %gs", why, self.broker_timeout)
-        self._quiet_since = None  # an outage is not idleness: the idle clock restarts after it
-        if now - self._outage_since > self.broker_timeout:
-            raise BrokerUnavailableError(
-                f"Kafka broker unreachable for {now - self._outage_since:.0f}s "
-                f"(broker_timeout {self.broker_timeout:g}s): {why}"
-            )
-
-    def _recovered(self) -> None:
-        self._last_ok = self._clock()
-        if self._outage_since is not None:
-            logger.warning("broker reachable again after %.1fs", self._clock() - self._outage_since)
-            self._outage_since = None
-            self._quiet_since = self._clock()
+        self._live.probed(None)
 
     def advance(self, messages: Sequence[Message]) -> None:
         """Mark the last poll's ``messages`` as processed: each assigned partition moves to the
