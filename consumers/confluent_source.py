@@ -152,8 +152,8 @@ class ConfluentSource:
         config.setdefault("session.timeout.ms", 10_000)  # a dead member is noticed in 10 s
         # Messages of aborted transactions never happened: they must not be learned.
         config.setdefault("isolation.level", "read_committed")
-        # The pre-fetch queue, per partition: librdkafka's default (64 MiB) is mostly idle
-        # memory; 16 MiB keeps a local broker's full speed (bench/bench_consume.py).
+        # The consumer's pre-fetch queue: librdkafka's default (64 MiB) is mostly idle memory
+        # when the consumer keeps up; 16 MiB is still tens of thousands of small messages.
         config.setdefault("queued.max.messages.kbytes", 16 * 1024)
         if group_instance_id is not None:
             config["group.instance.id"] = group_instance_id
@@ -161,7 +161,9 @@ class ConfluentSource:
         try:
             self.consumer.list_topics(topic, timeout=broker_timeout)
         except ck.KafkaException as exc:
+            self.consumer.poll(0)  # serves error_cb: an authentication failure says so
             self.consumer.close()
+            self._raise_pending()
             raise BrokerUnavailableError(
                 f"cannot reach Kafka at {self._servers!r} within {broker_timeout:g}s "
                 f"(broker_timeout): {describe_error(exc)}"
