@@ -124,11 +124,12 @@ def worker(bootstrap: str, topic: str, group: str, ckpt: Path, model_topic: str,
            *extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
-        [sys.executable, "-m", "consumers", "consume", "-q", "--bootstrap-servers", bootstrap,
+        [sys.executable, "-m", "consumers", "consume", "-q", *client_args(),
+         "--bootstrap-servers", bootstrap,
          "--topic", topic, "--group", group, "--checkpoint", str(ckpt), "--ignore", "id",
          "--idle-timeout", "4", "--broker-timeout", "30", "--batch-size", "50",
          "--checkpoint-every", "200", "--mix-every", "100", "--model-topic", model_topic,
-         *client_args(), *extra],
+         *extra],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
 
