@@ -3,7 +3,8 @@
 Run: ``python bench/bench_memory.py`` (5,000,000 messages: producing takes a few minutes,
 consuming about as long; ``--messages 500000`` for a quick look). It starts its own broker,
 produces small JSON messages (4 features + ``y``) to a one-partition topic, runs one
-``online-lr consume --max-messages N`` process with a checkpoint and the default config
+``online-lr consume --max-messages N`` process (``--client``: either Kafka client) with a
+checkpoint and the default config
 (``--log-interval 1`` so its INFO lines tell how far it is), and samples the process's
 ``VmRSS`` from ``/proc/PID/status`` every ``--every`` seconds. It reports the RSS once the
 first ``--warm-up`` fraction of the messages has been learned, the peak after that, and the
@@ -83,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="fraction of the messages after which the reference RSS is taken")
     p.add_argument("--every", type=float, default=0.25, help="seconds between RSS samples")
     p.add_argument("--producers", type=int, default=2, help="producer processes")
+    p.add_argument("--client", default="kafka-python", choices=("kafka-python", "confluent"),
+                   help="Kafka client library of the consume process")
     p.add_argument("--bootstrap-servers", default=None,
                    help="use this broker instead of starting one (it must be disposable)")
     args = p.parse_args(argv)
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         ckpt = os.path.join(work, "mem.ckpt.json")
         cmd = [*h.ONLINE_LR, "consume", "--topic", topic, "--bootstrap-servers", address,
                "--group", f"mem-{uuid.uuid4().hex[:8]}", "--checkpoint", ckpt,
-               "--max-messages", str(n), "--log-interval", "1"]
+               "--max-messages", str(n), "--log-interval", "1", "--client", args.client]
         samples, wall = measure(cmd, args.every, timeout=max(600.0, n / 2000))
         warm_at = int(n * args.warm_up)
         after = [s for s in samples if s[1] >= warm_at]
@@ -106,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         peak = max(s[2] for s in after)
         growth = (end[2] - warm[2]) / 1024
         peak_growth = (peak - warm[2]) / 1024
-        print(f"\n`online-lr consume`, {n:,} messages of {args.features} features, one "
+        print(f"\n`online-lr consume --client {args.client}`, {n:,} messages of {args.features} features, one "
               f"partition; {wall:.0f}s ({n / wall:,.0f} messages/s); RSS sampled every "
               f"{args.every:g}s; load average {h.load()}\n")
         print(h.markdown(["", "messages learned", "RSS MB"], [

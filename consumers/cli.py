@@ -117,9 +117,14 @@ def _file(p: argparse.ArgumentParser, required: bool) -> None:
 
 
 def _kafka(p: argparse.ArgumentParser) -> None:
+    from consumers.clients import CLIENTS
+
     _add(p, "--topic", key="stream.topic", metavar="T", help="input topic")
     _add(p, "--bootstrap-servers", key="kafka.bootstrap_servers", metavar="HOST:PORT",
          help="Kafka bootstrap servers")
+    _add(p, "--client", key="kafka.client", choices=CLIENTS,
+         help="Kafka client library (default kafka-python; confluent needs "
+              "pip install 'online-lr[confluent]')")
 
 
 def _checkpointing(p: argparse.ArgumentParser) -> None:
@@ -381,6 +386,13 @@ def cmd_replay(settings) -> int:
 def ensure_topic(client_kwargs, topic: str, partitions: int = 1,
                  replication_factor: int | None = None, timeout: float = 30.0) -> bool:
     """Create ``topic`` with ``partitions`` partitions unless it exists; True if created."""
+    from consumers.clients import uses_confluent
+
+    if uses_confluent(client_kwargs):
+        from consumers import confluent_producer
+
+        return confluent_producer.ensure_topic(client_kwargs, topic, partitions,
+                                               replication_factor, timeout)
     from kafka.admin import KafkaAdminClient
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -477,7 +489,8 @@ def cmd_produce(settings) -> int:
 
 
 def cmd_consume(settings) -> int:
-    from consumers.kafka_source import KafkaSource, instance_id_for
+    from consumers.clients import make_source
+    from consumers.kafka_source import instance_id_for
     from consumers.reporting import LogLine, MSECurve
     from consumers.runner import Runner, restore
     from consumers.sinks import KafkaOutputs, LoggedDeadLetters, make_producer
@@ -508,7 +521,7 @@ def cmd_consume(settings) -> int:
                 flush_timeout=min(30.0, stream.broker_timeout),
             )
         dead_letters = outputs if stream.dead_letter_topic else LoggedDeadLetters()
-        source = KafkaSource(
+        source = make_source(
             topic, group, kw, offsets=checkpoint.offsets if checkpoint else {},
             start_from=stream.start_from, idle_timeout=stream.idle_timeout,
             broker_timeout=stream.broker_timeout, max_poll_records=run.batch_size,
@@ -616,7 +629,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"online-lr {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except Exception as exc:
-        if type(exc).__module__.split(".")[0] != "kafka":
+        if type(exc).__module__.split(".")[0] not in ("kafka", "confluent_kafka", "cimpl"):
             raise
         print(f"online-lr {args.command}: Kafka error: {exc!r}", file=sys.stderr)
         from consumers.errors import EXIT_BROKER

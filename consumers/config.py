@@ -15,7 +15,9 @@ naming the dotted field, e.g. ``config field 'run.batch_size': expected an int >
 ``stream``  topic, group, group_instance_id, predictions_topic, dead_letter_topic, start_from,
             idle_timeout, broker_timeout, poll_timeout, partitions, replication_factor,
             key_field, mix_every, model_topic.
-``kafka``   the Kafka client's connection and security settings, passed to kafka-python.
+``kafka``   client (kafka-python | confluent, see `consumers.clients`) and the client's
+            connection and security settings, in kafka-python's spelling (mapped for
+            confluent-kafka by `consumers.confluent_client.librdkafka_config`).
 
 Secrets never live in a config file: ``kafka.sasl_plain_password`` and ``kafka.ssl_password``
 are refused; name an environment variable instead (``sasl_plain_password_env: KAFKA_PASSWORD``).
@@ -41,6 +43,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from consumers.clients import CLIENTS
 from consumers.errors import ConfigError
 
 __all__ = [
@@ -188,6 +191,8 @@ class StreamSettings:
 class KafkaSettings:
     """Client settings. Passwords are *names of environment variables* (``*_env``)."""
 
+    client: str = _f(CLIENTS[0], "choice", choices=CLIENTS,
+                     doc="Kafka client library (confluent: pip install 'online-lr[confluent]')")
     bootstrap_servers: str | tuple[str, ...] = _f("127.0.0.1:9092", "servers")
     client_id: str = _f("online-lr", "str")
     security_protocol: str = _f("PLAINTEXT", "choice", choices=_SECURITY_PROTOCOLS)
@@ -287,7 +292,8 @@ BUILTIN: dict[str, dict] = {
                    "predictions_topic": None,
                    "dead_letter_topic": None, "start_from": "earliest", "idle_timeout": None,
                    "broker_timeout": 60.0, "partitions": 1, "key_field": None},
-        "kafka": {"bootstrap_servers": "127.0.0.1:9092", "client_id": "online-lr",
+        "kafka": {"client": "kafka-python",
+                  "bootstrap_servers": "127.0.0.1:9092", "client_id": "online-lr",
                   "security_protocol": "PLAINTEXT", "sasl_mechanism": None,
                   "sasl_plain_username": None, "sasl_plain_password_env": None,
                   "ssl_cafile": None},

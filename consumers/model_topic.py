@@ -31,6 +31,13 @@ logger = logging.getLogger(__name__)
 def ensure_model_topic(client_kwargs: Mapping[str, Any], topic: str,
                        timeout: float = 30.0) -> bool:
     """Create ``topic`` (1 partition, compacted) unless it exists; True if created."""
+    from consumers.clients import uses_confluent
+
+    if uses_confluent(client_kwargs):
+        from consumers import confluent_producer
+
+        return confluent_producer.ensure_topic(client_kwargs, topic, 1, None, timeout,
+                                               config={"cleanup.policy": "compact"})
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 

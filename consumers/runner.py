@@ -460,9 +460,12 @@ class Runner:
                 raise
 
     def _process(self, messages: list[Message]) -> None:
-        batch = decode_batch([m.value for m in messages], self.encoder, self.max_message_bytes)
+        values = getattr(messages, "values", None)  # a batch may carry them (MessageBatch)
+        if values is None:
+            values = [m.value for m in messages]
+        batch = decode_batch(values, self.encoder, self.max_message_bytes)
         if self._first_fields is None and len(batch):
-            self._report_fields(messages[int(batch.rows[0])].value)
+            self._report_fields(values[int(batch.rows[0])])
         predictions, refused = learn_encoded(self.model, self.encoder.feature_names,
                                              batch.encoded)
         times = batch.encoded.timestamps

@@ -44,7 +44,17 @@ logger = logging.getLogger(__name__)
 
 
 def make_producer(client_kwargs: Mapping[str, Any], *, bootstrap_timeout: float = 30.0, **extra):
-    """A `KafkaProducer` with this project's delivery settings (acks=all, bounded blocking)."""
+    """A `KafkaProducer` with this project's delivery settings (acks=all, bounded blocking).
+
+    With ``kafka.client: confluent``, a `consumers.confluent_producer.ConfluentProducer` (the
+    same interface and settings); ``extra`` then holds librdkafka properties.
+    """
+    from consumers.clients import uses_confluent
+
+    if uses_confluent(client_kwargs):
+        from consumers.confluent_producer import ConfluentProducer
+
+        return ConfluentProducer(client_kwargs, bootstrap_timeout=bootstrap_timeout, config=extra)
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 

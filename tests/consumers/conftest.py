@@ -2,7 +2,34 @@
 
 from __future__ import annotations
 
+import kafka_helpers
 import pytest
+
+from consumers.clients import CLIENTS
+
+KAFKA_FIXTURES = ("kafka_bootstrap", "kafka_broker")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that uses ``kafka_client`` and the real broker runs once per client library."""
+    names = metafunc.fixturenames
+    if "kafka_client" in names and any(f in names for f in KAFKA_FIXTURES):
+        metafunc.parametrize("kafka_client", CLIENTS, indirect=True)
+
+
+@pytest.fixture
+def kafka_client(request: pytest.FixtureRequest):
+    """The Kafka client library of this test run (see `kafka_helpers.client_args`).
+
+    A module opts in with ``pytestmark = pytest.mark.usefixtures("kafka_client")``; its tests
+    without a broker run once, with the default client.
+    """
+    client = getattr(request, "param", CLIENTS[0])
+    kafka_helpers.CLIENT = client
+    try:
+        yield client
+    finally:
+        kafka_helpers.CLIENT = CLIENTS[0]
 
 
 def _assert_same_model(a, b, tol: float = 1e-9) -> None:

@@ -13,6 +13,15 @@ from consumers.checkpoint import read_checkpoint
 from consumers.cli import ensure_topic
 from online_lr import SGDRegressor
 
+#: The client library ``online-lr consume`` runs with in the current test (set by the
+#: ``kafka_client`` fixture of conftest.py: each Kafka test runs once per library).
+CLIENT = "kafka-python"
+
+
+def client_args() -> tuple[str, ...]:
+    """The flags that make ``online-lr consume``/``produce`` use the current test's client."""
+    return ("--client", CLIENT)
+
 
 def name(prefix: str) -> str:
     """A topic or group name no other test uses."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from kafka_helpers import model_of, name, produce_values, read_topic, write_jsonl
+from kafka_helpers import client_args, model_of, name, produce_values, read_topic, write_jsonl
 
 from consumers.checkpoint import read_checkpoint
 from consumers.cli import main
@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 REPLAY_CONFIG = str(REPO / "configs" / "replay.yaml")
 BUNDLED = str(REPO / "consumers" / "data" / "trump_approval.csv.gz")
 IDLE = "2"
+pytestmark = pytest.mark.usefixtures("kafka_client")
 
 
 def summary(text: str) -> dict[str, str]:
@@ -33,7 +34,7 @@ def summary(text: str) -> dict[str, str]:
 def consume(bootstrap: str, topic: str, group: str, ckpt: Path, *extra: str) -> int:
     return main(["consume", "-q", "--bootstrap-servers", bootstrap, "--topic", topic,
                  "--group", group, "--checkpoint", str(ckpt), "--idle-timeout", IDLE,
-                 "--broker-timeout", "30", *extra])
+                 "--broker-timeout", "30", *client_args(), *extra])
 
 
 def test_consume_learns_the_model_replay_learns(
@@ -42,7 +43,7 @@ def test_consume_learns_the_model_replay_learns(
     """The bundled log through a one-partition topic = the bundled log replayed from the file."""
     topic = name("trump")
     assert main(["produce", BUNDLED, "--topic", topic, "--bootstrap-servers", kafka_bootstrap,
-                 "-q"]) == 0
+                 "-q", *client_args()]) == 0
     assert capsys.readouterr().out.strip() == f"1001 messages sent to {topic}"
     consumed, replayed = tmp_path / "consumed.json", tmp_path / "replayed.json"
     assert consume(kafka_bootstrap, topic, name("g"), consumed, "--config", REPLAY_CONFIG,
@@ -205,7 +206,7 @@ def test_consume_says_what_it_learns_and_fails_loudly_when_it_cannot(
     with caplog.at_level("DEBUG", logger="consumers"):
         assert main(["consume", "-v", "--bootstrap-servers", kafka_bootstrap, "--topic",
                      labelled, "--group", name("g"), "--checkpoint", str(ckpt),
-                     "--idle-timeout", IDLE, "--target", "Price"]) == 0
+                     "--idle-timeout", IDLE, "--target", "Price", *client_args()]) == 0
     assert "field 'sqm': sqm" in caplog.text
     assert "field 'city': city=Lyon" in caplog.text
     capsys.readouterr()

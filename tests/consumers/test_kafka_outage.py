@@ -15,12 +15,15 @@ import uuid
 from pathlib import Path
 
 import orjson
+import pytest
+from kafka_helpers import client_args
 
 from consumers.checkpoint import read_checkpoint
 from consumers.cli import main
 from online_lr import SGDRegressor
 
 REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.usefixtures("kafka_client")
 
 
 def name(prefix: str) -> str:
@@ -44,7 +47,7 @@ def start_consumer(bootstrap: str, topic: str, ckpt: Path, *extra: str) -> subpr
     return subprocess.Popen(
         [sys.executable, "-m", "consumers", "consume", "--bootstrap-servers", bootstrap,
          "--topic", topic, "--group", name("g"), "--checkpoint", str(ckpt),
-         "--checkpoint-interval", "0.3", "--log-interval", "1", *extra],
+         "--checkpoint-interval", "0.3", "--log-interval", "1", *client_args(), *extra],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -76,7 +79,7 @@ def test_outage_past_the_broker_timeout_exits_4_and_keeps_the_checkpoint(
             started = time.monotonic()
             code = main(["consume", "-q", "--bootstrap-servers", kafka_broker.bootstrap,
                          "--topic", topic, "--group", name("g"), "--checkpoint", str(ckpt),
-                         "--broker-timeout", "3", "--idle-timeout", "2"])
+                         "--broker-timeout", "3", "--idle-timeout", "2", *client_args()])
             assert code == 4 and time.monotonic() - started < 30
             assert "cannot reach Kafka" in capsys.readouterr().err
     finally:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from kafka_helpers import name, write_jsonl
+from kafka_helpers import client_args, name, write_jsonl
 
 from consumers.checkpoint import read_checkpoint
 from consumers.cli import ensure_topic, main
@@ -22,6 +22,7 @@ from consumers.mixing import ModelSnapshot, ParameterMixer, PeerTable, mix
 from online_lr import SGDRegressor
 
 REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.usefixtures("kafka_client")
 
 
 # -- pure mixing ---------------------------------------------------------------------------------
@@ -129,7 +130,8 @@ def worker(bootstrap: str, topic: str, group: str, ckpt: Path, model_topic: str,
            *extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
-        [sys.executable, "-m", "consumers", "consume", "-q", "--bootstrap-servers", bootstrap,
+        [sys.executable, "-m", "consumers", "consume", "-q", *client_args(),
+         "--bootstrap-servers", bootstrap,
          "--topic", topic, "--group", group, "--checkpoint", str(ckpt), "--ignore", "id",
          "--idle-timeout", "4", "--broker-timeout", "30", "--batch-size", "50",
          "--checkpoint-every", "200", "--mix-every", "100", "--model-topic", model_topic,

@@ -1,0 +1,72 @@
+"""The idle / outage / assignment clocks of a Kafka source, on a fake clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from consumers.errors import BrokerUnavailableError
+from consumers.liveness import Liveness
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(idle: float | None = 5.0, broker: float = 10.0):
+    clock = Clock()
+    return Liveness("t", "g", idle_timeout=idle, broker_timeout=broker, clock=clock), clock
+
+
+def test_no_assignment_for_the_broker_timeout_gives_up_naming_topic_and_group():
+    live, clock = make()
+    clock.now = 10.0
+    live.nothing_assigned()  # at the deadline: still waiting
+    clock.now = 10.5
+    with pytest.raises(BrokerUnavailableError, match="topic 't' was assigned to group 'g'"):
+        live.nothing_assigned()
+
+
+def test_idle_after_the_idle_timeout_without_messages():
+    live, clock = make()
+    clock.now = 1.0
+    live.received()
+    clock.now = 5.9
+    assert live.probe_due() and not live.idle()  # first probe: never probed yet
+    live.probed(None)
+    clock.now = 6.0
+    assert live.probe_due() and live.idle()
+
+
+def test_an_outage_is_waited_out_then_restarts_the_idle_clock():
+    live, clock = make(idle=5.0, broker=10.0)
+    clock.now = 1.0
+    live.received()
+    clock.now = 3.0
+    live.probe_due()
+    live.probed("down")  # the outage began at the last answer, t=1
+    clock.now = 8.0
+    live.probed("down")
+    assert not live.idle()  # 7 s quiet, but the broker is away: not idle
+    clock.now = 10.0
+    live.probed(None)
+    clock.now = 14.9
+    live.probe_due()
+    assert not live.idle()  # the idle clock restarted at t=10
+    clock.now = 15.0
+    assert live.idle()
+
+
+def test_an_outage_past_the_broker_timeout_gives_up():
+    live, clock = make(idle=None, broker=10.0)
+    clock.now = 2.0
+    live.received()
+    clock.now = 12.0
+    live.probed("down")  # 10 s after the last answer: not yet past it
+    clock.now = 12.5
+    with pytest.raises(BrokerUnavailableError, match="unreachable for 10s.*: down"):
+        live.probed("down")
+    assert not live.idle()
