@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pytest
-from kafka_helpers import model_of, name, produce_values
+from kafka_helpers import client_args, model_of, name, produce_values
 
 from consumers.checkpoint import read_checkpoint
 from consumers.cli import main
@@ -241,7 +241,7 @@ def test_consume_learns_the_table_as_replay_does(kafka_bootstrap, tmp_path, caps
     assert main(["replay", str(path), *FLAGS, *MODEL, "--checkpoint", str(replayed), "-q"]) == 0
     assert main(["consume", "-q", "--bootstrap-servers", kafka_bootstrap, "--topic", topic,
                  "--group", name("g"), "--checkpoint", str(consumed), "--idle-timeout", IDLE,
-                 "--batch-size", "17", *FLAGS, *MODEL]) == 0
+                 "--batch-size", "17", *FLAGS, *MODEL, *client_args()]) == 0
     a, b = read_checkpoint(replayed), read_checkpoint(consumed)
     assert set(b.schema["feature_names"]) == FEATURES
     assert b.schema["seen"] == a.schema["seen"] and b.counters["bad"] == 0
