@@ -72,7 +72,10 @@ def assert_same_state(a: SGDRegressor, b: SGDRegressor) -> None:
 )
 def test_learn_one_matches_river_step_for_step(ours_params, river_params):
     lr = 0.02
-    ours = SGDRegressor(learning_rate=lr, intercept_lr=lr, intercept_init=0.0, **ours_params)
+    ours = SGDRegressor(
+        standardize=False, intercept_init=0.0, learning_rate=lr, intercept_lr=lr, update="sgd",
+        **ours_params,
+    )
     theirs = linear_model.LinearRegression(
         optimizer=optim.SGD(lr), intercept_lr=lr, **river_params
     )
@@ -94,7 +97,8 @@ def test_learn_one_matches_river_step_for_step(ours_params, river_params):
 )
 def test_schedules_match_river_step_for_step(make_schedule):
     ours = SGDRegressor(
-        learning_rate=make_schedule(), intercept_lr=make_schedule(), intercept_init=0.0
+        learning_rate=make_schedule(), intercept_lr=make_schedule(), intercept_init=0.0,
+        standardize=False,
     )
     theirs = linear_model.LinearRegression(
         optimizer=optim.SGD(make_schedule()), intercept_lr=make_schedule()
@@ -108,7 +112,8 @@ def test_schedules_match_river_step_for_step(make_schedule):
 
 def test_river_schedulers_are_accepted_too():
     ours = SGDRegressor(
-        learning_rate=optim.schedulers.InverseScaling(0.1), intercept_lr=0.1, intercept_init=0.0
+        learning_rate=optim.schedulers.InverseScaling(0.1), intercept_lr=0.1, intercept_init=0.0,
+        standardize=False,
     )
     theirs = linear_model.LinearRegression(
         optimizer=optim.SGD(optim.schedulers.InverseScaling(0.1)), intercept_lr=0.1
@@ -122,7 +127,8 @@ def test_river_schedulers_are_accepted_too():
 @pytest.mark.parametrize("l2", [0.0, 0.01])
 def test_learn_many_and_predict_many_match_river(l2):
     lr = 0.05
-    ours = SGDRegressor(learning_rate=lr, intercept_lr=lr, intercept_init=0.0, l2=l2)
+    ours = SGDRegressor(learning_rate=lr, intercept_lr=lr, intercept_init=0.0, l2=l2,
+                        standardize=False)
     theirs = linear_model.LinearRegression(optimizer=optim.SGD(lr), intercept_lr=lr, l2=l2)
     rows = scaled_trump(600)
     for start in range(0, len(rows), 64):
@@ -166,7 +172,9 @@ OPTION_SETS = [
     {"loss": optim.losses.Cauchy(C=2.0)},
     {"intercept_init": 0.0, "learning_rate": schedules.InverseScaling(0.05)},
     {"learning_rate": schedules.Cosine(0.05, period=100, restarts=True)},
-    {"learning_rate": schedules.Plateau(0.05, period=40, patience=1)},
+    {"standardize": False},
+    {"standardize": False, "averaged": True, "l1": 0.01},
+    {"standardize": False, "update": "normalized", "learning_rate": 0.3},
 ]
 
 
@@ -193,19 +201,6 @@ def test_learn_sequential_equals_learn_one_loop(params):
     assert block.n_updates == loop.n_updates == learn.sum()
     for metric in ("running_mse", "rolling_mse", "ewm_mse"):
         assert getattr(block, metric) == pytest.approx(getattr(loop, metric), rel=TOL)
-
-
-def test_fast_path_equals_compiled_path():
-    """The default dict path and the compiled one-row path take the same steps."""
-    fast = SGDRegressor(l2=0.001)
-    compiled = SGDRegressor(l2=0.001, learning_rate=schedules.Constant(0.01))
-    compiled._plain_sgd = False  # force the compiled kernel on every learn_one
-    for x, y in scaled_trump(300):
-        fast.learn_one(x, y)
-        compiled.learn_one(x, y)
-    for name, weight in fast.weights.items():
-        assert compiled.weights[name] == pytest.approx(weight, rel=TOL, abs=TOL)
-    assert compiled.intercept == pytest.approx(fast.intercept, rel=TOL)
 
 
 def test_learn_sequential_accepts_a_dataframe():
@@ -267,7 +262,7 @@ def test_rolling_mse_covers_the_last_window():
 
 
 def test_intercept_auto_starts_at_the_first_target():
-    model = SGDRegressor()
+    model = SGDRegressor(standardize=False)
     model.learn_one({"a": 1.0}, 42.0)
     assert model.intercept == 42.0
     assert model.predict_one({"a": 1.0}) == 42.0
@@ -278,7 +273,7 @@ def test_intercept_auto_starts_at_the_first_target():
 
 def test_full_batch_gradient_descent_converges_to_least_squares():
     X, y = synthetic(n=400, d=5, noise=0.5)
-    model = SGDRegressor(learning_rate=0.1, intercept_lr=0.1, intercept_init=0.0)
+    model = SGDRegressor(learning_rate=0.1, intercept_lr=0.1, intercept_init=0.0, standardize=False)
     for _ in range(2000):
         model.learn_many(X, y)
     design = np.column_stack([X, np.ones(len(X))])
@@ -338,7 +333,7 @@ def test_bad_rows_in_a_block_refuse_the_whole_block(params):
 
 
 def test_divergence_is_refused_with_a_hint():
-    model = SGDRegressor(learning_rate=1e3, intercept_lr=1e3, intercept_init=0.0)
+    model = SGDRegressor(learning_rate=1e3, intercept_lr=1e3, intercept_init=0.0, standardize=False)
     x = {"big": 1e306}
     before = state(model)
     with pytest.raises(DivergenceError, match="learning rate"):
@@ -351,8 +346,9 @@ def test_divergence_in_a_block_keeps_the_rows_before_it(params):
     """Both compiled kernels refuse the row that overflows, and keep the rows before it."""
     X = np.array([[1.0], [2.0], [1e300], [1.0]])  # the gradient is clipped at 1e12
     y = np.array([1.0, 2.0, 3.0, 4.0])
-    model = SGDRegressor(learning_rate=1e3, intercept_lr=0.1, intercept_init=0.0, **params)
-    reference = SGDRegressor(learning_rate=1e3, intercept_lr=0.1, intercept_init=0.0, **params)
+    raw = {"learning_rate": 0.1, "intercept_lr": 0.1, "intercept_init": 0.0, "standardize": False}
+    model = SGDRegressor(**raw, **params)
+    reference = SGDRegressor(**raw, **params)
     reference.learn_sequential(X[:2], y[:2])
     with pytest.raises(DivergenceError) as info:
         model.learn_sequential(X, y)
@@ -421,64 +417,49 @@ def test_import_is_cheap():
 
 
 def test_the_default_model_imports_no_heavy_module():
-    """No numba for the dict path; no River linear models or metrics (scipy.stats) at all."""
+    """Building a model loads no numba (the kernels load on the first learn or predict); no
+    River linear models or metrics (scipy.stats) at all."""
     import subprocess
     import sys
 
     code = (
         "import sys; from online_lr import SGDRegressor; m = SGDRegressor(); "
+        "before = 'numba' in sys.modules; "
         "m.learn_one({'a': 1.0}, 2.0); m.predict_one({'a': 1.0}); "
-        "print([m for m in ('numba', 'river.linear_model', 'river.metrics', 'scipy.stats') "
+        "print(before, [m for m in ('river.linear_model', 'river.metrics', 'scipy.stats') "
         "if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert out.stdout.strip() == "False []"
 
 
 def test_math_sanity_of_the_gradient():
     """One plain step by hand: w -= lr * 2 (ŷ - y) x; b -= lr * 2 (ŷ - y)."""
-    model = SGDRegressor(learning_rate=0.1, intercept_lr=0.05, intercept_init=1.0)
+    model = SGDRegressor(learning_rate=0.1, intercept_lr=0.05, intercept_init=1.0, standardize=False)
     model.learn_one({"a": 2.0}, 5.0)  # ŷ = 1, gradient of the loss = 2 (1 - 5) = -8
     assert model.weights["a"] == pytest.approx(0.1 * 8 * 2.0)
     assert model.intercept == pytest.approx(1.0 + 0.05 * 8)
     assert math.isclose(model.running_mse, 16.0)
 
 
-def test_python_twin_of_the_dict_path_equals_the_extension():
-    """Without a C compiler the install falls back to `_dictpath_py`: same numbers."""
+@pytest.mark.parametrize("params", [{}, {"standardize": False, "l2": 0.001}], ids=str)
+def test_python_dict_path_equals_the_extension(params):
+    """Without a C compiler the install maps dicts in Python (`_dictpath_py`): same numbers,
+    since both call the same compiled rule."""
     from online_lr import _dictpath_py
 
-    compiled = pytest.importorskip("online_lr._dictpath")
-    rows = scaled_trump(100)
-    weights_c, weights_py, intercept_c, intercept_py = {}, {}, 40.0, 40.0
-    for x, y in rows:
-        args = (y, 1.0)
-        pred_c, intercept_c = compiled.sgd_learn_one(
-            weights_c, x, *args, intercept_c, intercept_c, 0.01, 0.01, 0.001, 1e12
-        )
-        pred_py, intercept_py = _dictpath_py.sgd_learn_one(
-            weights_py, x, *args, intercept_py, intercept_py, 0.01, 0.01, 0.001, 1e12
-        )
-        assert pred_c == pytest.approx(pred_py, rel=1e-12)
-    assert weights_c == pytest.approx(weights_py, rel=1e-12)
-    assert intercept_c == pytest.approx(intercept_py, rel=1e-12)
-    with pytest.raises(TypeError):
-        compiled.dot({}, {"a": "1.5"}, 0.0)
-
-    states = [{"a": 1.0, "b": 2.0}, {}, {"a": 3.0}, {}, {}]
-    rows, names = (0, 2), ["b", "new", "a"]
-    for module in (compiled, _dictpath_py):
-        F = np.zeros((5, 3))
-        module.gather(states, rows, names, F)
-        assert F[[0, 2]].tolist() == [[2.0, 0.0, 1.0], [0.0, 0.0, 3.0]]
-        assert not F[[1, 3, 4]].any()
-    scattered = [[{}, {}, {}, {}, {}] for _ in range(2)]
-    F = np.arange(15.0).reshape(5, 3)
-    for module, into in zip((compiled, _dictpath_py), scattered):
-        module.scatter(into, rows, names, F)
-    assert scattered[0] == scattered[1] == [
-        {"b": 0.0, "new": 1.0, "a": 2.0}, {}, {"b": 6.0, "new": 7.0, "a": 8.0}, {}, {},
-    ]
+    pytest.importorskip("online_lr._dictpath")
+    extension, python = SGDRegressor(**params), SGDRegressor(**params)
+    python._rows = _dictpath_py.DictRows(
+        None, python._state, python._params, 0, 16384, python._flush_errors
+    )
+    for x, y in scaled_trump(200):
+        assert python.predict_one(x) == extension.predict_one(x)
+        extension.learn_one(x, y)
+        python.learn_one(x, y)
+    assert_same_state(python, extension)
+    with pytest.raises(TypeError, match="'a'"):
+        python.predict_one({"a": "1.5"})
 
 
 def test_learn_many_refuses_a_bad_frame_by_name_and_stays_unchanged():
