@@ -32,7 +32,11 @@ from online_lr import _state
 
 # Reassociation lets LLVM vectorise the dot products; the flags that assume no NaN or infinity
 # are left out, because the guards must see them.
-jit = numba.njit(cache=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
+_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+jit = numba.njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
+# The pieces of the rule are inlined into their callers, so that LLVM sees one loop body and
+# drops the branches of the options that are off.
+jit_inline = numba.njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
 
 F_WEIGHT, F_AVERAGE, F_SCALE, F_GRAD_SQ, F_CUM_L1, F_COUNT, F_MEAN, F_M2 = (
     _state.F[name] for name in _state.FEATURE_FIELDS
@@ -75,14 +79,14 @@ def scratch_for(width: int) -> np.ndarray:
     return np.empty((N_SCRATCH, max(width, N_SCALAR_STATE)))
 
 
-@jit
+@jit_inline
 def is_finite(value: float) -> bool:
     """``math.isfinite`` that survives fast-math: numba's own is ``x - x == x - x``, which
     reassociation may fold to True. A comparison is never rewritten, and NaN fails it."""
     return abs(value) <= FLOAT_MAX
 
 
-@jit
+@jit_inline
 def loss_gradient(code: int, param: float, y_pred: float, y_true: float) -> float:
     """Derivative of the loss with respect to the prediction, as River defines it."""
     r = y_pred - y_true
@@ -105,7 +109,7 @@ def loss_gradient(code: int, param: float, y_pred: float, y_true: float) -> floa
     return r / ((r / param) ** 2 + 1.0)  # LOSS_CAUCHY
 
 
-@jit
+@jit_inline
 def welford(count: float, mean: float, m2: float, value: float) -> tuple[float, float, float]:
     """Running count, mean and sum of squared deviations after one more value."""
     count += 1.0
@@ -114,7 +118,7 @@ def welford(count: float, mean: float, m2: float, value: float) -> tuple[float, 
     return count, mean, m2 + delta * (value - mean)
 
 
-@jit
+@jit_inline
 def feature_transform(count: float, mean: float, m2: float) -> tuple[float, float]:
     """``(center, scale)`` of a feature: its standardized value is ``(x - center) / scale``.
 
@@ -130,16 +134,16 @@ def feature_transform(count: float, mean: float, m2: float) -> tuple[float, floa
     return 0.0, 1.0
 
 
-@jit
-def target_transform(S: np.ndarray) -> tuple[float, float]:
+@jit_inline
+def target_transform(count: float, mean: float, m2: float) -> tuple[float, float]:
     """``(center, scale)`` of the target: its running mean and standard deviation (1 until it
     has varied)."""
-    if S[S_Y_M2] > 0.0:
-        return S[S_Y_MEAN], math.sqrt(S[S_Y_M2] / S[S_Y_COUNT])
-    return S[S_Y_MEAN], 1.0
+    if m2 > 0.0:
+        return mean, math.sqrt(m2 / count)
+    return mean, 1.0
 
 
-@jit
+@jit_inline
 def predict_row(
     F: np.ndarray, S: np.ndarray, P: np.ndarray, idx: np.ndarray, vals: np.ndarray
 ) -> float:
@@ -157,7 +161,7 @@ def predict_row(
         j = idx[k]
         center, scale = feature_transform(F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j])
         total += F[row, j] * ((vals[k] - center) / scale)
-    center_y, scale_y = target_transform(S)
+    center_y, scale_y = target_transform(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2])
     return center_y + scale_y * total
 
 
@@ -178,7 +182,7 @@ def effective_weights(
         for k in range(idx.shape[0]):
             out[k] = F[row, idx[k]]
         return intercept
-    center_y, scale_y = target_transform(S)
+    center_y, scale_y = target_transform(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2])
     for k in range(idx.shape[0]):
         j = idx[k]
         center, scale = feature_transform(F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j])
@@ -188,7 +192,7 @@ def effective_weights(
     return center_y + scale_y * intercept
 
 
-@jit
+@jit_inline
 def apply_step(
     F: np.ndarray,
     P: np.ndarray,
@@ -209,38 +213,35 @@ def apply_step(
     is the rate at the next step, which River's cumulative L1 penalty uses.
     """
     n = idx.shape[0]
-    T = scratch[SC_SCALARS]
-    W = scratch[F_WEIGHT]
-    G = scratch[SC_GRAD]
-    t = T[S_STEPS] + 1.0
-    T[S_STEPS] = t
+    t = scratch[SC_SCALARS, S_STEPS] + 1.0
+    scratch[SC_SCALARS, S_STEPS] = t
     if P[P_RULE] == RULE_SGD:
         for k in range(n):
-            W[k] -= lr * G[k]
-        T[S_INTERCEPT] -= intercept_lr * grad_b
+            scratch[F_WEIGHT, k] -= lr * scratch[SC_GRAD, k]
+        scratch[SC_SCALARS, S_INTERCEPT] -= intercept_lr * grad_b
     else:
-        normalizer = T[S_NORMALIZER] + sq_norm_increment
-        T[S_NORMALIZER] = normalizer
+        normalizer = scratch[SC_SCALARS, S_NORMALIZER] + sq_norm_increment
+        scratch[SC_SCALARS, S_NORMALIZER] = normalizer
         rate_scale = math.sqrt(t / normalizer)
         for k in range(n):
-            g = G[k]
+            g = scratch[SC_GRAD, k]
             grad_sq = F[F_GRAD_SQ, idx[k]] + g * g
             scratch[F_GRAD_SQ, k] = grad_sq
             scale = scratch[F_SCALE, k]
             if grad_sq > 0.0 and scale > 0.0:
-                W[k] -= lr * rate_scale * g / (scale * math.sqrt(grad_sq))
-        grad_sq_b = T[S_INTERCEPT_GRAD_SQ] + grad_b * grad_b
-        T[S_INTERCEPT_GRAD_SQ] = grad_sq_b
+                scratch[F_WEIGHT, k] -= lr * rate_scale * g / (scale * math.sqrt(grad_sq))
+        grad_sq_b = scratch[SC_SCALARS, S_INTERCEPT_GRAD_SQ] + grad_b * grad_b
+        scratch[SC_SCALARS, S_INTERCEPT_GRAD_SQ] = grad_sq_b
         if grad_sq_b > 0.0:
-            T[S_INTERCEPT] -= intercept_lr * rate_scale * grad_b / math.sqrt(grad_sq_b)
+            scratch[SC_SCALARS, S_INTERCEPT] -= intercept_lr * rate_scale * grad_b / math.sqrt(grad_sq_b)
 
     l1 = P[P_L1]
     if l1 != 0.0:
         # Cumulative L1 penalty (Tsuruoka et al., 2009), exactly as River's GLM applies it.
-        max_cum = T[S_MAX_CUM_L1] + l1 * lr_next
-        T[S_MAX_CUM_L1] = max_cum
+        max_cum = scratch[SC_SCALARS, S_MAX_CUM_L1] + l1 * lr_next
+        scratch[SC_SCALARS, S_MAX_CUM_L1] = max_cum
         for k in range(n):
-            w = W[k]
+            w = scratch[F_WEIGHT, k]
             cum = F[F_CUM_L1, idx[k]]
             if w > 0.0:
                 new_w = max(0.0, w - (max_cum + cum))
@@ -248,31 +249,31 @@ def apply_step(
                 new_w = min(0.0, w + (max_cum - cum))
             else:
                 new_w = w
-            W[k] = new_w
+            scratch[F_WEIGHT, k] = new_w
             scratch[F_CUM_L1, k] = cum + (new_w - w)
 
-    total = T[S_INTERCEPT]
+    total = scratch[SC_SCALARS, S_INTERCEPT]
     if P[P_AVERAGED] != 0.0:
         for k in range(n):
             avg = F[F_AVERAGE, idx[k]]
-            scratch[F_AVERAGE, k] = avg + (W[k] - avg) / t
+            scratch[F_AVERAGE, k] = avg + (scratch[F_WEIGHT, k] - avg) / t
             total += scratch[F_AVERAGE, k]
-        T[S_INTERCEPT_AVERAGE] += (T[S_INTERCEPT] - T[S_INTERCEPT_AVERAGE]) / t
-        total += T[S_INTERCEPT_AVERAGE]
+        scratch[SC_SCALARS, S_INTERCEPT_AVERAGE] += (scratch[SC_SCALARS, S_INTERCEPT] - scratch[SC_SCALARS, S_INTERCEPT_AVERAGE]) / t
+        total += scratch[SC_SCALARS, S_INTERCEPT_AVERAGE]
     for k in range(n):
-        total += W[k]
+        total += scratch[F_WEIGHT, k]
     if is_finite(total):
         return True
     # A non-finite sum can also come from finite values adding up past the float range.
-    if not (is_finite(T[S_INTERCEPT]) and is_finite(T[S_INTERCEPT_AVERAGE])):
+    if not (is_finite(scratch[SC_SCALARS, S_INTERCEPT]) and is_finite(scratch[SC_SCALARS, S_INTERCEPT_AVERAGE])):
         return False
     for k in range(n):
-        if not (is_finite(W[k]) and is_finite(scratch[F_AVERAGE, k] if P[P_AVERAGED] else 0.0)):
+        if not (is_finite(scratch[F_WEIGHT, k]) and is_finite(scratch[F_AVERAGE, k] if P[P_AVERAGED] else 0.0)):
             return False
     return True
 
 
-@jit
+@jit_inline
 def commit(F: np.ndarray, S: np.ndarray, P: np.ndarray, idx: np.ndarray, scratch: np.ndarray):
     """Write an accepted step from ``scratch`` into the state (only the quantities in use)."""
     rows = (
@@ -289,22 +290,30 @@ def commit(F: np.ndarray, S: np.ndarray, P: np.ndarray, idx: np.ndarray, scratch
         if used:
             for k in range(idx.shape[0]):
                 F[row, idx[k]] = scratch[row, k]
-    T = scratch[SC_SCALARS]
     for s in range(N_SCALAR_STATE):
-        S[s] = T[s]
+        S[s] = scratch[SC_SCALARS, s]
 
 
-@jit
+@jit_inline
+def statistics_finite(n: int, scratch: np.ndarray) -> bool:
+    """True when the trial statistics of the standardization are finite (a value near the
+    float range overflows a variance before any weight)."""
+    total = scratch[SC_SCALARS, S_Y_MEAN] + scratch[SC_SCALARS, S_Y_M2]
+    for k in range(n):
+        total += scratch[F_MEAN, k] + scratch[F_M2, k]
+    return is_finite(total)
+
+
+@jit_inline
 def start_step(F: np.ndarray, S: np.ndarray, P: np.ndarray, idx: np.ndarray, scratch) -> None:
     """Copy the state a step starts from into ``scratch``: the row's weights and the scalars."""
-    T = scratch[SC_SCALARS]
     for s in range(N_SCALAR_STATE):
-        T[s] = S[s]
+        scratch[SC_SCALARS, s] = S[s]
     for k in range(idx.shape[0]):
         scratch[F_WEIGHT, k] = F[F_WEIGHT, idx[k]]
 
 
-@jit
+@jit_inline
 def rescale(F: np.ndarray, idx: np.ndarray, k: int, magnitude: float, scratch) -> None:
     """Normalized rule: grow feature ``idx[k]``'s scale to ``magnitude``, shrink its weight.
 
@@ -319,7 +328,7 @@ def rescale(F: np.ndarray, idx: np.ndarray, k: int, magnitude: float, scratch) -
         scratch[F_SCALE, k] = magnitude
 
 
-@jit
+@jit_inline
 def learn_row(
     F: np.ndarray,
     S: np.ndarray,
@@ -366,48 +375,53 @@ def learn_row(
     out[2] = (y - S[S_Y_MEAN]) ** 2
 
     start_step(F, S, P, idx, scratch)
-    T = scratch[SC_SCALARS]
-    Z = scratch[SC_Z]
-    T[S_Y_COUNT], T[S_Y_MEAN], T[S_Y_M2] = welford(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2], y)
+    scratch[SC_SCALARS, S_Y_COUNT], scratch[SC_SCALARS, S_Y_MEAN], scratch[SC_SCALARS, S_Y_M2] = welford(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2], y)
     if P[P_STANDARDIZE] != 0.0:
         for k in range(n):
             j = idx[k]
             count, mean, m2 = welford(F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j], vals[k])
             scratch[F_COUNT, k], scratch[F_MEAN, k], scratch[F_M2, k] = count, mean, m2
             center, scale = feature_transform(count, mean, m2)
-            Z[k] = (vals[k] - center) / scale
-        center_y, scale_y = target_transform(T)
+            scratch[SC_Z, k] = (vals[k] - center) / scale
+        center_y, scale_y = target_transform(
+            scratch[SC_SCALARS, S_Y_COUNT], scratch[SC_SCALARS, S_Y_MEAN],
+            scratch[SC_SCALARS, S_Y_M2],
+        )
         target = (y - center_y) / scale_y
+        if not statistics_finite(n, scratch):
+            return DIVERGED
     else:
         for k in range(n):
-            Z[k] = vals[k]
+            scratch[SC_Z, k] = vals[k]
         target = y
         if P[P_AUTO_INTERCEPT] != 0.0 and S[S_INTERCEPT_STARTED] == 0.0:
-            T[S_INTERCEPT] = y
-    T[S_INTERCEPT_STARTED] = 1.0
+            scratch[SC_SCALARS, S_INTERCEPT] = y
+    scratch[SC_SCALARS, S_INTERCEPT_STARTED] = 1.0
 
     sq_norm_increment = 0.0
     if P[P_RULE] == RULE_NORMALIZED:
         sq_norm_increment = 1.0
         for k in range(n):
-            rescale(F, idx, k, abs(Z[k]), scratch)
+            rescale(F, idx, k, abs(scratch[SC_Z, k]), scratch)
             if scratch[F_SCALE, k] > 0.0:
-                sq_norm_increment += (Z[k] / scratch[F_SCALE, k]) ** 2
-    raw = T[S_INTERCEPT]
+                sq_norm_increment += (scratch[SC_Z, k] / scratch[F_SCALE, k]) ** 2
+    raw = scratch[SC_SCALARS, S_INTERCEPT]
     for k in range(n):
-        raw += scratch[F_WEIGHT, k] * Z[k]
+        raw += scratch[F_WEIGHT, k] * scratch[SC_Z, k]
     g = loss_gradient(int(P[P_LOSS]), P[P_LOSS_PARAM], raw, target) * sample_weight
     g = min(max(g, -P[P_CLIP]), P[P_CLIP])
     l2 = P[P_L2]
     for k in range(n):
-        scratch[SC_GRAD, k] = g * Z[k] + l2 * scratch[F_WEIGHT, k]
+        scratch[SC_GRAD, k] = g * scratch[SC_Z, k] + l2 * scratch[F_WEIGHT, k]
     if not apply_step(F, P, idx, g, sq_norm_increment, lr, intercept_lr, lr_next, scratch):
         return DIVERGED
     if P[P_LOSS] == LOSS_SQUARED and P[P_RULE] == RULE_SGD:
-        after = T[S_INTERCEPT]
+        # Where the loss's own step moves the prediction (L1/L2 pulls are not a runaway).
+        sq_norm = 0.0
         for k in range(n):
-            after += scratch[F_WEIGHT, k] * Z[k]
-        before_residual, after_residual = raw - target, after - target
+            sq_norm += scratch[SC_Z, k] * scratch[SC_Z, k]
+        before_residual = raw - target
+        after_residual = before_residual - g * (lr * sq_norm + intercept_lr)
         if (before_residual * after_residual < 0.0
                 and abs(after_residual) > RUNAWAY_FACTOR * abs(before_residual)):
             return RUNAWAY
@@ -580,7 +594,9 @@ def standardized_block(P, X, y, scratch) -> tuple[np.ndarray, np.ndarray]:
         center, scale = feature_transform(scratch[F_COUNT, k], scratch[F_MEAN, k], scratch[F_M2, k])
         for i in range(n):
             Z[i, k] = (X[i, k] - center) / scale
-    center_y, scale_y = target_transform(scratch[SC_SCALARS])
+    center_y, scale_y = target_transform(
+        scratch[SC_SCALARS, S_Y_COUNT], scratch[SC_SCALARS, S_Y_MEAN], scratch[SC_SCALARS, S_Y_M2]
+    )
     targets = np.empty(n)
     for i in range(n):
         targets[i] = (y[i] - center_y) / scale_y
@@ -661,6 +677,8 @@ def learn_batch(
     Z, targets, raw, sq_norm_increment = batch_prepare(
         F, S, P, idx, X, y, scratch, squared_errors, baseline_errors
     )
+    if P[P_STANDARDIZE] != 0.0 and not statistics_finite(d, scratch):
+        return DIVERGED
     code, param, clip = int(P[P_LOSS]), P[P_LOSS_PARAM], P[P_CLIP]
     for i in range(n):
         g = loss_gradient(code, param, raw[i], targets[i]) * sample_weight[i * weight_stride]

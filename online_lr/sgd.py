@@ -32,7 +32,7 @@ try:
 except ImportError:  # the C extension was not built: same results, slower
     from online_lr import _dictpath_py as _dict_path
 
-__all__ = ["LearnOutcome", "SGDRegressor"]
+__all__ = ["LearnOutcome", "SGDRegressor", "refusal_message"]
 
 MODEL_FORMAT = "online-lr-model"
 MODEL_FORMAT_VERSION = 2
@@ -418,7 +418,9 @@ class SGDRegressor(base.MiniBatchRegressor):
         b = float(intercept)
         if self.standardize:
             F = state.features
-            center_y, scale_y = _compiled_kernels().target_transform(state.scalars)
+            center_y, scale_y = _compiled_kernels().target_transform(
+                *(state.scalar(name) for name in ("y_count", "y_mean", "y_m2"))
+            )
             for k, j in enumerate(idx):
                 center, scale = _compiled_kernels().feature_transform(
                     F[_state.F["count"], j], F[_state.F["mean"], j], F[_state.F["m2"], j]
