@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import itertools
 import math
 import pickle
@@ -472,3 +473,246 @@ def test_learn_many_refuses_a_bad_frame_by_name_and_stays_unchanged():
     with pytest.raises(ValueError, match=r"target must be finite, got inf in row 0"):
         model.learn_many(np.ones((2, 2)), np.array([np.inf, 1.0]))
     assert state(model) == before
+
+
+# Standardization: raw data of any scale, weights in the data's units
+
+
+def raw_stream(n=3000, seed=3, feature_scales=(1e-3, 1.0, 1e4), offset=1e5, noise=0.1):
+    rng = np.random.default_rng(seed)
+    scales = np.array(feature_scales)
+    z = rng.normal(size=(n, len(scales)))
+    X = z * scales + 50 * scales
+    beta = np.array([2.0, -1.0, 0.5])
+    y = z @ beta * 1e3 + offset + noise * 1e3 * rng.normal(size=n)
+    return X, y, beta * 1e3 / scales
+
+
+def test_the_default_learns_raw_features_and_target_of_any_scale():
+    X, y, true_weights = raw_stream()
+    model = SGDRegressor()
+    model.learn_sequential(X, y, columns=["a", "b", "c"])
+    assert model.rolling_mse < 1.3 * (0.1 * 1e3) ** 2
+    assert model.rolling_mse < 0.01 * model.baseline_rolling_mse
+    np.testing.assert_allclose([model.weights[k] for k in "abc"], true_weights, rtol=0.05)
+
+
+def test_weights_and_intercept_are_in_the_data_units():
+    X, y, _ = raw_stream(n=500)
+    model = SGDRegressor(averaged=True)
+    for row, target in zip(X, y):
+        model.learn_one(dict(zip("abc", row.tolist())), target)
+    x = dict(zip("abc", X[-1].tolist()))
+    by_hand = model.intercept + sum(model.weights[k] * v for k, v in x.items())
+    assert by_hand == pytest.approx(model.predict_one(x), rel=1e-12)
+    twin = SGDRegressor(averaged=True)
+    twin.learn_sequential(X, y, columns=list("abc"))
+    twin.set_parameters(model.weights, model.intercept)
+    assert twin.predict_one(x) == pytest.approx(model.predict_one(x), rel=1e-12)
+
+
+def test_one_hot_indicator_features_learn():
+    """A feature that only ever shows 1 (one-hot) enters as 1, not as a standardized 0."""
+    rng = np.random.default_rng(0)
+    effect = {"paris": 10.0, "lyon": -5.0, "nice": 0.0}
+    model = SGDRegressor()
+    for _ in range(3000):
+        city = rng.choice(list(effect))
+        size = rng.normal(50, 10)
+        model.learn_one({f"city={city}": 1.0, "size": size}, 100 + effect[city] + 0.5 * size)
+    base = model.predict_one({"size": 50.0, "city=nice": 1.0})
+    assert model.predict_one({"size": 50.0, "city=paris": 1.0}) - base == pytest.approx(10, abs=1)
+    assert model.predict_one({"size": 50.0, "city=lyon": 1.0}) - base == pytest.approx(-5, abs=1)
+
+
+def test_the_baseline_is_the_running_mean_of_the_targets_learned_before():
+    X, y = synthetic(n=300, d=2)
+    model = SGDRegressor(mse_window=50)
+    learn = np.ones(300, dtype=bool)
+    learn[::7] = False
+    model.learn_sequential(X, y, learn=learn)
+    learned = y[learn]
+    before = np.concatenate([[0.0], np.cumsum(learned)[:-1] / np.arange(1, learned.size)])
+    errors = (learned - before) ** 2
+    assert model.baseline_running_mse == pytest.approx(errors.mean(), rel=1e-12)
+    assert model.baseline_rolling_mse == pytest.approx(errors[-50:].mean(), rel=1e-12)
+
+
+# Guards and refusals as values
+
+
+def house_prices(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([rng.uniform(40, 200, n), rng.integers(1, 6, n), rng.uniform(0, 80, n)])
+    y = 2000 * X[:, 0] + 10000 * X[:, 1] - 500 * X[:, 2] + 50000 + rng.normal(0, 1e4, n)
+    return X, y
+
+
+def test_a_runaway_step_is_refused_though_every_weight_stays_finite():
+    X, y = house_prices()
+    raw = SGDRegressor(standardize=False)
+    raw.learn_one(dict(enumerate(X[0])), y[0])  # the auto intercept: no step to run away yet
+    before = state(raw)
+    with pytest.raises(DivergenceError, match="runaway"):
+        raw.learn_one(dict(enumerate(X[1])), y[1])
+    assert state(raw) == before
+    outcome = SGDRegressor(standardize=False).learn_rows(X, y)
+    assert {reason for _, reason in outcome.reasons()} == {"runaway"}
+    assert outcome.refused[1:].all()  # raw prices would diverge at every row
+    default = SGDRegressor()
+    X, y = house_prices(n=3000)
+    assert not default.learn_rows(X, y).refused.any()
+    assert default.rolling_mse < 0.2 * default.baseline_rolling_mse
+
+
+def test_learn_rows_skips_the_refused_rows_and_learns_the_rest():
+    X, y = synthetic(n=60, d=2)
+    X[10, 0], y[20], X[30, 1] = np.nan, np.inf, 1e300
+    learn = np.ones(60, dtype=bool)
+    model = SGDRegressor()
+    outcome = model.learn_rows(X, y, learn, columns=["u", "v"])
+    assert outcome.reasons() == [
+        (10, "non_finite_feature"), (20, "non_finite_target"), (30, "diverged"),
+    ]
+    assert np.isnan(outcome.predictions[10]) and np.isfinite(outcome.predictions[20])
+    keep = np.ones(60, dtype=bool)
+    keep[[10, 20, 30]] = False
+    reference = SGDRegressor()
+    predictions = reference.learn_sequential(X[keep], y[keep], columns=["u", "v"])
+    np.testing.assert_array_equal(outcome.predictions[keep], predictions)
+    assert_same_state(model, reference)
+    assert model.n_updates == 57
+
+
+# Losses, rates
+
+
+class MySquared:
+    """A user's loss: anything with gradient(y_true, y_pred), as River accepts."""
+
+    def gradient(self, y_true, y_pred):
+        return 2.0 * (y_pred - y_true)
+
+
+class Squared(optim.losses.Squared):
+    """Named like River's, but a different gradient: identified by type, it must be used."""
+
+    def gradient(self, y_true, y_pred):
+        return 4.0 * (y_pred - y_true)
+
+
+@pytest.mark.parametrize("standardize", [False, True])
+def test_a_custom_loss_takes_the_steps_of_the_builtin_one(standardize):
+    params = {"standardize": standardize, "intercept_init": 0.0}
+    custom, builtin = SGDRegressor(loss=MySquared(), **params), SGDRegressor(**params)
+    for x, y in scaled_trump(150):
+        assert custom.predict_one(x) == pytest.approx(builtin.predict_one(x), rel=1e-12)
+        custom.learn_one(x, y)
+        builtin.learn_one(x, y)
+    X, y = synthetic(n=100, d=3)
+    np.testing.assert_allclose(custom.learn_sequential(X, y), builtin.learn_sequential(X, y),
+                               rtol=1e-12)
+    custom.learn_many(X, y)
+    builtin.learn_many(X, y)
+    assert custom.weights == pytest.approx(builtin.weights, rel=1e-12)
+
+
+def test_a_loss_is_identified_by_type_not_by_name():
+    doubled = SGDRegressor(loss=Squared(), learning_rate=0.01, intercept_lr=0.01,
+                           standardize=False, intercept_init=0.0)
+    plain = SGDRegressor(learning_rate=0.02, intercept_lr=0.02, standardize=False,
+                         intercept_init=0.0)
+    for x, y in scaled_trump(50):
+        doubled.learn_one(x, y)
+        plain.learn_one(x, y)
+    assert doubled.weights == pytest.approx(plain.weights, rel=1e-9)
+    with pytest.raises(TypeError, match="cannot be saved"):
+        doubled.to_dict()
+
+
+@pytest.mark.parametrize("frozen", [0, 0.0, schedules.Constant(0), optim.schedulers.Constant(0)])
+def test_a_zero_intercept_rate_freezes_the_intercept(frozen):
+    model = SGDRegressor(intercept_lr=frozen, intercept_init=1.5, standardize=False)
+    X, y = synthetic(n=100, d=2)
+    model.learn_sequential(X, y)
+    for x, target in scaled_trump(20):
+        model.learn_one(x, target)
+    assert model.intercept == 1.5
+
+
+@pytest.mark.parametrize("name", ["learning_rate", "intercept_lr"])
+def test_a_bad_rate_error_names_its_parameter(name):
+    with pytest.raises(ValueError, match=name):
+        SGDRegressor(**{name: -0.1})
+    with pytest.raises(ValueError, match=name):
+        SGDRegressor(**{name: math.nan})
+
+
+def test_plateau_cuts_the_rate_between_blocks():
+    X, y = synthetic(n=400, d=3, noise=1.0)
+    plateau = schedules.Plateau(0.05, factor=0.5, patience=1, period=20)
+    model = SGDRegressor(learning_rate=plateau, standardize=False)
+    for start in range(0, 400, 100):
+        model.learn_sequential(X[start : start + 100], y[start : start + 100])
+        rate = model.learning_rate_now
+        assert rate == plateau.current_learning_rate  # fixed for the whole next block
+    assert rate < 0.05
+    loop = SGDRegressor(learning_rate=schedules.Plateau(0.05, factor=0.5, patience=1, period=20),
+                        standardize=False)
+    rows = SGDRegressor(learning_rate=schedules.Plateau(0.05, factor=0.5, patience=1, period=20),
+                        standardize=False)
+    for i in range(400):
+        loop.learn_one(dict(enumerate(X[i])), y[i])
+        rows.learn_sequential(X[i : i + 1], y[i : i + 1])
+    assert_same_state(loop, rows)
+
+
+# Persistence: version 2 names its state; version 1 still loads; checkpoints load
+
+
+def test_the_model_file_names_every_piece_of_state():
+    model = SGDRegressor()
+    model.learn_one({"a": 1.0}, 2.0)
+    data = model.to_dict()
+    assert data["version"] == 2
+    assert set(data["feature_state"]) >= {"weight", "mean", "m2", "count"}
+    assert set(data["scalars"]) >= {"intercept", "steps", "y_mean"}
+
+
+def test_a_version_1_file_loads_as_the_raw_model_it_was(tmp_path):
+    v1 = {
+        "format": "online-lr-model", "version": 1,
+        "params": {k: v for k, v in SGDRegressor(standardize=False)._params_to_dict().items()
+                   if k != "standardize"},
+        "features": ["a", "b"],
+        "feature_state": {"0": [2.0, -1.0]},
+        "scalars": {"intercept": 0.5, "intercept_average": 0.5, "intercept_grad_sq": 0.0,
+                    "normalizer": 0.0, "max_cum_l1": 0.0, "steps": 3, "intercept_started": 1.0},
+        "y_name": None,
+        "metrics": state(SGDRegressor())["metrics"],
+    }
+    del v1["metrics"]["baseline_running"], v1["metrics"]["baseline_rolling"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(v1))
+    model = SGDRegressor.load(path)
+    assert model.standardize is False and model.n_updates == 3
+    assert model.predict_one({"a": 1.0, "b": 2.0}) == 0.5
+    model.learn_one({"a": 1.0, "b": 2.0}, 1.0)
+    v1["version"] = 7
+    path.write_text(json.dumps(v1))
+    with pytest.raises(ValueError, match="version 7.*versions 1 and 2"):
+        SGDRegressor.load(path)
+
+
+def test_load_reads_the_model_of_a_checkpoint(tmp_path):
+    model = SGDRegressor()
+    X, y = synthetic(n=50, d=2)
+    model.learn_sequential(X, y)
+    path = tmp_path / "run.ckpt.json"
+    path.write_text(json.dumps({"format": "online-lr-checkpoint", "version": 1,
+                                "model": model.to_dict()}))
+    assert_same_state(SGDRegressor.load(path), model)
+    path.write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(ValueError, match="neither an online-lr-model file nor an online-lr-"
+                                         "checkpoint file.*'something-else'"):
+        SGDRegressor.load(path)
