@@ -43,14 +43,14 @@ class DictRows:
             return None
         known = [(index[k], v) for k, v in zip(x, vals) if k in index]
         idx = np.array([j for j, _ in known], dtype=np.int64)
-        return idx, np.array([v for _, v in known])
+        return idx, np.array([[v for _, v in known]])  # one row
 
     def predict(self, x: dict) -> float:
         known = self._known(x)
         if known is None:
             return math.nan
         state = self.state
-        return _kernels.predict_row(state.features, state.scalars, self.params, *known)
+        return _kernels.predict_row(state.features, state.scalars, self.params, *known, 0)
 
     def learn(self, x: dict, y: float, w: float) -> int:
         known = self._known(x)
@@ -62,7 +62,7 @@ class DictRows:
             known = self._known(x)
         state, P, out = self.state, self.params, self.out
         code = _kernels.learn_row(
-            state.features, state.scalars, P, *known, y, w, P[_state.P["lr"]],
+            state.features, state.scalars, P, *known, 0, y, w, P[_state.P["lr"]],
             P[_state.P["intercept_lr"]], P[_state.P["lr_next"]],
             _kernels.scratch_for(known[0].shape[0]), out,
         )

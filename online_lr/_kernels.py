@@ -145,7 +145,7 @@ def target_transform(count: float, mean: float, m2: float) -> tuple[float, float
 
 @jit_inline
 def predict_row(
-    F: np.ndarray, S: np.ndarray, P: np.ndarray, idx: np.ndarray, vals: np.ndarray
+    F: np.ndarray, S: np.ndarray, P: np.ndarray, idx: np.ndarray, X: np.ndarray, i: int
 ) -> float:
     """Prediction for one row, in the target's units: the averaged weights once an average
     exists, else the weights."""
@@ -155,12 +155,12 @@ def predict_row(
         row, total = F_WEIGHT, S[S_INTERCEPT]
     if P[P_STANDARDIZE] == 0.0:
         for k in range(idx.shape[0]):
-            total += F[row, idx[k]] * vals[k]
+            total += F[row, idx[k]] * X[i, k]
         return total
     for k in range(idx.shape[0]):
         j = idx[k]
         center, scale = feature_transform(F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j])
-        total += F[row, j] * ((vals[k] - center) / scale)
+        total += F[row, j] * ((X[i, k] - center) / scale)
     center_y, scale_y = target_transform(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2])
     return center_y + scale_y * total
 
@@ -276,20 +276,24 @@ def apply_step(
 @jit_inline
 def commit(F: np.ndarray, S: np.ndarray, P: np.ndarray, idx: np.ndarray, scratch: np.ndarray):
     """Write an accepted step from ``scratch`` into the state (only the quantities in use)."""
-    rows = (
-        (F_WEIGHT, True),
-        (F_AVERAGE, P[P_AVERAGED] != 0.0),
-        (F_SCALE, P[P_RULE] == RULE_NORMALIZED),
-        (F_GRAD_SQ, P[P_RULE] == RULE_NORMALIZED),
-        (F_CUM_L1, P[P_L1] != 0.0),
-        (F_COUNT, P[P_STANDARDIZE] != 0.0),
-        (F_MEAN, P[P_STANDARDIZE] != 0.0),
-        (F_M2, P[P_STANDARDIZE] != 0.0),
-    )
-    for row, used in rows:
-        if used:
-            for k in range(idx.shape[0]):
-                F[row, idx[k]] = scratch[row, k]
+    n = idx.shape[0]
+    for k in range(n):
+        F[F_WEIGHT, idx[k]] = scratch[F_WEIGHT, k]
+    if P[P_AVERAGED] != 0.0:
+        for k in range(n):
+            F[F_AVERAGE, idx[k]] = scratch[F_AVERAGE, k]
+    if P[P_RULE] == RULE_NORMALIZED:
+        for k in range(n):
+            F[F_SCALE, idx[k]] = scratch[F_SCALE, k]
+            F[F_GRAD_SQ, idx[k]] = scratch[F_GRAD_SQ, k]
+    if P[P_L1] != 0.0:
+        for k in range(n):
+            F[F_CUM_L1, idx[k]] = scratch[F_CUM_L1, k]
+    if P[P_STANDARDIZE] != 0.0:
+        for k in range(n):
+            F[F_COUNT, idx[k]] = scratch[F_COUNT, k]
+            F[F_MEAN, idx[k]] = scratch[F_MEAN, k]
+            F[F_M2, idx[k]] = scratch[F_M2, k]
     for s in range(N_SCALAR_STATE):
         S[s] = scratch[SC_SCALARS, s]
 
@@ -334,7 +338,7 @@ def learn_row(
     S: np.ndarray,
     P: np.ndarray,
     idx: np.ndarray,
-    vals: np.ndarray,
+    X: np.ndarray, i: int,
     y: float,
     sample_weight: float,
     lr: float,
@@ -361,14 +365,18 @@ def learn_row(
     plain SGD on the squared loss is guarded this way.
     """
     n = idx.shape[0]
-    check = 0.0
-    for k in range(n):
-        check += vals[k] * 0.0
-    if check != 0.0:
-        out[0] = math.nan
-        return NON_FINITE_FEATURE
-    prediction = predict_row(F, S, P, idx, vals)
+    prediction = predict_row(F, S, P, idx, X, i)
     out[0] = prediction
+    if not is_finite(prediction):
+        # A NaN or an infinity in the row makes the prediction non-finite (0 * inf is NaN),
+        # so the row needs a closer look only then; else the weights overflow it.
+        check = 0.0
+        for k in range(n):
+            check += X[i, k] * 0.0
+        if check != 0.0:
+            out[0] = math.nan
+            return NON_FINITE_FEATURE
+        return DIVERGED
     if not is_finite(y):
         return NON_FINITE_TARGET
     out[1] = (prediction - y) ** 2
@@ -379,10 +387,10 @@ def learn_row(
     if P[P_STANDARDIZE] != 0.0:
         for k in range(n):
             j = idx[k]
-            count, mean, m2 = welford(F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j], vals[k])
+            count, mean, m2 = welford(F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j], X[i, k])
             scratch[F_COUNT, k], scratch[F_MEAN, k], scratch[F_M2, k] = count, mean, m2
             center, scale = feature_transform(count, mean, m2)
-            scratch[SC_Z, k] = (vals[k] - center) / scale
+            scratch[SC_Z, k] = (X[i, k] - center) / scale
         center_y, scale_y = target_transform(
             scratch[SC_SCALARS, S_Y_COUNT], scratch[SC_SCALARS, S_Y_MEAN],
             scratch[SC_SCALARS, S_Y_M2],
@@ -392,7 +400,7 @@ def learn_row(
             return DIVERGED
     else:
         for k in range(n):
-            scratch[SC_Z, k] = vals[k]
+            scratch[SC_Z, k] = X[i, k]
         target = y
         if P[P_AUTO_INTERCEPT] != 0.0 and S[S_INTERCEPT_STARTED] == 0.0:
             scratch[SC_SCALARS, S_INTERCEPT] = y
@@ -405,21 +413,25 @@ def learn_row(
             rescale(F, idx, k, abs(scratch[SC_Z, k]), scratch)
             if scratch[F_SCALE, k] > 0.0:
                 sq_norm_increment += (scratch[SC_Z, k] / scratch[F_SCALE, k]) ** 2
-    raw = scratch[SC_SCALARS, S_INTERCEPT]
-    for k in range(n):
-        raw += scratch[F_WEIGHT, k] * scratch[SC_Z, k]
+    if (P[P_STANDARDIZE] == 0.0 and P[P_AVERAGED] == 0.0 and P[P_RULE] == RULE_SGD
+            and scratch[SC_SCALARS, S_INTERCEPT] == S[S_INTERCEPT]):
+        raw = prediction  # the step starts from the weights that predicted
+    else:
+        raw = scratch[SC_SCALARS, S_INTERCEPT]
+        for k in range(n):
+            raw += scratch[F_WEIGHT, k] * scratch[SC_Z, k]
     g = loss_gradient(int(P[P_LOSS]), P[P_LOSS_PARAM], raw, target) * sample_weight
     g = min(max(g, -P[P_CLIP]), P[P_CLIP])
     l2 = P[P_L2]
+    sq_norm = 0.0
     for k in range(n):
-        scratch[SC_GRAD, k] = g * scratch[SC_Z, k] + l2 * scratch[F_WEIGHT, k]
+        z = scratch[SC_Z, k]
+        scratch[SC_GRAD, k] = g * z + l2 * scratch[F_WEIGHT, k]
+        sq_norm += z * z
     if not apply_step(F, P, idx, g, sq_norm_increment, lr, intercept_lr, lr_next, scratch):
         return DIVERGED
     if P[P_LOSS] == LOSS_SQUARED and P[P_RULE] == RULE_SGD:
         # Where the loss's own step moves the prediction (L1/L2 pulls are not a runaway).
-        sq_norm = 0.0
-        for k in range(n):
-            sq_norm += scratch[SC_Z, k] * scratch[SC_Z, k]
         before_residual = raw - target
         after_residual = before_residual - g * (lr * sq_norm + intercept_lr)
         if (before_residual * after_residual < 0.0
@@ -465,13 +477,12 @@ def learn_rows(
     out = np.empty(3)
     k = 0
     for i in range(n):
-        vals = X[i]
         if not learn[i]:
             check = 0.0
             for c in range(d):
-                check += vals[c] * 0.0
+                check += X[i, c] * 0.0
             if check == 0.0:
-                predictions[i] = predict_row(F, S, P, idx, vals)
+                predictions[i] = predict_row(F, S, P, idx, X, i)
                 outcomes[i] = LEARNED
             else:
                 predictions[i] = math.nan
@@ -481,7 +492,7 @@ def learn_rows(
             continue
         r = k * rate_stride
         code = learn_row(
-            F, S, P, idx, vals, y[i], sample_weight[i * weight_stride], lrs[r],
+            F, S, P, idx, X, i, y[i], sample_weight[i * weight_stride], lrs[r],
             intercept_lrs[r], lrs[r + rate_stride], scratch, out,
         )
         predictions[i] = out[0]
@@ -730,11 +741,11 @@ def _learn_row_c(F_p, capacity, S_p, P_p, idx_p, vals_p, n, y, w, scratch_p, wid
     S = numba.carray(S_p, (N_SCALAR_STATE,))
     P = numba.carray(P_p, (N_PARAMS,))
     idx = numba.carray(idx_p, (n,))
-    vals = numba.carray(vals_p, (n,))
+    vals = numba.carray(vals_p, (1, n))
     scratch = numba.carray(scratch_p, (N_SCRATCH, width))
     out = numba.carray(out_p, (3,))
     return learn_row(
-        F, S, P, idx, vals, y, w, P[P_LR], P[P_INTERCEPT_LR], P[P_LR_NEXT], scratch, out
+        F, S, P, idx, vals, 0, y, w, P[P_LR], P[P_INTERCEPT_LR], P[P_LR_NEXT], scratch, out
     )
 
 
@@ -742,7 +753,7 @@ def _predict_row_c(F_p, capacity, S_p, P_p, idx_p, vals_p, n):
     F = numba.carray(F_p, (N_FEATURE_STATE, capacity))
     S = numba.carray(S_p, (N_SCALAR_STATE,))
     P = numba.carray(P_p, (N_PARAMS,))
-    return predict_row(F, S, P, numba.carray(idx_p, (n,)), numba.carray(vals_p, (n,)))
+    return predict_row(F, S, P, numba.carray(idx_p, (n,)), numba.carray(vals_p, (1, n)), 0)
 
 
 def c_entry_points() -> tuple[int, int]:

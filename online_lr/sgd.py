@@ -284,6 +284,8 @@ class SGDRegressor(base.MiniBatchRegressor):
         self._ewm = metrics.EWMSE(alpha=mse_alpha)
         self._baseline_running = metrics.MSE()
         self._baseline_rolling = metrics.RollingMSE(window_size=mse_window)
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._pending_count = 0
 
     # Parameters
 
@@ -468,27 +470,41 @@ class SGDRegressor(base.MiniBatchRegressor):
         self._flush_errors()
         return self._baseline_rolling.get()
 
-    # The prequential errors of learn_one are collected by the dict path and folded into the
-    # metrics in blocks, when a metric is read, a block is learned or the buffer is full.
+    # The prequential errors are folded into the metrics in large blocks, when a metric is
+    # read or enough are pending: learn_one's are collected by the dict path, the blocks'
+    # queued here, in order.
 
     def _record_errors(self, squared_errors: np.ndarray, baseline_errors: np.ndarray) -> None:
-        self._flush_errors()  # keep the order of single and block updates
-        self._add_errors(squared_errors, baseline_errors)
+        rows = self._rows
+        if rows is not None and rows.pending:  # keep the order of single and block updates
+            self._queue_dict_path_errors(rows)
+        self._pending.append((squared_errors, baseline_errors))
+        self._pending_count += squared_errors.shape[0]
+        if self._pending_count >= _ERRORS_PER_FLUSH:
+            self._flush_errors()
 
-    def _add_errors(self, squared_errors: np.ndarray, baseline_errors: np.ndarray) -> None:
-        if squared_errors.shape[0] == 0:
-            return
-        for tracker in (self._running, self._rolling, self._ewm):
-            tracker.add_many(squared_errors)
-        for tracker in (self._baseline_running, self._baseline_rolling):
-            tracker.add_many(baseline_errors)
+    def _queue_dict_path_errors(self, rows) -> None:
+        n = rows.pending
+        rows.pending = 0
+        self._pending.append((rows.errors[:n].copy(), rows.baseline_errors[:n].copy()))
 
     def _flush_errors(self) -> None:
         rows = self._rows
         if rows is not None and rows.pending:
-            n = rows.pending
-            rows.pending = 0
-            self._add_errors(rows.errors[:n].copy(), rows.baseline_errors[:n].copy())
+            self._queue_dict_path_errors(rows)
+        pending = self._pending
+        if not pending:
+            return
+        if len(pending) == 1:
+            squared_errors, baseline_errors = pending[0]
+        else:
+            squared_errors = np.concatenate([e for e, _ in pending])
+            baseline_errors = np.concatenate([b for _, b in pending])
+        self._pending, self._pending_count = [], 0
+        for tracker in (self._running, self._rolling, self._ewm):
+            tracker.add_many(squared_errors)
+        for tracker in (self._baseline_running, self._baseline_rolling):
+            tracker.add_many(baseline_errors)
 
     def _after_block(self, squared_errors: np.ndarray) -> None:
         """Between blocks: feed the learned rows' errors to the adaptive schedules (`Plateau`),
@@ -693,7 +709,6 @@ class SGDRegressor(base.MiniBatchRegressor):
                                     predictions, codes)
             return LearnOutcome(predictions, codes)
         _kernels = _compiled_kernels()
-        self._flush_errors()
         n_learn = int(np.count_nonzero(learn))
         steps = self.n_updates
         lrs, stride = _rates(self._lr, steps, n_learn + 1)
@@ -712,7 +727,7 @@ class SGDRegressor(base.MiniBatchRegressor):
             X, y, learn, sample_weight, weight_stride, lrs, intercept_lrs, stride, idx,
             *self._arrays(), stop_at_refusal, predictions, codes, squared_errors, baseline_errors,
         )
-        self._add_errors(squared_errors[:learned], baseline_errors[:learned])
+        self._record_errors(squared_errors[:learned], baseline_errors[:learned])
         self._after_block(squared_errors[:learned])
         return LearnOutcome(predictions, codes)
 
@@ -785,7 +800,6 @@ class SGDRegressor(base.MiniBatchRegressor):
         """One `learn_batch` step; returns its `ROW_OUTCOMES` code (the state changes only
         when it is 0)."""
         _kernels = _compiled_kernels()
-        self._flush_errors()
         n = X.shape[0]
         squared_errors, baseline_errors = np.empty(n), np.empty(n)
         P = self._params
@@ -815,7 +829,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         if code:
             state.forget(len(new_names))
             return int(code)
-        self._add_errors(squared_errors, baseline_errors)
+        self._record_errors(squared_errors, baseline_errors)
         self._after_block(squared_errors)
         return _LEARNED
 
