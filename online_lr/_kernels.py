@@ -121,6 +121,7 @@ def loss_gradient(code: int, param: float, y_pred: float, y_true: float) -> floa
     if code == LOSS_QUANTILE:
         return (1.0 if y_true < y_pred else 0.0) - param
     if code == LOSS_EPSILON_INSENSITIVE:
+        y_true = 2.0 * y_true - 1.0  # River's EpsilonInsensitiveHinge maps [0, 1] to [-1, 1]
         if y_pred > y_true + param:
             return 1.0
         if y_pred + param < y_true:
@@ -382,7 +383,9 @@ def learn_row(
     alone: River's own trajectories overshoot by up to 1.7x on standardized data and recover.
     Steps that do not grow with the residual (a loss with a bounded gradient, the normalized
     rule's AdaGrad-like steps) cannot run away and may overshoot near the optimum, so only
-    plain SGD on the squared loss is guarded this way.
+    plain SGD on the squared loss is guarded this way, and only with standardization: without
+    it the model takes River's `LinearRegression` steps exactly, runaways included (River's
+    own tests follow such trajectories), and only a non-finite state is refused.
     """
     n = idx.shape[0]
     prediction = predict_row(F, S, P, idx, X, i)
@@ -450,7 +453,7 @@ def learn_row(
         sq_norm += z * z
     if not apply_step(F, P, idx, g, sq_norm_increment, lr, intercept_lr, lr_next, scratch):
         return DIVERGED
-    if P[P_LOSS] == LOSS_SQUARED and P[P_RULE] == RULE_SGD:
+    if P[P_STANDARDIZE] != 0.0 and P[P_LOSS] == LOSS_SQUARED and P[P_RULE] == RULE_SGD:
         # Where the loss's own step moves the prediction (L1/L2 pulls are not a runaway).
         before_residual = raw - target
         after_residual = before_residual - g * (lr * sq_norm + intercept_lr)

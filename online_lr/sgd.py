@@ -96,8 +96,8 @@ _REFUSAL_MESSAGES = {
     "diverged": "update refused: it would make the model's weights non-finite; "
     + _DIVERGENCE_HINT,
     "runaway": "update refused: it would carry the prediction past the target, more than 3 "
-    "times farther from it than before (a runaway step, the start of a divergence); "
-    + _DIVERGENCE_HINT,
+    "times farther from it than before (a runaway step, the start of a divergence); lower "
+    "the learning rate",
 }
 
 

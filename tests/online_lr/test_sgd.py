@@ -550,19 +550,32 @@ def house_prices(n=200, seed=0):
 
 def test_a_runaway_step_is_refused_though_every_weight_stays_finite():
     X, y = house_prices()
-    raw = SGDRegressor(standardize=False)
-    raw.learn_one(dict(enumerate(X[0])), y[0])  # the auto intercept: no step to run away yet
-    before = state(raw)
+    hasty = SGDRegressor(learning_rate=2.0, intercept_lr=2.0)  # 2 lr (|z|^2 + 1) > 4
+    hasty.learn_one(dict(enumerate(X[0])), y[0])
+    before = state(hasty)
     with pytest.raises(DivergenceError, match="runaway"):
-        raw.learn_one(dict(enumerate(X[1])), y[1])
-    assert state(raw) == before
-    outcome = SGDRegressor(standardize=False).learn_rows(X, y)
+        hasty.learn_one(dict(enumerate(X[1])), y[1])
+    assert state(hasty) == before
+    outcome = SGDRegressor(learning_rate=2.0, intercept_lr=2.0).learn_rows(X, y)
     assert {reason for _, reason in outcome.reasons()} == {"runaway"}
-    assert outcome.refused[1:].all()  # raw prices would diverge at every row
     default = SGDRegressor()
     X, y = house_prices(n=3000)
     assert not default.learn_rows(X, y).refused.any()
     assert default.rolling_mse < 0.2 * default.baseline_rolling_mse
+
+
+def test_without_standardization_runaway_steps_are_rivers():
+    """standardize=False is River's LinearRegression, divergent trajectories included."""
+    X, y = house_prices(n=20)
+    ours = SGDRegressor(standardize=False, intercept_init=0.0, learning_rate=0.01,
+                        intercept_lr=0.01, update="sgd")
+    theirs = linear_model.LinearRegression(optimizer=optim.SGD(0.01), intercept_lr=0.01)
+    for row, target in zip(X[:6], y[:6]):
+        x = dict(enumerate(row.tolist()))
+        ours.learn_one(x, target)
+        theirs.learn_one(x, target)
+    assert abs(ours.intercept) > 1e9  # far gone, as River
+    assert_same_model(ours, theirs)
 
 
 def test_learn_rows_skips_the_refused_rows_and_learns_the_rest():
