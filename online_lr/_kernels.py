@@ -140,6 +140,27 @@ def welford(count: float, mean: float, m2: float, value: float) -> tuple[float, 
 
 
 @jit_inline
+def merge_statistics(
+    count: float, mean: float, m2: float, values: np.ndarray
+) -> tuple[float, float, float]:
+    """`welford` over all of ``values`` at once (Chan et al.'s merge of two summaries): the
+    batch's own mean and squared deviations in two passes that vectorise, then one merge."""
+    n = values.shape[0]
+    if n == 0:
+        return count, mean, m2
+    batch_mean = 0.0
+    for i in range(n):
+        batch_mean += values[i]
+    batch_mean /= n
+    batch_m2 = 0.0
+    for i in range(n):
+        batch_m2 += (values[i] - batch_mean) ** 2
+    total = count + n
+    delta = batch_mean - mean
+    return total, mean + delta * (n / total), m2 + batch_m2 + delta * delta * (count * n / total)
+
+
+@jit_inline
 def feature_transform(count: float, mean: float, m2: float) -> tuple[float, float]:
     """``(center, scale)`` of a feature: its standardized value is ``(x - center) / scale``.
 
@@ -581,21 +602,28 @@ def predict_rows(F, S, P, idx, X, out) -> None:
 
 @jit
 def batch_statistics(F, S, P, idx, X, y, scratch, predictions, baseline_errors) -> None:
-    """Predict the mini-batch, then take its targets and features into the trial statistics."""
+    """Predict the mini-batch, then take its targets and features into the trial statistics.
+
+    The baseline of row i predicts the mean of the targets before it, the batch's earlier
+    rows included.
+    """
     n, d = X.shape
     predict_rows(F, S, P, idx, X, predictions)
     start_step(F, S, P, idx, scratch)
-    T = scratch[SC_SCALARS]
+    count, total = S[S_Y_COUNT], S[S_Y_COUNT] * S[S_Y_MEAN]
     for i in range(n):
-        baseline_errors[i] = (y[i] - T[S_Y_MEAN]) ** 2
-        T[S_Y_COUNT], T[S_Y_MEAN], T[S_Y_M2] = welford(T[S_Y_COUNT], T[S_Y_MEAN], T[S_Y_M2], y[i])
+        baseline_errors[i] = (y[i] - (total / count if count > 0.0 else 0.0)) ** 2
+        total += y[i]
+        count += 1.0
+    scratch[SC_SCALARS, S_Y_COUNT], scratch[SC_SCALARS, S_Y_MEAN], scratch[SC_SCALARS, S_Y_M2] = (
+        merge_statistics(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2], y)
+    )
     if P[P_STANDARDIZE] != 0.0:
         for k in range(d):
             j = idx[k]
-            count, mean, m2 = F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j]
-            for i in range(n):
-                count, mean, m2 = welford(count, mean, m2, X[i, k])
-            scratch[F_COUNT, k], scratch[F_MEAN, k], scratch[F_M2, k] = count, mean, m2
+            scratch[F_COUNT, k], scratch[F_MEAN, k], scratch[F_M2, k] = merge_statistics(
+                F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j], X[:, k]
+            )
     elif P[P_AUTO_INTERCEPT] != 0.0 and S[S_INTERCEPT_STARTED] == 0.0:
         scratch[SC_SCALARS, S_INTERCEPT] = y.mean()
     scratch[SC_SCALARS, S_INTERCEPT_STARTED] = 1.0
@@ -613,6 +641,9 @@ def batch_prepare(F, S, P, idx, X, y, scratch, squared_errors, baseline_errors):
     for i in range(n):
         squared_errors[i] = (predictions[i] - y[i]) ** 2
     Z, targets = standardized_block(P, X, y, scratch)
+    if (P[P_STANDARDIZE] == 0.0 and P[P_AVERAGED] == 0.0 and P[P_RULE] == RULE_SGD
+            and scratch[SC_SCALARS, S_INTERCEPT] == S[S_INTERCEPT]):
+        return Z, targets, predictions, 0.0  # the step starts from the weights that predicted
     raw = np.empty(n)
     sq_norm_increment = batch_start(F, P, idx, Z, scratch, raw)
     return Z, targets, raw, sq_norm_increment
@@ -708,7 +739,9 @@ def learn_batch(
         return NON_FINITE_FEATURE
     if not all_finite(y):
         return NON_FINITE_TARGET
-    scratch = scratch_for(d)
+    scratch_owner = scratch_for(d)
+    scratch = unmanaged(scratch_owner)
+    F, S, P, idx = unmanaged(F), unmanaged(S), unmanaged(P), unmanaged(idx)
     Z, targets, raw, sq_norm_increment = batch_prepare(
         F, S, P, idx, X, y, scratch, squared_errors, baseline_errors
     )
