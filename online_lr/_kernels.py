@@ -186,15 +186,21 @@ def target_transform(count: float, mean: float, m2: float) -> tuple[float, float
 
 
 @jit_inline
+def predicting_weights(S: np.ndarray, P: np.ndarray) -> tuple[int, float]:
+    """The row of the weights that predict, and their intercept: the averages once an average
+    exists (averaged=True), else the weights."""
+    if P[P_AVERAGED] != 0.0 and S[S_STEPS] > 0.0:
+        return F_AVERAGE, S[S_INTERCEPT_AVERAGE]
+    return F_WEIGHT, S[S_INTERCEPT]
+
+
+@jit_inline
 def predict_row(
     F: np.ndarray, S: np.ndarray, P: np.ndarray, idx: np.ndarray, X: np.ndarray, i: int
 ) -> float:
     """Prediction for one row, in the target's units: the averaged weights once an average
     exists, else the weights."""
-    if P[P_AVERAGED] != 0.0 and S[S_STEPS] > 0.0:
-        row, total = F_AVERAGE, S[S_INTERCEPT_AVERAGE]
-    else:
-        row, total = F_WEIGHT, S[S_INTERCEPT]
+    row, total = predicting_weights(S, P)
     if P[P_STANDARDIZE] == 0.0:
         for k in range(idx.shape[0]):
             total += F[row, idx[k]] * X[i, k]
@@ -216,10 +222,7 @@ def effective_weights(
     Writes the weight of each feature ``idx[k]`` into ``out[k]`` and returns the intercept, so
     that ``intercept + out @ x == predict_row(x)`` for a row holding every feature of ``idx``.
     """
-    if P[P_AVERAGED] != 0.0 and S[S_STEPS] > 0.0:
-        row, intercept = F_AVERAGE, S[S_INTERCEPT_AVERAGE]
-    else:
-        row, intercept = F_WEIGHT, S[S_INTERCEPT]
+    row, intercept = predicting_weights(S, P)
     if P[P_STANDARDIZE] == 0.0:
         for k in range(idx.shape[0]):
             out[k] = F[row, idx[k]]
