@@ -59,7 +59,7 @@ N_PARAMS = len(_state.PARAM_FIELDS)
 # then the gradient; the last row holds the trial scalars.
 SC_Z, SC_GRAD = N_FEATURE_STATE, N_FEATURE_STATE + 1
 SC_SCALARS = N_FEATURE_STATE + 2
-N_SCRATCH = N_FEATURE_STATE + 3
+N_SCRATCH = _state.SCRATCH_ROWS
 
 LEARNED, NON_FINITE_FEATURE, NON_FINITE_TARGET, DIVERGED, RUNAWAY = range(
     len(_state.ROW_OUTCOMES)
@@ -278,7 +278,9 @@ def apply_step(
         grad_sq_b = scratch[SC_SCALARS, S_INTERCEPT_GRAD_SQ] + grad_b * grad_b
         scratch[SC_SCALARS, S_INTERCEPT_GRAD_SQ] = grad_sq_b
         if grad_sq_b > 0.0:
-            scratch[SC_SCALARS, S_INTERCEPT] -= intercept_lr * rate_scale * grad_b / math.sqrt(grad_sq_b)
+            scratch[SC_SCALARS, S_INTERCEPT] -= (
+                intercept_lr * rate_scale * grad_b / math.sqrt(grad_sq_b)
+            )
 
     l1 = P[P_L1]
     if l1 != 0.0:
@@ -303,17 +305,22 @@ def apply_step(
             avg = F[F_AVERAGE, idx[k]]
             scratch[F_AVERAGE, k] = avg + (scratch[F_WEIGHT, k] - avg) / t
             total += scratch[F_AVERAGE, k]
-        scratch[SC_SCALARS, S_INTERCEPT_AVERAGE] += (scratch[SC_SCALARS, S_INTERCEPT] - scratch[SC_SCALARS, S_INTERCEPT_AVERAGE]) / t
+        average_b = scratch[SC_SCALARS, S_INTERCEPT_AVERAGE]
+        scratch[SC_SCALARS, S_INTERCEPT_AVERAGE] += (
+            scratch[SC_SCALARS, S_INTERCEPT] - average_b
+        ) / t
         total += scratch[SC_SCALARS, S_INTERCEPT_AVERAGE]
     for k in range(n):
         total += scratch[F_WEIGHT, k]
     if is_finite(total):
         return True
     # A non-finite sum can also come from finite values adding up past the float range.
-    if not (is_finite(scratch[SC_SCALARS, S_INTERCEPT]) and is_finite(scratch[SC_SCALARS, S_INTERCEPT_AVERAGE])):
+    if not (is_finite(scratch[SC_SCALARS, S_INTERCEPT])
+            and is_finite(scratch[SC_SCALARS, S_INTERCEPT_AVERAGE])):
         return False
     for k in range(n):
-        if not (is_finite(scratch[F_WEIGHT, k]) and is_finite(scratch[F_AVERAGE, k] if P[P_AVERAGED] else 0.0)):
+        average = scratch[F_AVERAGE, k] if P[P_AVERAGED] != 0.0 else 0.0
+        if not (is_finite(scratch[F_WEIGHT, k]) and is_finite(average)):
             return False
     return True
 
@@ -430,7 +437,9 @@ def learn_row(
     out[2] = (y - S[S_Y_MEAN]) ** 2
 
     start_step(F, S, P, idx, scratch)
-    scratch[SC_SCALARS, S_Y_COUNT], scratch[SC_SCALARS, S_Y_MEAN], scratch[SC_SCALARS, S_Y_M2] = welford(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2], y)
+    scratch[SC_SCALARS, S_Y_COUNT], scratch[SC_SCALARS, S_Y_MEAN], scratch[SC_SCALARS, S_Y_M2] = (
+        welford(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2], y)
+    )
     if P[P_STANDARDIZE] != 0.0:
         for k in range(n):
             j = idx[k]

@@ -48,6 +48,10 @@ SCALAR_FIELDS = (
     "y_m2",
 )
 
+#: Rows of the kernels' scratch space: the trial per-feature state (one row per field), the
+#: row's (standardized) values, its gradient, and the trial scalars.
+SCRATCH_ROWS = len(FEATURE_FIELDS) + 3
+
 F = {name: row for row, name in enumerate(FEATURE_FIELDS)}
 S = {name: slot for slot, name in enumerate(SCALAR_FIELDS)}
 

@@ -50,7 +50,6 @@ _LOSS_NAMES = {loss_type.__name__: loss_type for loss_type in _LOSS_CODES}
 _CUSTOM_LOSS = -1
 _ERRORS_PER_FLUSH = 16384
 _UNIT_WEIGHT = np.ones(1)
-_N_SCRATCH = len(_state.FEATURE_FIELDS) + 3  # online_lr._kernels.N_SCRATCH
 _LEARNED = _state.ROW_OUTCOMES.index("learned")
 _NON_FINITE_FEATURE = _state.ROW_OUTCOMES.index("non_finite_feature")
 _P = _state.P
@@ -526,7 +525,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         if self._rows is None:
             entry_points = _compiled_kernels().c_entry_points()
             self._rows = _dict_path.DictRows(
-                entry_points, self._state, self._params, _N_SCRATCH, _ERRORS_PER_FLUSH,
+                entry_points, self._state, self._params, _state.SCRATCH_ROWS, _ERRORS_PER_FLUSH,
                 self._flush_errors,
             )
         else:

@@ -436,7 +436,9 @@ def test_the_default_model_imports_no_heavy_module():
 
 def test_math_sanity_of_the_gradient():
     """One plain step by hand: w -= lr * 2 (ŷ - y) x; b -= lr * 2 (ŷ - y)."""
-    model = SGDRegressor(learning_rate=0.1, intercept_lr=0.05, intercept_init=1.0, standardize=False)
+    model = SGDRegressor(
+        learning_rate=0.1, intercept_lr=0.05, intercept_init=1.0, standardize=False
+    )
     model.learn_one({"a": 2.0}, 5.0)  # ŷ = 1, gradient of the loss = 2 (1 - 5) = -8
     assert model.weights["a"] == pytest.approx(0.1 * 8 * 2.0)
     assert model.intercept == pytest.approx(1.0 + 0.05 * 8)
