@@ -358,7 +358,7 @@ class Runner:
         outcome = self.model.learn_rows(batch.X, batch.y, batch.learn, self._columns)
         refused = [
             (row, BadRecord(
-                Reason.DIVERGED if reason in ("diverged", "runaway") else Reason.MODEL_REFUSED,
+                Reason.DIVERGED if reason == "diverged" else Reason.MODEL_REFUSED,
                 f"{reason}: {refusal_message(reason)}",
             ))
             for row, reason in outcome.reasons()

@@ -7,7 +7,8 @@ compiled with numba (cached on disk):
 - `predict_row`: the prediction for one row, in the target's units;
 - `learn_row`: one row's update: input check, prequential and baseline errors, statistics,
   loss gradient, clipping, L2, then `apply_step` (plain or normalized rule, River's cumulative
-  L1, averaging), then the divergence and runaway guards, then `commit`;
+  L1, averaging), with a damped step where it would overshoot, then the divergence guard, then
+  `commit`;
 - `learn_rows`: `learn_row` over the rows of a block (``learn_sequential``, ``learn_rows``);
 - `learn_batch`: one `apply_step` on the mean gradient of a mini-batch (``learn_many``);
 - `learn_row_c` / `predict_row_c`: C entry points to `learn_row`/`predict_row` for the
@@ -61,7 +62,7 @@ SC_Z, SC_GRAD = N_FEATURE_STATE, N_FEATURE_STATE + 1
 SC_SCALARS = N_FEATURE_STATE + 2
 N_SCRATCH = _state.SCRATCH_ROWS
 
-LEARNED, NON_FINITE_FEATURE, NON_FINITE_TARGET, DIVERGED, RUNAWAY = range(
+LEARNED, NON_FINITE_FEATURE, NON_FINITE_TARGET, DIVERGED = range(
     len(_state.ROW_OUTCOMES)
 )
 
@@ -90,7 +91,6 @@ def unmanaged(typingctx, array):
 
 
 FLOAT_MAX = 1.7976931348623157e308
-RUNAWAY_FACTOR = 3.0  # see `learn_row`
 
 
 @jit
@@ -404,19 +404,17 @@ def learn_row(
     ``out[0]`` receives the prediction made before the update (NaN if a feature is not
     finite), ``out[1]`` its squared error and ``out[2]`` the squared error of the running-mean
     baseline (the mean of the targets learned before this row; 0 before the first). The state
-    changes only when the row is learned (code `LEARNED`): a non-finite feature or target, a
-    step that would make the state non-finite (`DIVERGED`) or a runaway step leave it as it was.
+    changes only when the row is learned (code `LEARNED`): a non-finite feature or target, or
+    a step that would make the state non-finite (`DIVERGED`), leave it as it was.
 
-    Runaway: for the squared loss, a step that carries the prediction past the target and lands
-    more than `RUNAWAY_FACTOR` times farther from it than it started (the rate exceeds twice
-    the stability limit 2 / |x|^2) starts a geometric divergence, even while every weight is
-    still finite: badly scaled raw features do this at every row. A milder overshoot is left
-    alone: River's own trajectories overshoot by up to 1.7x on standardized data and recover.
-    Steps that do not grow with the residual (a loss with a bounded gradient, the normalized
-    rule's AdaGrad-like steps) cannot run away and may overshoot near the optimum, so only
-    plain SGD on the squared loss is guarded this way, and only with standardization: without
-    it the model takes River's `LinearRegression` steps exactly, runaways included (River's
-    own tests follow such trajectories), and only a non-finite state is refused.
+    Damping: with standardization, plain SGD on the squared loss never carries the prediction
+    past the target. A step whose rate would (rate times |z|^2 above 1/2: many features, or a
+    large rate) is shortened to land on the target: the longest step along the gradient that
+    leaves the row's error no larger, as normalized LMS does. Otherwise such steps overshoot
+    more and more, a runaway that stays finite for a long time. Without standardization the
+    model takes River's `LinearRegression` steps exactly, overshoots included (River's own
+    tests follow such trajectories), and only a non-finite state is refused. Steps that do not
+    grow with the residual (bounded-gradient losses, the normalized rule) cannot run away.
     """
     n = idx.shape[0]
     prediction = predict_row(F, S, P, idx, X, i)
@@ -484,15 +482,15 @@ def learn_row(
         z = scratch[SC_Z, k]
         scratch[SC_GRAD, k] = g * z + l2 * scratch[F_WEIGHT, k]
         sq_norm += z * z
+    if P[P_STANDARDIZE] != 0.0 and P[P_LOSS] == LOSS_SQUARED and P[P_RULE] == RULE_SGD:
+        # The fraction of the residual the loss's step removes (L1/L2 pulls aside): above 1,
+        # the step would carry the prediction past the target.
+        residual = raw - target
+        removed = g * (lr * sq_norm + intercept_lr) / residual if residual != 0.0 else 0.0
+        if removed > 1.0:
+            lr, intercept_lr = lr / removed, intercept_lr / removed
     if not apply_step(F, P, idx, g, sq_norm_increment, lr, intercept_lr, lr_next, scratch):
         return DIVERGED
-    if P[P_STANDARDIZE] != 0.0 and P[P_LOSS] == LOSS_SQUARED and P[P_RULE] == RULE_SGD:
-        # Where the loss's own step moves the prediction (L1/L2 pulls are not a runaway).
-        before_residual = raw - target
-        after_residual = before_residual - g * (lr * sq_norm + intercept_lr)
-        if (before_residual * after_residual < 0.0
-                and abs(after_residual) > RUNAWAY_FACTOR * abs(before_residual)):
-            return RUNAWAY
     commit(F, S, P, idx, scratch)
     return LEARNED
 

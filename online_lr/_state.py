@@ -162,4 +162,4 @@ PARAM_FIELDS = (
 P = {name: slot for slot, name in enumerate(PARAM_FIELDS)}
 
 #: What became of a row given to the kernels: its code is the index in this tuple.
-ROW_OUTCOMES = ("learned", "non_finite_feature", "non_finite_target", "diverged", "runaway")
+ROW_OUTCOMES = ("learned", "non_finite_feature", "non_finite_target", "diverged")

@@ -85,7 +85,7 @@ class LearnOutcome:
         return self.codes != _LEARNED
 
     def reasons(self) -> list[tuple[int, str]]:
-        """``(row, reason)`` of every refused row, e.g. ``(3, "runaway")``."""
+        """``(row, reason)`` of every refused row, e.g. ``(3, "non_finite_feature")``."""
         return [(int(i), self.REASONS[self.codes[i]]) for i in np.flatnonzero(self.refused)]
 
 
@@ -94,9 +94,6 @@ _REFUSAL_MESSAGES = {
     "non_finite_target": "the target is NaN or infinite",
     "diverged": "update refused: it would make the model's weights non-finite; "
     + _DIVERGENCE_HINT,
-    "runaway": "update refused: it would carry the prediction past the target, more than 3 "
-    "times farther from it than before (a runaway step, the start of a divergence); lower "
-    "the learning rate",
 }
 
 
@@ -595,7 +592,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         """Learn the rows of ``X`` in order, one step per row, skipping the rows it refuses.
 
         The method for a stream: a refused row (a NaN or an infinity, or an update the
-        divergence or runaway guard refuses) is reported in the outcome and skipped, and the
+        divergence guard refuses) is reported in the outcome and skipped, and the
         rows after it are learned. Parameters as in `learn_sequential`.
 
         Examples
