@@ -745,16 +745,20 @@ def learn_batch(
     the intercept at its mean target.
     """
     n, d = X.shape
-    if not matrix_finite(X):
-        return NON_FINITE_FEATURE
-    if not all_finite(y):
-        return NON_FINITE_TARGET
     scratch_owner = scratch_for(d)
     scratch = unmanaged(scratch_owner)
     F, S, P, idx = unmanaged(F), unmanaged(S), unmanaged(P), unmanaged(idx)
     Z, targets, raw, sq_norm_increment = batch_prepare(
         F, S, P, idx, X, y, scratch, squared_errors, baseline_errors
     )
+    # A NaN or an infinity in X or y makes an error non-finite (0 * inf is NaN), so the input
+    # needs a closer look only then (else the predictions overflowed).
+    if not (all_finite(squared_errors) and all_finite(baseline_errors)):
+        if not matrix_finite(X):
+            return NON_FINITE_FEATURE
+        if not all_finite(y):
+            return NON_FINITE_TARGET
+        return DIVERGED
     if P[P_STANDARDIZE] != 0.0 and not statistics_finite(d, scratch):
         return DIVERGED
     code, param, clip = int(P[P_LOSS]), P[P_LOSS_PARAM], P[P_CLIP]

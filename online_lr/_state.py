@@ -68,6 +68,8 @@ class State:
         default_factory=lambda: np.zeros((len(FEATURE_FIELDS), _INITIAL_CAPACITY))
     )
     scalars: np.ndarray = field(default_factory=lambda: np.zeros(len(SCALAR_FIELDS)))
+    _last_names: list | None = field(default=None, repr=False, compare=False)
+    _last_indices: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -84,12 +86,19 @@ class State:
         self.scalars[S[name]] = value
 
     def indices(self, names: list) -> np.ndarray:
-        """The feature indices of ``names``, adding the new ones (with zero state)."""
+        """The feature indices of ``names``, adding the new ones (with zero state).
+
+        The last answer is kept: a stream's blocks mostly have the same columns.
+        """
+        if names == self._last_names:
+            return self._last_indices
         index = self.index
         new = [k for k in names if k not in index]
         if new:
             self.add(new)
-        return np.array([index[k] for k in names], dtype=np.int64)
+        indices = np.array([index[k] for k in names], dtype=np.int64)
+        self._last_names, self._last_indices = list(names), indices
+        return indices
 
     def add(self, new_names: list) -> None:
         """Give each new name the next index, growing the arrays by doubling when full."""
@@ -112,6 +121,7 @@ class State:
         for name in self.names[len(self.names) - count :]:
             del self.index[name]
         del self.names[len(self.names) - count :]
+        self._last_names = None
 
     def to_dict(self) -> dict:
         """The state as JSON-safe data, every quantity under its name."""

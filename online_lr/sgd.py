@@ -801,7 +801,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         P = self._params
         lr, intercept_lr, lr_next = P[_P["lr"]], P[_P["intercept_lr"]], P[_P["lr_next"]]
         state = self._state
-        new_names = [k for k in names if k not in state.index]
+        known = state.size
         idx = state.indices(names)
         if not self._custom_loss:
             code = _kernels.learn_batch(
@@ -823,7 +823,7 @@ class SGDRegressor(base.MiniBatchRegressor):
                 intercept_lr, lr_next, scratch,
             )
         if code:
-            state.forget(len(new_names))
+            state.forget(state.size - known)
             return int(code)
         self._record_errors(squared_errors, baseline_errors)
         self._after_block(squared_errors)
