@@ -477,14 +477,14 @@ def learn_row(
     g = loss_gradient(int(P[P_LOSS]), P[P_LOSS_PARAM], raw, target) * sample_weight
     g = min(max(g, -P[P_CLIP]), P[P_CLIP])
     l2 = P[P_L2]
-    sq_norm = 0.0
     for k in range(n):
-        z = scratch[SC_Z, k]
-        scratch[SC_GRAD, k] = g * z + l2 * scratch[F_WEIGHT, k]
-        sq_norm += z * z
+        scratch[SC_GRAD, k] = g * scratch[SC_Z, k] + l2 * scratch[F_WEIGHT, k]
     if P[P_STANDARDIZE] != 0.0 and P[P_LOSS] == LOSS_SQUARED and P[P_RULE] == RULE_SGD:
         # The fraction of the residual the loss's step removes (L1/L2 pulls aside): above 1,
         # the step would carry the prediction past the target.
+        sq_norm = 0.0
+        for k in range(n):
+            sq_norm += scratch[SC_Z, k] * scratch[SC_Z, k]
         residual = raw - target
         removed = g * (lr * sq_norm + intercept_lr) / residual if residual != 0.0 else 0.0
         if removed > 1.0:
