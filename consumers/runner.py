@@ -474,43 +474,22 @@ class Runner:
     def _learn(self, batch: DecodedBatch) -> tuple[np.ndarray, list[tuple[int, BadRecord]]]:
         """Prequential predictions of the batch's rows, learning the labelled ones in order.
 
-        Rows the model refuses are returned as ``(row, reason)`` and skipped: after a
-        `DivergenceError` on row r, rows before r are learned and learning resumes after it.
+        Rows the model refuses are returned as ``(row, reason)`` and skipped; the rows after
+        them are learned (`SGDRegressor.learn_rows`).
         """
-        from online_lr.exceptions import DivergenceError
+        from online_lr.sgd import refusal_message
 
-        n = len(batch)
-        predictions = np.full(n, np.nan)
-        refused: list[tuple[int, BadRecord]] = []
-        if n == 0:
-            return predictions, refused
-        X, y, learn, cols = batch.X, batch.y, batch.learn, list(batch.columns)
-        start = 0
-        while start < n:
-            try:
-                predictions[start:] = self.model.learn_sequential(
-                    X[start:], y[start:], cols, learn[start:]
-                )
-                break
-            except DivergenceError as err:
-                row = start + err.row
-                if err.predictions is not None:
-                    predictions[start:row] = err.predictions
-                refused.append((row, BadRecord(Reason.DIVERGED, str(err))))
-                start = row + 1
-            except ValueError:
-                # Nothing was learned from [start:]: find the offending row(s) one by one.
-                for k in range(start, n):
-                    try:
-                        predictions[k] = self.model.learn_sequential(
-                            X[k : k + 1], y[k : k + 1], cols, learn[k : k + 1]
-                        )[0]
-                    except DivergenceError as err:
-                        refused.append((k, BadRecord(Reason.DIVERGED, str(err))))
-                    except ValueError as err:
-                        refused.append((k, BadRecord(Reason.MODEL_REFUSED, str(err))))
-                break
-        return predictions, refused
+        if len(batch) == 0:
+            return np.full(0, np.nan), []
+        outcome = self.model.learn_rows(batch.X, batch.y, batch.learn, list(batch.columns))
+        refused = [
+            (row, BadRecord(
+                Reason.DIVERGED if reason == "diverged" else Reason.MODEL_REFUSED,
+                f"{reason}: {refusal_message(reason)}",
+            ))
+            for row, reason in outcome.reasons()
+        ]
+        return outcome.predictions, refused
 
     # -- checkpoints --------------------------------------------------------------------------
 
