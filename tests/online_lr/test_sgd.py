@@ -14,8 +14,8 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
-from learner_helpers import TOL, python_output, scaled_trump
-from river import checks, datasets, optim, preprocessing
+from learner_helpers import TOL, assert_same_model, python_output, scaled_trump
+from river import checks, datasets, linear_model, optim, preprocessing
 
 from online_lr import DivergenceError, SGDRegressor, schedules
 
