@@ -1,7 +1,8 @@
-"""Builds the C extension of the dict fast path; everything else is in pyproject.toml.
+"""Builds the C extension of the dict path; everything else is in pyproject.toml.
 
 The extension is optional: without Cython or a C compiler the install still succeeds and
-`online_lr` uses the pure-Python twin in `online_lr/_dictpath_py.py` (same results, slower).
+`online_lr` maps dicts in Python (`online_lr/_dictpath_py.py`); both call the same compiled
+update rule, so the results are the same, only slower per call.
 """
 
 from setuptools import Extension, setup
@@ -13,13 +14,13 @@ class OptionalBuildExt(build_ext):
         try:
             super().run()
         except Exception as err:  # noqa: BLE001 - any build failure falls back to Python
-            print(f"online-lr: C extension not built ({err}); using the pure-Python dict path")
+            print(f"online-lr: C extension not built ({err}); using the Python dict path")
 
     def build_extension(self, ext) -> None:
         try:
             super().build_extension(ext)
         except Exception as err:  # noqa: BLE001
-            print(f"online-lr: {ext.name} not built ({err}); using the pure-Python dict path")
+            print(f"online-lr: {ext.name} not built ({err}); using the Python dict path")
 
 
 try:

@@ -200,10 +200,11 @@ def run_single(bootstrap: str, topic: str, tmp_path: Path, tag: str, truth: tupl
     group = f"one-{tag}"
     wall, rate, window = run_workers(bootstrap, group,
                                      [consume_cmd(bootstrap, topic, group, ckpt)])
-    model = json.loads(ckpt.read_text())["model"]
-    weights = dict(zip(model["features"], model["feature_state"]["0"]))
+    from online_lr import SGDRegressor
+
+    model = SGDRegressor.load(ckpt)  # weights and intercept in the data's units
     return Run(1, wall, rate, window, *prequential([ckpt]),
-               holdout_mse(weights, model["scalars"]["intercept"], *truth))
+               holdout_mse(model.weights, model.intercept, *truth))
 
 
 def run_mixed(bootstrap: str, topic: str, tmp_path: Path, tag: str, truth: tuple,

@@ -1,47 +1,81 @@
-"""Pure-Python twins of the compiled `online_lr._dictpath`, used when it is not built."""
+"""The dict path of `SGDRegressor` in Python, used when the C extension is not built.
+
+It maps a feature dict to feature indices and values and calls the compiled update rule
+(`online_lr._kernels.learn_row`/`predict_row`) directly: the same interface and the same
+numbers as `online_lr._dictpath.DictRows`, slower per call. No arithmetic of the model is
+written here.
+"""
 
 from __future__ import annotations
 
 import math
+import numbers
+
+import numpy as np
+
+from online_lr import _kernels, _state
+
+_LEARNED = _state.ROW_OUTCOMES.index("learned")
+_NON_FINITE_FEATURE = _state.ROW_OUTCOMES.index("non_finite_feature")
 
 
-def dot(weights: dict, x: dict, intercept: float) -> float:
-    """``intercept + sum(weights.get(k, 0) * v for k, v in x.items())``."""
-    return intercept + sum([weights.get(k, 0.0) * v for k, v in x.items()])
+class DictRows:
+    """Learn and predict feature dicts with the model's state (see the C version)."""
 
+    def __init__(self, entry_points, state, params, n_scratch, buffer, on_full):
+        self.errors = np.empty(buffer)
+        self.baseline_errors = np.empty(buffer)
+        self.pending = 0
+        self.on_full = on_full
+        self.out = np.empty(3)
+        self.bind(state, params)
 
-def sgd_learn_one(
-    weights: dict, x: dict, y: float, sample_weight: float, intercept: float,
-    start_intercept: float, lr: float, intercept_lr: float, l2: float, clip: float,
-) -> tuple[float, float]:
-    """Predict ``x``, then make one plain SGD step on the squared loss (see the C version)."""
-    dot_product = dot(weights, x, 0.0)
-    y_pred = intercept + dot_product
-    if not math.isfinite(y_pred):
-        return y_pred, 0.0
-    g = 2.0 * (start_intercept + dot_product - y) * sample_weight
-    g = min(max(g, -clip), clip)
-    new_intercept = start_intercept - intercept_lr * g
-    new = {}
-    for k, v in x.items():
-        w = weights.get(k, 0.0)
-        new[k] = w - lr * (g * v + l2 * w)
-    if not math.isfinite(new_intercept + sum(new.values())):
-        # A non-finite sum can also come from finite values adding up past the float range.
-        if not (math.isfinite(new_intercept) and all(map(math.isfinite, new.values()))):
-            return y_pred, math.nan
-    weights.update(new)
-    return y_pred, new_intercept
+    def bind(self, state, params) -> None:
+        self.state, self.params = state, params
 
+    def _known(self, x: dict) -> tuple[np.ndarray, np.ndarray] | None:
+        index = self.state.index
+        for name, v in x.items():
+            if not isinstance(v, numbers.Real):
+                raise TypeError(f"feature {name!r} must be a number, got {v!r}")
+        vals = [float(v) for v in x.values()]
+        if not all(map(math.isfinite, vals)):
+            return None
+        known = [(index[k], v) for k, v in zip(x, vals) if k in index]
+        idx = np.array([j for j, _ in known], dtype=np.int64)
+        return idx, np.array([[v for _, v in known]])  # one row
 
-def gather(states: list, rows: tuple, names: list, F) -> None:
-    """``F[r, j] = states[r].get(names[j], 0.0)`` for each r in ``rows`` (see the C version)."""
-    for r in rows:
-        state = states[r]
-        F[r] = [state.get(k, 0.0) for k in names]
+    def predict(self, x: dict) -> float:
+        known = self._known(x)
+        if known is None:
+            return math.nan
+        state = self.state
+        return _kernels.predict_row(state.features, state.scalars, self.params, *known, 0)
 
+    def learn(self, x: dict, y: float, w: float) -> int:
+        known = self._known(x)
+        if known is None:
+            return _NON_FINITE_FEATURE
+        added = len(x) - known[0].shape[0]
+        if added:
+            self.state.add([k for k in x if k not in self.state.index])
+            known = self._known(x)
+        state, P, out = self.state, self.params, self.out
+        code = _kernels.learn_row(
+            state.features, state.scalars, P, *known, 0, y, w, P[_state.P["lr"]],
+            P[_state.P["intercept_lr"]], P[_state.P["lr_next"]],
+            _kernels.scratch_for(known[0].shape[0]), out,
+        )
+        if code != _LEARNED and added:
+            self.state.forget(added)
+        if code == _LEARNED:
+            self.errors[self.pending] = out[1]
+            self.baseline_errors[self.pending] = out[2]
+            self.pending += 1
+            if self.pending == self.errors.shape[0]:
+                self.on_full()
+        return int(code)
 
-def scatter(states: list, rows: tuple, names: list, F) -> None:
-    """``states[r][names[j]] = F[r, j]`` for each r in ``rows`` (see the C version)."""
-    for r in rows:
-        states[r].update(zip(names, F[r].tolist()))
+    @property
+    def last_prediction(self) -> float:
+        return float(self.out[0])

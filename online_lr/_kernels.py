@@ -1,14 +1,24 @@
-"""Numeric kernels of `SGDRegressor`: one SGD step, and a loop of steps over the rows of a block.
+"""The one update rule of `SGDRegressor`, and the thin loops that apply it.
 
-The functions are written as plain loops over numpy arrays so that they read as the maths they
-implement, and compiled with numba (cached on disk). This module imports numba, so `sgd.py` imports
-it only when a compiled path first runs: `import online_lr` and the dict fast path stay light.
+Everything the learner computes is written once here, as plain loops over numpy arrays
+compiled with numba (cached on disk):
+
+- `feature_transform` / `target_transform`: the online standardization (Welford statistics);
+- `predict_row`: the prediction for one row, in the target's units;
+- `learn_row`: one row's update: input check, prequential and baseline errors, statistics,
+  loss gradient, clipping, L2, then `apply_step` (plain or normalized rule, River's cumulative
+  L1, averaging), with a damped step where it would overshoot, then the divergence guard, then
+  `commit`;
+- `learn_rows`: `learn_row` over the rows of a block (``learn_sequential``, ``learn_rows``);
+- `learn_batch`: one `apply_step` on the mean gradient of a mini-batch (``learn_many``);
+- `learn_row_c` / `predict_row_c`: C entry points to `learn_row`/`predict_row` for the
+  Cython dict path (``learn_one``), which passes raw pointers: no Python call in between.
+
+A row is given as feature indices and values (``idx``, ``vals``): dense blocks pass the same
+indices for every row, dict samples their own. State layout: `online_lr._state`. A step is
+computed in ``scratch`` (one row per per-feature quantity, one column per feature of the row,
+plus the trial scalars) and committed only when accepted, so a refused row changes nothing.
 Set ``NUMBA_DISABLE_JIT=1`` to step through them as Python.
-
-State layout. Per-feature state lives in a ``(5, d)`` array ``F`` whose rows are named by the
-``F_*`` constants below; scalar state lives in a length-7 array ``S`` named by the ``S_*``
-constants. Keeping state in two arrays lets a step write its result into scratch copies and
-commit them only when every value is finite (the divergence guard), without a dozen arguments.
 """
 
 from __future__ import annotations
@@ -17,59 +27,86 @@ import math
 
 import numba
 import numpy as np
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from online_lr import _state
 
 # Reassociation lets LLVM vectorise the dot products; the flags that assume no NaN or infinity
-# are left out, because the divergence guard must see them.
-jit = numba.njit(cache=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
+# are left out, because the guards must see them.
+_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+jit = numba.njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
+# The pieces of the rule are inlined into their callers, so that LLVM sees one loop body and
+# drops the branches of the options that are off.
+jit_inline = numba.njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
 
-# Rows of the per-feature state array F.
-F_WEIGHT = 0  # current weights
-F_AVERAGE = 1  # Polyak average of the weights (averaged=True)
-F_SCALE = 2  # largest |x_j| seen (update="normalized")
-F_GRAD_SQ = 3  # sum of squared gradients (update="normalized")
-F_CUM_L1 = 4  # L1 penalty already applied to each weight (cumulative L1)
-N_FEATURE_STATE = 5
+F_WEIGHT, F_AVERAGE, F_SCALE, F_GRAD_SQ, F_CUM_L1, F_COUNT, F_MEAN, F_M2 = (
+    _state.F[name] for name in _state.FEATURE_FIELDS
+)
+N_FEATURE_STATE = len(_state.FEATURE_FIELDS)
+(
+    S_INTERCEPT, S_INTERCEPT_AVERAGE, S_INTERCEPT_GRAD_SQ, S_NORMALIZER, S_MAX_CUM_L1, S_STEPS,
+    S_INTERCEPT_STARTED, S_Y_COUNT, S_Y_MEAN, S_Y_M2,
+) = (_state.S[name] for name in _state.SCALAR_FIELDS)
+N_SCALAR_STATE = len(_state.SCALAR_FIELDS)
+(
+    P_LOSS, P_LOSS_PARAM, P_RULE, P_L2, P_L1, P_CLIP, P_AVERAGED, P_AUTO_INTERCEPT,
+    P_STANDARDIZE, P_LR, P_INTERCEPT_LR, P_LR_NEXT,
+) = (_state.P[name] for name in _state.PARAM_FIELDS)
+N_PARAMS = len(_state.PARAM_FIELDS)
 
-# Slots of the scalar state array S.
-S_INTERCEPT = 0
-S_INTERCEPT_AVERAGE = 1
-S_INTERCEPT_GRAD_SQ = 2
-S_NORMALIZER = 3  # sum over samples of sum_j (x_j / s_j)^2, the intercept counting as x=1, s=1
-S_MAX_CUM_L1 = 4  # total L1 penalty a weight may have received so far
-S_STEPS = 5  # number of updates made (the schedules' t)
-S_INTERCEPT_STARTED = 6  # 1.0 once intercept_init="auto" has taken its first target
-N_SCALAR_STATE = 7
+# Rows of the scratch array: the row's (standardized) values, then the trial per-feature state,
+# then the gradient; the last row holds the trial scalars.
+SC_Z, SC_GRAD = N_FEATURE_STATE, N_FEATURE_STATE + 1
+SC_SCALARS = N_FEATURE_STATE + 2
+N_SCRATCH = _state.SCRATCH_ROWS
+
+LEARNED, NON_FINITE_FEATURE, NON_FINITE_TARGET, DIVERGED = range(
+    len(_state.ROW_OUTCOMES)
+)
+
+# The built-in losses: type of river.optim.losses -> (code, name of its parameter).
+LOSS_SQUARED, LOSS_ABSOLUTE, LOSS_HUBER, LOSS_QUANTILE, LOSS_EPSILON_INSENSITIVE, LOSS_CAUCHY = (
+    range(6)
+)
+RULE_SGD, RULE_NORMALIZED = 0, 1
+
+@intrinsic
+def unmanaged(typingctx, array):
+    """The same array without its memory manager: passing it to the rule's helpers then costs
+    no reference counting (numba counts every array argument of every call, two atomic
+    operations each: 36 per row, most of a row's time). Only for arrays the caller keeps
+    alive for the duration of the loop."""
+
+    def codegen(context, builder, signature, args):
+        source = context.make_array(array)(context, builder, value=args[0])
+        view = context.make_array(array)(context, builder)
+        cgutils.copy_struct(view, source)
+        view.meminfo = cgutils.get_null_value(view.meminfo.type)
+        view.parent = cgutils.get_null_value(view.parent.type)
+        return view._getvalue()
+
+    return array(array), codegen
+
 
 FLOAT_MAX = 1.7976931348623157e308
 
 
 @jit
+def scratch_for(width: int) -> np.ndarray:
+    """A scratch array for rows of up to ``width`` features."""
+    return np.empty((N_SCRATCH, max(width, N_SCALAR_STATE)))
+
+
+@jit_inline
 def is_finite(value: float) -> bool:
     """``math.isfinite`` that survives fast-math: numba's own is ``x - x == x - x``, which
     reassociation may fold to True. A comparison is never rewritten, and NaN fails it."""
     return abs(value) <= FLOAT_MAX
 
 
-# Loss codes: the regression losses of river.optim.losses the kernels know.
-LOSS_SQUARED = 0
-LOSS_ABSOLUTE = 1
-LOSS_HUBER = 2
-LOSS_QUANTILE = 3
-LOSS_EPSILON_INSENSITIVE = 4
-LOSS_CAUCHY = 5
-
-# Update rules.
-RULE_SGD = 0
-RULE_NORMALIZED = 1
-
-# Outcome of a kernel: every row learned; a step refused by the divergence guard; a NaN or an
-# infinity in the input (the caller then names it: the kernels only notice it).
-DONE = 0
-DIVERGED = 1
-NOT_FINITE = 2
-
-
-@jit
+@jit_inline
 def loss_gradient(code: int, param: float, y_pred: float, y_true: float) -> float:
     """Derivative of the loss with respect to the prediction, as River defines it."""
     r = y_pred - y_true
@@ -93,147 +130,369 @@ def loss_gradient(code: int, param: float, y_pred: float, y_true: float) -> floa
     return r / ((r / param) ** 2 + 1.0)  # LOSS_CAUCHY
 
 
+@jit_inline
+def welford(count: float, mean: float, m2: float, value: float) -> tuple[float, float, float]:
+    """Running count, mean and sum of squared deviations after one more value."""
+    count += 1.0
+    delta = value - mean
+    mean += delta / count
+    return count, mean, m2 + delta * (value - mean)
+
+
+@jit_inline
+def merge_statistics(
+    count: float, mean: float, m2: float, values: np.ndarray
+) -> tuple[float, float, float]:
+    """`welford` over all of ``values`` at once (Chan et al.'s merge of two summaries): the
+    batch's own mean and squared deviations in two passes that vectorise, then one merge."""
+    n = values.shape[0]
+    if n == 0:
+        return count, mean, m2
+    batch_mean = 0.0
+    for i in range(n):
+        batch_mean += values[i]
+    batch_mean /= n
+    batch_m2 = 0.0
+    for i in range(n):
+        batch_m2 += (values[i] - batch_mean) ** 2
+    total = count + n
+    delta = batch_mean - mean
+    return total, mean + delta * (n / total), m2 + batch_m2 + delta * delta * (count * n / total)
+
+
+@jit_inline
+def feature_transform(count: float, mean: float, m2: float) -> tuple[float, float]:
+    """``(center, scale)`` of a feature: its standardized value is ``(x - center) / scale``.
+
+    A feature that has varied is centred and divided by its standard deviation. One that has
+    shown a single value so far (an indicator such as one-hot ``city=paris: 1``, or a constant)
+    is divided by that value's magnitude and not centred, so it enters as 1 where present and
+    learns, instead of standardizing to 0 forever. An absent feature contributes 0.
+    """
+    if m2 > 0.0:
+        return mean, math.sqrt(m2 / count)
+    if mean != 0.0:
+        return 0.0, abs(mean)
+    return 0.0, 1.0
+
+
+@jit_inline
+def target_transform(count: float, mean: float, m2: float) -> tuple[float, float]:
+    """``(center, scale)`` of the target: its running mean and standard deviation (1 until it
+    has varied)."""
+    if m2 > 0.0:
+        return mean, math.sqrt(m2 / count)
+    return mean, 1.0
+
+
+@jit_inline
+def predicting_weights(S: np.ndarray, P: np.ndarray) -> tuple[int, float]:
+    """The row of the weights that predict, and their intercept: the averages once an average
+    exists (averaged=True), else the weights."""
+    if P[P_AVERAGED] != 0.0 and S[S_STEPS] > 0.0:
+        return F_AVERAGE, S[S_INTERCEPT_AVERAGE]
+    return F_WEIGHT, S[S_INTERCEPT]
+
+
+@jit_inline
+def predict_row(
+    F: np.ndarray, S: np.ndarray, P: np.ndarray, idx: np.ndarray, X: np.ndarray, i: int
+) -> float:
+    """Prediction for one row, in the target's units: the averaged weights once an average
+    exists, else the weights."""
+    row, total = predicting_weights(S, P)
+    if P[P_STANDARDIZE] == 0.0:
+        for k in range(idx.shape[0]):
+            total += F[row, idx[k]] * X[i, k]
+        return total
+    for k in range(idx.shape[0]):
+        j = idx[k]
+        center, scale = feature_transform(F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j])
+        total += F[row, j] * ((X[i, k] - center) / scale)
+    center_y, scale_y = target_transform(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2])
+    return center_y + scale_y * total
+
+
 @jit
-def step(
+def effective_weights(
+    F: np.ndarray, S: np.ndarray, P: np.ndarray, idx: np.ndarray, out: np.ndarray
+) -> float:
+    """The linear function `predict_row` computes, in the features' and target's own units.
+
+    Writes the weight of each feature ``idx[k]`` into ``out[k]`` and returns the intercept, so
+    that ``intercept + out @ x == predict_row(x)`` for a row holding every feature of ``idx``.
+    """
+    row, intercept = predicting_weights(S, P)
+    if P[P_STANDARDIZE] == 0.0:
+        for k in range(idx.shape[0]):
+            out[k] = F[row, idx[k]]
+        return intercept
+    center_y, scale_y = target_transform(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2])
+    for k in range(idx.shape[0]):
+        j = idx[k]
+        center, scale = feature_transform(F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j])
+        w = F[row, j] / scale
+        out[k] = scale_y * w
+        intercept -= w * center
+    return center_y + scale_y * intercept
+
+
+@jit_inline
+def apply_step(
     F: np.ndarray,
-    S: np.ndarray,
-    grad_w: np.ndarray,
+    P: np.ndarray,
+    idx: np.ndarray,
     grad_b: float,
     sq_norm_increment: float,
     lr: float,
     intercept_lr: float,
     lr_next: float,
-    rule: int,
-    l1: float,
-    averaged: bool,
-    out_F: np.ndarray,
-    out_S: np.ndarray,
+    scratch: np.ndarray,
 ) -> bool:
-    """Write the state after one gradient step into ``out_F``/``out_S``; True if all finite.
+    """One gradient step, written into ``scratch``; True if the new state is finite.
 
-    ``grad_w`` already holds the L2 term. ``sq_norm_increment`` is what this step adds to the
-    normalizer of the normalized rule (ignored by plain SGD). ``lr_next`` is the rate at the
-    next step, which River's cumulative L1 penalty uses. ``F`` and ``S`` are left untouched, so
-    the caller commits the step only when it returns True.
+    ``scratch[F_WEIGHT, k]`` holds the weight of feature ``idx[k]`` the step starts from (after
+    the normalized rule's rescaling) and receives the new one; ``scratch[SC_GRAD, k]`` holds its
+    gradient, L2 included; ``scratch[SC_SCALARS]`` holds the trial scalars, updated in place.
+    ``sq_norm_increment`` is what this step adds to the normalized rule's normalizer; ``lr_next``
+    is the rate at the next step, which River's cumulative L1 penalty uses.
     """
-    d = F.shape[1]
-    t = S[S_STEPS] + 1.0
-    for k in range(N_FEATURE_STATE):
-        for j in range(d):
-            out_F[k, j] = F[k, j]
-    for k in range(N_SCALAR_STATE):
-        out_S[k] = S[k]
-    out_S[S_STEPS] = t
-
-    if rule == RULE_SGD:
-        for j in range(d):
-            out_F[F_WEIGHT, j] = F[F_WEIGHT, j] - lr * grad_w[j]
-        out_S[S_INTERCEPT] = S[S_INTERCEPT] - intercept_lr * grad_b
+    n = idx.shape[0]
+    t = scratch[SC_SCALARS, S_STEPS] + 1.0
+    scratch[SC_SCALARS, S_STEPS] = t
+    if P[P_RULE] == RULE_SGD:
+        for k in range(n):
+            scratch[F_WEIGHT, k] -= lr * scratch[SC_GRAD, k]
+        scratch[SC_SCALARS, S_INTERCEPT] -= intercept_lr * grad_b
     else:
-        normalizer = S[S_NORMALIZER] + sq_norm_increment
-        out_S[S_NORMALIZER] = normalizer
+        normalizer = scratch[SC_SCALARS, S_NORMALIZER] + sq_norm_increment
+        scratch[SC_SCALARS, S_NORMALIZER] = normalizer
         rate_scale = math.sqrt(t / normalizer)
-        for j in range(d):
-            g = grad_w[j]
-            grad_sq = F[F_GRAD_SQ, j] + g * g
-            out_F[F_GRAD_SQ, j] = grad_sq
-            scale = F[F_SCALE, j]
+        for k in range(n):
+            g = scratch[SC_GRAD, k]
+            grad_sq = F[F_GRAD_SQ, idx[k]] + g * g
+            scratch[F_GRAD_SQ, k] = grad_sq
+            scale = scratch[F_SCALE, k]
             if grad_sq > 0.0 and scale > 0.0:
-                out_F[F_WEIGHT, j] = F[F_WEIGHT, j] - lr * rate_scale * g / (
-                    scale * math.sqrt(grad_sq)
-                )
-        grad_sq_b = S[S_INTERCEPT_GRAD_SQ] + grad_b * grad_b
-        out_S[S_INTERCEPT_GRAD_SQ] = grad_sq_b
+                scratch[F_WEIGHT, k] -= lr * rate_scale * g / (scale * math.sqrt(grad_sq))
+        grad_sq_b = scratch[SC_SCALARS, S_INTERCEPT_GRAD_SQ] + grad_b * grad_b
+        scratch[SC_SCALARS, S_INTERCEPT_GRAD_SQ] = grad_sq_b
         if grad_sq_b > 0.0:
-            out_S[S_INTERCEPT] = S[S_INTERCEPT] - intercept_lr * rate_scale * grad_b / math.sqrt(
-                grad_sq_b
+            scratch[SC_SCALARS, S_INTERCEPT] -= (
+                intercept_lr * rate_scale * grad_b / math.sqrt(grad_sq_b)
             )
 
+    l1 = P[P_L1]
     if l1 != 0.0:
         # Cumulative L1 penalty (Tsuruoka et al., 2009), exactly as River's GLM applies it.
-        max_cum = S[S_MAX_CUM_L1] + l1 * lr_next
-        out_S[S_MAX_CUM_L1] = max_cum
-        for j in range(d):
-            w = out_F[F_WEIGHT, j]
-            cum = F[F_CUM_L1, j]
+        max_cum = scratch[SC_SCALARS, S_MAX_CUM_L1] + l1 * lr_next
+        scratch[SC_SCALARS, S_MAX_CUM_L1] = max_cum
+        for k in range(n):
+            w = scratch[F_WEIGHT, k]
+            cum = F[F_CUM_L1, idx[k]]
             if w > 0.0:
                 new_w = max(0.0, w - (max_cum + cum))
             elif w < 0.0:
                 new_w = min(0.0, w + (max_cum - cum))
             else:
                 new_w = w
-            out_F[F_WEIGHT, j] = new_w
-            out_F[F_CUM_L1, j] = cum + (new_w - w)
+            scratch[F_WEIGHT, k] = new_w
+            scratch[F_CUM_L1, k] = cum + (new_w - w)
 
-    if averaged:
-        for j in range(d):
-            avg = F[F_AVERAGE, j]
-            out_F[F_AVERAGE, j] = avg + (out_F[F_WEIGHT, j] - avg) / t
-        avg_b = S[S_INTERCEPT_AVERAGE]
-        out_S[S_INTERCEPT_AVERAGE] = avg_b + (out_S[S_INTERCEPT] - avg_b) / t
-
-    total = out_S[S_INTERCEPT] + out_S[S_INTERCEPT_AVERAGE]
-    for j in range(d):
-        total += out_F[F_WEIGHT, j] + out_F[F_AVERAGE, j]
+    total = scratch[SC_SCALARS, S_INTERCEPT]
+    if P[P_AVERAGED] != 0.0:
+        for k in range(n):
+            avg = F[F_AVERAGE, idx[k]]
+            scratch[F_AVERAGE, k] = avg + (scratch[F_WEIGHT, k] - avg) / t
+            total += scratch[F_AVERAGE, k]
+        average_b = scratch[SC_SCALARS, S_INTERCEPT_AVERAGE]
+        scratch[SC_SCALARS, S_INTERCEPT_AVERAGE] += (
+            scratch[SC_SCALARS, S_INTERCEPT] - average_b
+        ) / t
+        total += scratch[SC_SCALARS, S_INTERCEPT_AVERAGE]
+    for k in range(n):
+        total += scratch[F_WEIGHT, k]
     if is_finite(total):
         return True
     # A non-finite sum can also come from finite values adding up past the float range.
-    if not (is_finite(out_S[S_INTERCEPT]) and is_finite(out_S[S_INTERCEPT_AVERAGE])):
+    if not (is_finite(scratch[SC_SCALARS, S_INTERCEPT])
+            and is_finite(scratch[SC_SCALARS, S_INTERCEPT_AVERAGE])):
         return False
-    for j in range(d):
-        if not (is_finite(out_F[F_WEIGHT, j]) and is_finite(out_F[F_AVERAGE, j])):
+    for k in range(n):
+        average = scratch[F_AVERAGE, k] if P[P_AVERAGED] != 0.0 else 0.0
+        if not (is_finite(scratch[F_WEIGHT, k]) and is_finite(average)):
             return False
     return True
 
 
-@jit
-def rescale(F: np.ndarray, abs_x: np.ndarray) -> None:
-    """Normalized rule: grow each feature's scale to ``abs_x`` and shrink its weight to match.
+@jit_inline
+def commit(F: np.ndarray, S: np.ndarray, P: np.ndarray, idx: np.ndarray, scratch: np.ndarray):
+    """Write an accepted step from ``scratch`` into the state (only the quantities in use)."""
+    n = idx.shape[0]
+    for k in range(n):
+        F[F_WEIGHT, idx[k]] = scratch[F_WEIGHT, k]
+    if P[P_AVERAGED] != 0.0:
+        for k in range(n):
+            F[F_AVERAGE, idx[k]] = scratch[F_AVERAGE, k]
+    if P[P_RULE] == RULE_NORMALIZED:
+        for k in range(n):
+            F[F_SCALE, idx[k]] = scratch[F_SCALE, k]
+            F[F_GRAD_SQ, idx[k]] = scratch[F_GRAD_SQ, k]
+    if P[P_L1] != 0.0:
+        for k in range(n):
+            F[F_CUM_L1, idx[k]] = scratch[F_CUM_L1, k]
+    if P[P_STANDARDIZE] != 0.0:
+        for k in range(n):
+            F[F_COUNT, idx[k]] = scratch[F_COUNT, k]
+            F[F_MEAN, idx[k]] = scratch[F_MEAN, k]
+            F[F_M2, idx[k]] = scratch[F_M2, k]
+    for s in range(N_SCALAR_STATE):
+        S[s] = scratch[SC_SCALARS, s]
+
+
+@jit_inline
+def statistics_finite(n: int, scratch: np.ndarray) -> bool:
+    """True when the trial statistics of the standardization are finite (a value near the
+    float range overflows a variance before any weight)."""
+    total = scratch[SC_SCALARS, S_Y_MEAN] + scratch[SC_SCALARS, S_Y_M2]
+    for k in range(n):
+        total += scratch[F_MEAN, k] + scratch[F_M2, k]
+    return is_finite(total)
+
+
+@jit_inline
+def start_step(F: np.ndarray, S: np.ndarray, P: np.ndarray, idx: np.ndarray, scratch) -> None:
+    """Copy the state a step starts from into ``scratch``: the row's weights and the scalars."""
+    for s in range(N_SCALAR_STATE):
+        scratch[SC_SCALARS, s] = S[s]
+    for k in range(idx.shape[0]):
+        scratch[F_WEIGHT, k] = F[F_WEIGHT, idx[k]]
+
+
+@jit_inline
+def rescale(F: np.ndarray, idx: np.ndarray, k: int, magnitude: float, scratch) -> None:
+    """Normalized rule: grow feature ``idx[k]``'s scale to ``magnitude``, shrink its weight.
 
     When a feature shows a larger magnitude than seen so far, the weight is multiplied by
     ``(old_scale / new_scale)^2``, as in the NAG algorithm of Ross, Mineiro and Langford (2013).
     """
-    for j in range(F.shape[1]):
-        a = abs_x[j]
-        scale = F[F_SCALE, j]
-        if a > scale:
-            if scale > 0.0:
-                shrink = (scale / a) ** 2
-                F[F_WEIGHT, j] *= shrink
-            F[F_SCALE, j] = a
-
-
-@jit
-def sq_norm(F: np.ndarray, x: np.ndarray) -> float:
-    """Sum of ``(x_j / s_j)^2`` plus one for the intercept: the normalizer's increment."""
-    total = 1.0
-    for j in range(x.shape[0]):
-        scale = F[F_SCALE, j]
+    scale = F[F_SCALE, idx[k]]
+    scratch[F_SCALE, k] = scale
+    if magnitude > scale:
         if scale > 0.0:
-            total += (x[j] / scale) ** 2
-    return total
+            scratch[F_WEIGHT, k] *= (scale / magnitude) ** 2
+        scratch[F_SCALE, k] = magnitude
 
 
-@jit
-def finite_row(x: np.ndarray, y: float, labelled: bool) -> bool:
-    """True when the features, and the target if the row is learned, are all finite."""
-    check = y * 0.0 if labelled else 0.0
-    for j in range(x.shape[0]):
-        check += x[j] * 0.0
-    return check == 0.0
+@jit_inline
+def learn_row(
+    F: np.ndarray,
+    S: np.ndarray,
+    P: np.ndarray,
+    idx: np.ndarray,
+    X: np.ndarray, i: int,
+    y: float,
+    sample_weight: float,
+    lr: float,
+    intercept_lr: float,
+    lr_next: float,
+    scratch: np.ndarray,
+    out: np.ndarray,
+) -> int:
+    """Predict one row, then learn it: the per-row update rule. Returns a `ROW_OUTCOMES` code.
 
+    ``out[0]`` receives the prediction made before the update (NaN if a feature is not
+    finite), ``out[1]`` its squared error and ``out[2]`` the squared error of the running-mean
+    baseline (the mean of the targets learned before this row; 0 before the first). The state
+    changes only when the row is learned (code `LEARNED`): a non-finite feature or target, or
+    a step that would make the state non-finite (`DIVERGED`), leave it as it was.
 
-@jit
-def predict_row(F: np.ndarray, S: np.ndarray, x: np.ndarray, averaged: bool) -> float:
-    """Prediction for one row: the averaged weights once an average exists, else the weights."""
-    if averaged and S[S_STEPS] > 0.0:
-        row, b = F_AVERAGE, S[S_INTERCEPT_AVERAGE]
+    Damping: with standardization, plain SGD on the squared loss never carries the prediction
+    past the target. A step whose rate would (rate times |z|^2 above 1/2: many features, or a
+    large rate) is shortened to land on the target: the longest step along the gradient that
+    leaves the row's error no larger, as normalized LMS does. Otherwise such steps overshoot
+    more and more, a runaway that stays finite for a long time. Without standardization the
+    model takes River's `LinearRegression` steps exactly, overshoots included (River's own
+    tests follow such trajectories), and only a non-finite state is refused. Steps that do not
+    grow with the residual (bounded-gradient losses, the normalized rule) cannot run away.
+    """
+    n = idx.shape[0]
+    prediction = predict_row(F, S, P, idx, X, i)
+    out[0] = prediction
+    if not is_finite(prediction):
+        # A NaN or an infinity in the row makes the prediction non-finite (0 * inf is NaN),
+        # so the row needs a closer look only then; else the weights overflow it.
+        check = 0.0
+        for k in range(n):
+            check += X[i, k] * 0.0
+        if check != 0.0:
+            out[0] = math.nan
+            return NON_FINITE_FEATURE
+        return DIVERGED
+    if not is_finite(y):
+        return NON_FINITE_TARGET
+    out[1] = (prediction - y) ** 2
+    out[2] = (y - S[S_Y_MEAN]) ** 2
+
+    start_step(F, S, P, idx, scratch)
+    scratch[SC_SCALARS, S_Y_COUNT], scratch[SC_SCALARS, S_Y_MEAN], scratch[SC_SCALARS, S_Y_M2] = (
+        welford(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2], y)
+    )
+    if P[P_STANDARDIZE] != 0.0:
+        for k in range(n):
+            j = idx[k]
+            count, mean, m2 = welford(F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j], X[i, k])
+            scratch[F_COUNT, k], scratch[F_MEAN, k], scratch[F_M2, k] = count, mean, m2
+            center, scale = feature_transform(count, mean, m2)
+            scratch[SC_Z, k] = (X[i, k] - center) / scale
+        center_y, scale_y = target_transform(
+            scratch[SC_SCALARS, S_Y_COUNT], scratch[SC_SCALARS, S_Y_MEAN],
+            scratch[SC_SCALARS, S_Y_M2],
+        )
+        target = (y - center_y) / scale_y
+        if not statistics_finite(n, scratch):
+            return DIVERGED
     else:
-        row, b = F_WEIGHT, S[S_INTERCEPT]
-    total = b
-    for j in range(x.shape[0]):
-        total += F[row, j] * x[j]
-    return total
+        for k in range(n):
+            scratch[SC_Z, k] = X[i, k]
+        target = y
+        if P[P_AUTO_INTERCEPT] != 0.0 and S[S_INTERCEPT_STARTED] == 0.0:
+            scratch[SC_SCALARS, S_INTERCEPT] = y
+    scratch[SC_SCALARS, S_INTERCEPT_STARTED] = 1.0
+
+    sq_norm_increment = 0.0
+    if P[P_RULE] == RULE_NORMALIZED:
+        sq_norm_increment = 1.0
+        for k in range(n):
+            rescale(F, idx, k, abs(scratch[SC_Z, k]), scratch)
+            if scratch[F_SCALE, k] > 0.0:
+                sq_norm_increment += (scratch[SC_Z, k] / scratch[F_SCALE, k]) ** 2
+    if (P[P_STANDARDIZE] == 0.0 and P[P_AVERAGED] == 0.0 and P[P_RULE] == RULE_SGD
+            and scratch[SC_SCALARS, S_INTERCEPT] == S[S_INTERCEPT]):
+        raw = prediction  # the step starts from the weights that predicted
+    else:
+        raw = scratch[SC_SCALARS, S_INTERCEPT]
+        for k in range(n):
+            raw += scratch[F_WEIGHT, k] * scratch[SC_Z, k]
+    g = loss_gradient(int(P[P_LOSS]), P[P_LOSS_PARAM], raw, target) * sample_weight
+    g = min(max(g, -P[P_CLIP]), P[P_CLIP])
+    l2 = P[P_L2]
+    for k in range(n):
+        scratch[SC_GRAD, k] = g * scratch[SC_Z, k] + l2 * scratch[F_WEIGHT, k]
+    if P[P_STANDARDIZE] != 0.0 and P[P_LOSS] == LOSS_SQUARED and P[P_RULE] == RULE_SGD:
+        # The fraction of the residual the loss's step removes (L1/L2 pulls aside): above 1,
+        # the step would carry the prediction past the target.
+        sq_norm = 0.0
+        for k in range(n):
+            sq_norm += scratch[SC_Z, k] * scratch[SC_Z, k]
+        residual = raw - target
+        removed = g * (lr * sq_norm + intercept_lr) / residual if residual != 0.0 else 0.0
+        if removed > 1.0:
+            lr, intercept_lr = lr / removed, intercept_lr / removed
+    if not apply_step(F, P, idx, g, sq_norm_increment, lr, intercept_lr, lr_next, scratch):
+        return DIVERGED
+    commit(F, S, P, idx, scratch)
+    return LEARNED
 
 
 @jit
@@ -246,156 +505,60 @@ def learn_rows(
     lrs: np.ndarray,
     intercept_lrs: np.ndarray,
     rate_stride: int,
+    idx: np.ndarray,
     F: np.ndarray,
     S: np.ndarray,
-    loss_code: int,
-    loss_param: float,
-    rule: int,
-    l2: float,
-    l1: float,
-    clip: float,
-    averaged: bool,
-    auto_intercept: bool,
+    P: np.ndarray,
+    stop_at_refusal: bool,
     predictions: np.ndarray,
+    outcomes: np.ndarray,
     squared_errors: np.ndarray,
-) -> tuple[int, int]:
-    """Predict then learn each row of ``X`` in order, one SGD step per row where ``learn`` is set.
+    baseline_errors: np.ndarray,
+) -> int:
+    """`learn_row` on each row of ``X`` in order (columns: features ``idx``) where ``learn``
+    is set; `predict_row` on the others. Returns how many rows were learned.
 
     ``lrs[k * rate_stride]`` and ``intercept_lrs[k * rate_stride]`` are the rates of the k-th
-    learned row, ``sample_weight[i * weight_stride]`` the weight of row i (a stride of 0 passes
-    a constant as one value); ``lrs`` has one more entry, the rate after the last step (River's
-    L1 penalty reads it). ``predictions[i]``
-    receives the prediction made just before row i's update, ``squared_errors[k]`` the squared
-    error of the k-th learned row's prediction.
-
-    Returns ``(DONE, n)``, or ``(DIVERGED, i)`` / ``(NOT_FINITE, i)`` for the first row i whose
-    update would make the state non-finite / whose features or (learned) target are not all
-    finite: that row and the following ones are then neither learned nor predicted, and
-    ``F``/``S`` hold the state after the rows before it.
+    learned row (a stride of 0 passes a constant as one value), and ``lrs`` has one more entry,
+    the rate after the last step; ``sample_weight[i * weight_stride]`` is row i's weight.
+    ``predictions[i]`` receives row i's prediction made before its update, ``outcomes[i]`` its
+    `ROW_OUTCOMES` code, ``squared_errors[k]``/``baseline_errors[k]`` the errors of the k-th
+    learned row. A refused row is skipped; with ``stop_at_refusal`` the loop stops there
+    (``outcomes`` past it are left as they were).
     """
     n, d = X.shape
-    grad_w = np.empty(d)
-    abs_x = np.empty(d)
-    out_F = np.empty_like(F)
-    out_S = np.empty_like(S)
-    trial_F = np.empty_like(F)
-    trial_S = np.empty_like(S)
+    scratch_owner, out_owner = scratch_for(d), np.empty(3)
+    scratch, out = unmanaged(scratch_owner), unmanaged(out_owner)
+    F, S, P, idx, X = unmanaged(F), unmanaged(S), unmanaged(P), unmanaged(idx), unmanaged(X)
     k = 0
     for i in range(n):
-        x = X[i]
-        if not finite_row(x, y[i], learn[i]):
-            return NOT_FINITE, i
-        predictions[i] = predict_row(F, S, x, averaged)
         if not learn[i]:
+            check = 0.0
+            for c in range(d):
+                check += X[i, c] * 0.0
+            if check == 0.0:
+                predictions[i] = predict_row(F, S, P, idx, X, i)
+                outcomes[i] = LEARNED
+            else:
+                predictions[i] = math.nan
+                outcomes[i] = NON_FINITE_FEATURE
+                if stop_at_refusal:
+                    return k
             continue
-        squared_errors[k] = (predictions[i] - y[i]) ** 2
-        # Work on a trial copy: rescaling and auto intercept must vanish with a refused step.
-        trial_F[:, :] = F
-        trial_S[:] = S
-        if auto_intercept and trial_S[S_INTERCEPT_STARTED] == 0.0:
-            trial_S[S_INTERCEPT] = y[i]
-            trial_S[S_INTERCEPT_STARTED] = 1.0
-        norm_increment = 0.0
-        if rule == RULE_NORMALIZED:
-            for j in range(d):
-                abs_x[j] = abs(x[j])
-            rescale(trial_F, abs_x)
-            norm_increment = sq_norm(trial_F, x)
-        raw = trial_S[S_INTERCEPT]
-        for j in range(d):
-            raw += trial_F[F_WEIGHT, j] * x[j]
-        g = loss_gradient(loss_code, loss_param, raw, y[i]) * sample_weight[i * weight_stride]
-        g = min(max(g, -clip), clip)
-        for j in range(d):
-            grad_w[j] = g * x[j] + l2 * trial_F[F_WEIGHT, j]
         r = k * rate_stride
-        ok = step(
-            trial_F, trial_S, grad_w, g, norm_increment, lrs[r], intercept_lrs[r],
-            lrs[r + rate_stride], rule, l1, averaged, out_F, out_S,
+        code = learn_row(
+            F, S, P, idx, X, i, y[i], sample_weight[i * weight_stride], lrs[r],
+            intercept_lrs[r], lrs[r + rate_stride], scratch, out,
         )
-        if not ok:
-            return DIVERGED, i
-        F[:, :] = out_F
-        S[:] = out_S
-        k += 1
-    return DONE, n
-
-
-@jit
-def learn_rows_sgd(
-    X: np.ndarray,
-    y: np.ndarray,
-    learn: np.ndarray,
-    sample_weight: np.ndarray,
-    weight_stride: int,
-    lrs: np.ndarray,
-    intercept_lrs: np.ndarray,
-    rate_stride: int,
-    F: np.ndarray,
-    S: np.ndarray,
-    loss_code: int,
-    loss_param: float,
-    l2: float,
-    clip: float,
-    auto_intercept: bool,
-    predictions: np.ndarray,
-    squared_errors: np.ndarray,
-) -> tuple[int, int]:
-    """`learn_rows` for plain SGD without L1 or averaging: the default, kept lean.
-
-    Same contract and the same arithmetic as `learn_rows`, without the state the plain rule
-    does not use, so that a row costs little more than its two passes over the features (the
-    input check rides along the first).
-    """
-    n, d = X.shape
-    w = F[F_WEIGHT]
-    new_w = np.empty(d)
-    b = S[S_INTERCEPT]
-    started = S[S_INTERCEPT_STARTED]
-    k = 0
-    outcome, last = DONE, n
-    for i in range(n):
-        dot = 0.0
-        for j in range(d):
-            dot += w[j] * X[i, j]
-        # A NaN or an infinity in x makes the dot product non-finite (0 * inf is NaN), so the
-        # row needs a closer look only then (it may also just overflow).
-        if not (is_finite(dot) and (is_finite(y[i]) or not learn[i])):
-            if not finite_row(X[i], y[i], learn[i]):
-                outcome, last = NOT_FINITE, i
-                break
-        predictions[i] = b + dot
-        if not learn[i]:
-            continue
-        squared_errors[k] = (predictions[i] - y[i]) ** 2
-        start_b = b
-        if auto_intercept and started == 0.0:
-            start_b = y[i]
-        raw = start_b + dot
-        g = loss_gradient(loss_code, loss_param, raw, y[i]) * sample_weight[i * weight_stride]
-        g = min(max(g, -clip), clip)
-        lr = lrs[k * rate_stride]
-        new_b = start_b - intercept_lrs[k * rate_stride] * g
-        total = new_b
-        for j in range(d):
-            new_w[j] = w[j] - lr * (g * X[i, j] + l2 * w[j])
-            total += new_w[j]
-        if not is_finite(total):
-            finite = is_finite(new_b)
-            for j in range(d):
-                finite = finite and is_finite(new_w[j])
-            if not finite:
-                outcome, last = DIVERGED, i
-                break
-        for j in range(d):
-            w[j] = new_w[j]
-        b = new_b
-        started = 1.0
-        k += 1
-    S[S_INTERCEPT] = b
-    S[S_INTERCEPT_STARTED] = started
-    S[S_STEPS] += k
-    return outcome, last
+        predictions[i] = out[0]
+        outcomes[i] = code
+        if code == LEARNED:
+            squared_errors[k] = out[1]
+            baseline_errors[k] = out[2]
+            k += 1
+        elif stop_at_refusal:
+            return k
+    return k
 
 
 @jit
@@ -440,96 +603,175 @@ def gradient_block(X: np.ndarray, g: np.ndarray, out: np.ndarray) -> None:
 
 
 @jit
+def predict_rows(F, S, P, idx, X, out) -> None:
+    """`predict_row` for every row of ``X``, through `effective_weights` and `predict_block`."""
+    w = np.empty(idx.shape[0])
+    b = effective_weights(F, S, P, idx, w)
+    predict_block(X, w, b, out)
+
+
+@jit
+def batch_statistics(F, S, P, idx, X, y, scratch, predictions, baseline_errors) -> None:
+    """Predict the mini-batch, then take its targets and features into the trial statistics.
+
+    The baseline of row i predicts the mean of the targets before it, the batch's earlier
+    rows included.
+    """
+    n, d = X.shape
+    predict_rows(F, S, P, idx, X, predictions)
+    start_step(F, S, P, idx, scratch)
+    count, total = S[S_Y_COUNT], S[S_Y_COUNT] * S[S_Y_MEAN]
+    for i in range(n):
+        baseline_errors[i] = (y[i] - (total / count if count > 0.0 else 0.0)) ** 2
+        total += y[i]
+        count += 1.0
+    scratch[SC_SCALARS, S_Y_COUNT], scratch[SC_SCALARS, S_Y_MEAN], scratch[SC_SCALARS, S_Y_M2] = (
+        merge_statistics(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2], y)
+    )
+    if P[P_STANDARDIZE] != 0.0:
+        for k in range(d):
+            j = idx[k]
+            scratch[F_COUNT, k], scratch[F_MEAN, k], scratch[F_M2, k] = merge_statistics(
+                F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j], X[:, k]
+            )
+    elif P[P_AUTO_INTERCEPT] != 0.0 and S[S_INTERCEPT_STARTED] == 0.0:
+        scratch[SC_SCALARS, S_INTERCEPT] = y.mean()
+    scratch[SC_SCALARS, S_INTERCEPT_STARTED] = 1.0
+
+
+@jit
+def batch_prepare(F, S, P, idx, X, y, scratch, squared_errors, baseline_errors):
+    """The first half of `learn_batch`, up to the loss: returns ``(Z, targets, raw,
+    sq_norm_increment)``, the batch in the units the weights learn in and the predictions the
+    step's gradient is taken at. A loss the kernels do not know gets its gradients at ``raw``
+    from Python, then `batch_finish` completes the step."""
+    n = X.shape[0]
+    predictions = np.empty(n)
+    batch_statistics(F, S, P, idx, X, y, scratch, predictions, baseline_errors)
+    for i in range(n):
+        squared_errors[i] = (predictions[i] - y[i]) ** 2
+    Z, targets = standardized_block(P, X, y, scratch)
+    if (P[P_STANDARDIZE] == 0.0 and P[P_AVERAGED] == 0.0 and P[P_RULE] == RULE_SGD
+            and scratch[SC_SCALARS, S_INTERCEPT] == S[S_INTERCEPT]):
+        return Z, targets, predictions, 0.0  # the step starts from the weights that predicted
+    raw = np.empty(n)
+    sq_norm_increment = batch_start(F, P, idx, Z, scratch, raw)
+    return Z, targets, raw, sq_norm_increment
+
+
+@jit
+def standardized_block(P, X, y, scratch) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` and ``y`` in the units the weights learn in, after the batch's statistics."""
+    if P[P_STANDARDIZE] == 0.0:
+        return X, y
+    n, d = X.shape
+    Z = np.empty((n, d))
+    for k in range(d):
+        center, scale = feature_transform(scratch[F_COUNT, k], scratch[F_MEAN, k], scratch[F_M2, k])
+        for i in range(n):
+            Z[i, k] = (X[i, k] - center) / scale
+    center_y, scale_y = target_transform(
+        scratch[SC_SCALARS, S_Y_COUNT], scratch[SC_SCALARS, S_Y_MEAN], scratch[SC_SCALARS, S_Y_M2]
+    )
+    targets = np.empty(n)
+    for i in range(n):
+        targets[i] = (y[i] - center_y) / scale_y
+    return Z, targets
+
+
+@jit
+def batch_start(F, P, idx, Z, scratch, raw) -> float:
+    """Rescale for the normalized rule and predict ``raw`` from the weights the step starts at;
+    returns the normalizer's increment."""
+    n, d = Z.shape
+    sq_norm_increment = 0.0
+    if P[P_RULE] == RULE_NORMALIZED:
+        for k in range(d):
+            magnitude = 0.0
+            for i in range(n):
+                magnitude = max(magnitude, abs(Z[i, k]))
+            rescale(F, idx, k, magnitude, scratch)
+        for i in range(n):
+            sq_norm_increment += 1.0
+            for k in range(d):
+                if scratch[F_SCALE, k] > 0.0:
+                    sq_norm_increment += (Z[i, k] / scratch[F_SCALE, k]) ** 2
+        sq_norm_increment /= n
+    predict_block(Z, scratch[F_WEIGHT, :d], scratch[SC_SCALARS, S_INTERCEPT], raw)
+    return sq_norm_increment
+
+
+@jit
+def batch_finish(F, S, P, idx, Z, loss_gradients, sq_norm_increment, lr, intercept_lr, lr_next,
+                 scratch) -> int:
+    """The second half of `learn_batch`: the mean gradient, `apply_step`, and the commit."""
+    n, d = Z.shape
+    gradient_block(Z, loss_gradients, scratch[SC_GRAD, :d])
+    grad_b = 0.0
+    for i in range(n):
+        grad_b += loss_gradients[i]
+    l2 = P[P_L2]
+    for k in range(d):
+        scratch[SC_GRAD, k] = scratch[SC_GRAD, k] / n + l2 * scratch[F_WEIGHT, k]
+    if not apply_step(F, P, idx, grad_b / n, sq_norm_increment, lr, intercept_lr, lr_next,
+                      scratch):
+        return DIVERGED
+    commit(F, S, P, idx, scratch)
+    return LEARNED
+
+
+@jit
 def learn_batch(
     X: np.ndarray,
     y: np.ndarray,
     sample_weight: np.ndarray,
     weight_stride: int,
+    idx: np.ndarray,
     F: np.ndarray,
     S: np.ndarray,
+    P: np.ndarray,
     lr: float,
     intercept_lr: float,
     lr_next: float,
-    loss_code: int,
-    loss_param: float,
-    rule: int,
-    l2: float,
-    l1: float,
-    clip: float,
-    averaged: bool,
-    auto_intercept: bool,
     squared_errors: np.ndarray,
+    baseline_errors: np.ndarray,
 ) -> int:
     """One step on the mean gradient of a mini-batch, River's `learn_many` semantics.
 
-    ``squared_errors`` receives the squared errors of the predictions made before the step, and
-    ``F``/``S`` the new state: pass scratch copies, since after `DIVERGED` (the new state is not
-    finite, see `step`) they hold part of the refused state. `NOT_FINITE` (``X`` or ``y`` holds
-    a NaN or an infinity) leaves them untouched. The row
-    weights are ``sample_weight[i * weight_stride]``. With ``intercept_init="auto"``, the first
-    batch starts the intercept at its mean target.
+    The statistics of the standardization take in the whole batch first; the predictions
+    behind ``squared_errors`` are those made before. Returns a `ROW_OUTCOMES` code for the
+    batch: `LEARNED`, a non-finite feature or target (nothing checked further), or `DIVERGED`;
+    the state changes only on `LEARNED`. With ``intercept_init="auto"``, the first batch starts
+    the intercept at its mean target.
     """
     n, d = X.shape
-    if averaged and S[S_STEPS] > 0.0:
-        row, b = F_AVERAGE, S[S_INTERCEPT_AVERAGE]
-    else:
-        row, b = F_WEIGHT, S[S_INTERCEPT]
-    predictions = np.empty(n)
-    predict_block(X, F[row], b, predictions)
-    check = 0.0
+    scratch_owner = scratch_for(d)
+    scratch = unmanaged(scratch_owner)
+    F, S, P, idx = unmanaged(F), unmanaged(S), unmanaged(P), unmanaged(idx)
+    Z, targets, raw, sq_norm_increment = batch_prepare(
+        F, S, P, idx, X, y, scratch, squared_errors, baseline_errors
+    )
+    # A NaN or an infinity in X or y makes an error non-finite (0 * inf is NaN), so the input
+    # needs a closer look only then (else the predictions overflowed).
+    if not (all_finite(squared_errors) and all_finite(baseline_errors)):
+        if not matrix_finite(X):
+            return NON_FINITE_FEATURE
+        if not all_finite(y):
+            return NON_FINITE_TARGET
+        return DIVERGED
+    if P[P_STANDARDIZE] != 0.0 and not statistics_finite(d, scratch):
+        return DIVERGED
+    code, param, clip = int(P[P_LOSS]), P[P_LOSS_PARAM], P[P_CLIP]
     for i in range(n):
-        squared_errors[i] = (predictions[i] - y[i]) ** 2
-        check += squared_errors[i] * 0.0
-    # A NaN or an infinity in X or y makes its error non-finite (0 * inf is NaN), so the input
-    # needs a closer look only then (the predictions may also just overflow).
-    if check != 0.0:
-        for i in range(n):
-            if not finite_row(X[i], y[i], True):
-                return NOT_FINITE
-
-    starts_intercept = auto_intercept and S[S_INTERCEPT_STARTED] == 0.0
-    trial_F = F.copy()
-    trial_S = S.copy()
-    if starts_intercept:
-        trial_S[S_INTERCEPT] = y.mean()
-        trial_S[S_INTERCEPT_STARTED] = 1.0
-    norm_increment = 0.0
-    if rule == RULE_NORMALIZED:
-        abs_max = np.zeros(d)
-        for i in range(n):
-            for j in range(d):
-                abs_max[j] = max(abs_max[j], abs(X[i, j]))
-        rescale(trial_F, abs_max)
-        for i in range(n):
-            norm_increment += sq_norm(trial_F, X[i])
-        norm_increment /= n
-
-    # The gradient is taken at the predictions unless averaging, rescaling or the first
-    # intercept changed the weights it is taken with.
-    if not (row == F_WEIGHT and rule == RULE_SGD and not starts_intercept):
-        predict_block(X, trial_F[F_WEIGHT], trial_S[S_INTERCEPT], predictions)
-    loss_grads = np.empty(n)
-    grad_b = 0.0
-    for i in range(n):
-        g = loss_gradient(loss_code, loss_param, predictions[i], y[i])
-        g = min(max(g * sample_weight[i * weight_stride], -clip), clip)
-        loss_grads[i] = g
-        grad_b += g
-    grad_w = np.empty(d)
-    gradient_block(X, loss_grads, grad_w)
-    for j in range(d):
-        grad_w[j] = grad_w[j] / n + l2 * trial_F[F_WEIGHT, j]
-    if step(
-        trial_F, trial_S, grad_w, grad_b / n, norm_increment, lr, intercept_lr, lr_next, rule,
-        l1, averaged, F, S,
-    ):
-        return DONE
-    return DIVERGED
+        g = loss_gradient(code, param, raw[i], targets[i]) * sample_weight[i * weight_stride]
+        raw[i] = min(max(g, -clip), clip)
+    return batch_finish(F, S, P, idx, Z, raw, sq_norm_increment, lr, intercept_lr, lr_next,
+                        scratch)
 
 
 @jit
 def all_finite(values: np.ndarray) -> bool:
-    """True when no entry of ``values`` (any shape) is NaN or infinite.
+    """True when no entry of ``values`` (any shape, contiguous) is NaN or infinite.
 
     ``v * 0.0`` is 0 for a finite ``v`` and NaN otherwise, so the sum of these products is 0
     exactly when every entry is finite; unlike ``np.isfinite(values).all()`` this allocates
@@ -540,3 +782,69 @@ def all_finite(values: np.ndarray) -> bool:
     for i in range(flat.shape[0]):
         total += flat[i] * 0.0
     return total == 0.0
+
+
+@jit
+def matrix_finite(X: np.ndarray) -> bool:
+    """`all_finite` for a 2-D array of any memory layout."""
+    n, d = X.shape
+    total = 0.0
+    if X.strides[0] < X.strides[1]:
+        for j in range(d):
+            for i in range(n):
+                total += X[i, j] * 0.0
+    else:
+        for i in range(n):
+            for j in range(d):
+                total += X[i, j] * 0.0
+    return total == 0.0
+
+
+# C entry points of the dict path (`online_lr._dictpath`): the same functions, behind raw
+# pointers, so that Cython calls them without going through Python.
+
+_double_p = types.CPointer(types.float64)
+_int_p = types.CPointer(types.int64)
+
+
+def _learn_row_c(F_p, capacity, S_p, P_p, idx_p, vals_p, n, y, w, scratch_p, width, out_p):
+    F = numba.carray(F_p, (N_FEATURE_STATE, capacity))
+    S = numba.carray(S_p, (N_SCALAR_STATE,))
+    P = numba.carray(P_p, (N_PARAMS,))
+    idx = numba.carray(idx_p, (n,))
+    vals = numba.carray(vals_p, (1, n))
+    scratch = numba.carray(scratch_p, (N_SCRATCH, width))
+    out = numba.carray(out_p, (3,))
+    return learn_row(
+        F, S, P, idx, vals, 0, y, w, P[P_LR], P[P_INTERCEPT_LR], P[P_LR_NEXT], scratch, out
+    )
+
+
+def _predict_row_c(F_p, capacity, S_p, P_p, idx_p, vals_p, n):
+    F = numba.carray(F_p, (N_FEATURE_STATE, capacity))
+    S = numba.carray(S_p, (N_SCALAR_STATE,))
+    P = numba.carray(P_p, (N_PARAMS,))
+    return predict_row(F, S, P, numba.carray(idx_p, (n,)), numba.carray(vals_p, (1, n)), 0)
+
+
+def c_entry_points() -> tuple[int, int]:
+    """Addresses of the compiled C functions ``learn_row`` and ``predict_row`` (compiled, or
+    loaded from numba's cache, on first call)."""
+    global _c_entry_points
+    if _c_entry_points is None:
+        learn = numba.cfunc(
+            types.int64(_double_p, types.int64, _double_p, _double_p, _int_p, _double_p,
+                        types.int64, types.float64, types.float64, _double_p, types.int64,
+                        _double_p),
+            nopython=True, cache=True, fastmath={"reassoc", "contract", "nsz", "arcp"},
+        )(_learn_row_c)
+        predict = numba.cfunc(
+            types.float64(_double_p, types.int64, _double_p, _double_p, _int_p, _double_p,
+                          types.int64),
+            nopython=True, cache=True, fastmath={"reassoc", "contract", "nsz", "arcp"},
+        )(_predict_row_c)
+        _c_entry_points = (learn.address, predict.address, learn, predict)
+    return _c_entry_points[:2]
+
+
+_c_entry_points = None

@@ -132,7 +132,7 @@ class Constant(Schedule):
     Parameters
     ----------
     learning_rate
-        $\eta$, in $(0, \infty)$.
+        $\eta$, in $[0, \infty)$: 0 freezes what the rate drives (e.g. the intercept).
 
     Examples
     --------
@@ -148,7 +148,7 @@ class Constant(Schedule):
     """
 
     def __init__(self, learning_rate: float):
-        self.learning_rate = _check_real("learning_rate", learning_rate, 0.0, closed="right")
+        self.learning_rate = _check_real("learning_rate", learning_rate, 0.0)
 
     def get(self, t: int) -> float:
         return self.learning_rate

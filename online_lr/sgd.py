@@ -1,4 +1,16 @@
-"""`SGDRegressor`: linear regression learned one sample (or one mini-batch) at a time."""
+"""`SGDRegressor`: linear regression learned one sample (or one mini-batch) at a time.
+
+Every path is a thin layer over one update rule, `online_lr._kernels.learn_row` (a batch:
+`learn_batch`, the same `apply_step` on a mean gradient):
+
+- `learn_one`/`predict_one` map a dict to feature indices and values (`online_lr._dictpath`,
+  in C) and call the rule through its C entry point;
+- `learn_rows` runs it over the rows of an array and returns what became of each row;
+  `learn_sequential` is `learn_rows` that raises at the first refused row;
+- `learn_many` is `learn_batch`.
+
+The state is `online_lr._state.State`, named there, saved by name.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +18,13 @@ import json
 import math
 import os
 from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from river import base, optim
 
-from online_lr import _checks, _frames, metrics, schedules
+from online_lr import _checks, _frames, _state, metrics, schedules
 from online_lr.exceptions import DivergenceError
 
 try:
@@ -19,30 +32,74 @@ try:
 except ImportError:  # the C extension was not built: same results, slower
     from online_lr import _dictpath_py as _dict_path
 
-__all__ = ["SGDRegressor"]
+__all__ = ["LearnOutcome", "SGDRegressor", "refusal_message"]
 
 MODEL_FORMAT = "online-lr-model"
-MODEL_FORMAT_VERSION = 1
+MODEL_FORMAT_VERSION = 2
+CHECKPOINT_FORMAT = "online-lr-checkpoint"
 
-# Mirrors of online_lr._kernels' state layout, so that the dict fast path never imports numba.
-_F_WEIGHT, _F_AVERAGE, _F_SCALE, _F_GRAD_SQ, _F_CUM_L1 = range(5)
-_N_FEATURE_STATE = 5
-_SCALAR_NAMES = (
-    "_intercept", "_intercept_average", "_intercept_grad_sq", "_normalizer", "_max_cum_l1",
-    "_steps", "_intercept_started",
-)
 _UPDATE_RULES = ("sgd", "normalized")
-_LOSS_CODES = {  # river loss class name -> (kernel code, name of its one parameter)
-    "Squared": (0, None), "Absolute": (1, None), "Huber": (2, "epsilon"),
-    "Quantile": (3, "alpha"), "EpsilonInsensitiveHinge": (4, "eps"), "Cauchy": (5, "C"),
+# The losses the kernels know, by type (a subclass may change the gradient: it is not one of
+# them): type -> (kernel code, name of its one parameter).
+_LOSS_CODES = {
+    optim.losses.Squared: (0, None), optim.losses.Absolute: (1, None),
+    optim.losses.Huber: (2, "epsilon"), optim.losses.Quantile: (3, "alpha"),
+    optim.losses.EpsilonInsensitiveHinge: (4, "eps"), optim.losses.Cauchy: (5, "C"),
 }
+_LOSS_NAMES = {loss_type.__name__: loss_type for loss_type in _LOSS_CODES}
+_CUSTOM_LOSS = -1
 _ERRORS_PER_FLUSH = 16384
 _UNIT_WEIGHT = np.ones(1)
-_ONE_TRUE = np.ones(1, dtype=np.bool_)
+_LEARNED = _state.ROW_OUTCOMES.index("learned")
+_NON_FINITE_FEATURE = _state.ROW_OUTCOMES.index("non_finite_feature")
+_P = _state.P
 _DIVERGENCE_HINT = (
-    "lower the learning rate, scale the features (e.g. river.preprocessing.StandardScaler) "
-    "or use update='normalized'"
+    "lower the learning rate, keep standardize=True, scale the features "
+    "(e.g. river.preprocessing.StandardScaler) or use update='normalized'"
 )
+
+
+@dataclass(frozen=True)
+class LearnOutcome:
+    """What `SGDRegressor.learn_rows` did with each row.
+
+    Attributes
+    ----------
+    predictions
+        Row i's prediction, made just before row i was learned (NaN if its features are not
+        finite).
+    codes
+        Row i's outcome as an index into `REASONS`: 0 = learned (or only predicted, for a
+        row not to be learned), else why it was refused.
+
+    """
+
+    REASONS = _state.ROW_OUTCOMES
+
+    predictions: np.ndarray
+    codes: np.ndarray
+
+    @property
+    def refused(self) -> np.ndarray:
+        """Boolean mask of the refused rows."""
+        return self.codes != _LEARNED
+
+    def reasons(self) -> list[tuple[int, str]]:
+        """``(row, reason)`` of every refused row, e.g. ``(3, "non_finite_feature")``."""
+        return [(int(i), self.REASONS[self.codes[i]]) for i in np.flatnonzero(self.refused)]
+
+
+_REFUSAL_MESSAGES = {
+    "non_finite_feature": "a feature is NaN or infinite",
+    "non_finite_target": "the target is NaN or infinite",
+    "diverged": "update refused: it would make the model's weights non-finite; "
+    + _DIVERGENCE_HINT,
+}
+
+
+def refusal_message(reason: str) -> str:
+    """A human sentence for a `LearnOutcome` reason code."""
+    return _REFUSAL_MESSAGES[reason]
 
 
 class SGDRegressor(base.MiniBatchRegressor):
@@ -51,11 +108,22 @@ class SGDRegressor(base.MiniBatchRegressor):
     Each `learn_one` call makes one gradient step on the sample's loss (by default the squared
     error, whose gradient is ``2 (ŷ - y) x``); `learn_many` makes one step on the mean gradient of
     a mini-batch, as River does; `learn_sequential` makes one step per row of an array, exactly as
-    a `learn_one` loop would, in compiled code. The model tracks its prequential error: the error
-    of the prediction made just before each update (`running_mse`, `rolling_mse`, `ewm_mse`).
+    a `learn_one` loop would, in compiled code. The model tracks its prequential error (the error
+    of the prediction made just before each update: `running_mse`, `rolling_mse`, `ewm_mse`) and
+    that of the running-mean baseline (`baseline_running_mse`, `baseline_rolling_mse`), so that a
+    model worse than a constant can be told.
 
-    With ``update="sgd"``, ``intercept_init=0.0`` and the same rates, this model takes the same
-    steps as ``river.linear_model.LinearRegression(optimizer=optim.SGD(lr), intercept_lr=lr)``.
+    By default (``standardize=True``) raw data of any scale learns as is: the features and the
+    target are standardized online inside the learner (running mean and variance, Welford), the
+    weights learn in standardized units, and `weights`/`intercept` report them in the data's
+    own units. Standardization follows River's `StandardScaler`: a feature's statistics cover
+    the rows it appears in, and a feature absent from a sample contributes 0. A feature that has
+    shown one value only (an indicator such as one-hot ``city=paris: 1``, or a constant) is
+    divided by that value's magnitude instead, so it enters as 1 where present and learns.
+
+    With ``standardize=False``, ``update="sgd"``, ``intercept_init=0.0`` and the same rates,
+    this model takes the same steps as
+    ``river.linear_model.LinearRegression(optimizer=optim.SGD(lr), intercept_lr=lr)``.
 
     Parameters
     ----------
@@ -63,10 +131,12 @@ class SGDRegressor(base.MiniBatchRegressor):
         Rate of the weights: a float or a schedule from `online_lr.schedules` (any
         `river.optim.base.Scheduler` works).
     intercept_lr
-        Rate of the intercept, a float or a schedule. 0 freezes the intercept.
+        Rate of the intercept, a float or a schedule. 0 (or ``Constant(0)``) freezes the
+        intercept.
     intercept_init
         Initial intercept, or ``"auto"`` to start it at the first target learned (the mean
         target of the first batch for `learn_many`), which spares the weights a long warm-up.
+        Without standardization only: a standardized model centres the target itself.
     l2
         Strength of the L2 penalty ``l2 * w`` added to the gradient of the weights of the
         features present in a sample.
@@ -77,24 +147,31 @@ class SGDRegressor(base.MiniBatchRegressor):
         Bound on the absolute value of the loss gradient.
     loss
         A River regression loss: `Squared` (default), `Absolute`, `Huber`, `Quantile`,
-        `EpsilonInsensitiveHinge` or `Cauchy`.
+        `EpsilonInsensitiveHinge` and `Cauchy` run compiled; any other object with a
+        ``gradient(y_true, y_pred)`` method is called from Python. With standardization the
+        loss sees the standardized target, so a parameter in the target's units (Huber's
+        epsilon, ...) is in standard deviations.
     update
         ``"sgd"``: plain steps ``w -= lr * g``. ``"normalized"``: the scale-free normalized
         adaptive rule of Vowpal Wabbit (NAG, Ross et al., 2013): per-feature steps divided by
-        the largest magnitude seen and by the root of the summed squared gradients, so raw
-        features of any scale learn without a scaler. Good rates are then near 0.1–1.
+        the largest magnitude seen and by the root of the summed squared gradients. Good rates
+        are then near 0.1–1.
     averaged
         Predict with the running (Polyak–Ruppert) average of the weights, which smooths the
         noise of constant-rate SGD.
+    standardize
+        Standardize the features and the target online (see above). ``False`` learns on the
+        raw values, as River's `LinearRegression` does.
     mse_window
-        Window of `rolling_mse`.
+        Window of `rolling_mse` and `baseline_rolling_mse`.
     mse_alpha
         Smoothing factor of `ewm_mse`.
 
     Attributes
     ----------
     weights : dict
-        Feature name -> weight.
+        Feature name -> weight, in the data's units: ``intercept + sum(w * x)`` is
+        `predict_one` for a sample holding every feature learned so far.
     intercept : float
     running_mse : float
         Prequential mean squared error over every learned sample.
@@ -102,6 +179,9 @@ class SGDRegressor(base.MiniBatchRegressor):
         Prequential MSE over the last `mse_window` learned samples.
     ewm_mse : float
         Exponentially weighted prequential MSE.
+    baseline_running_mse, baseline_rolling_mse : float
+        The same for the running-mean baseline: the error of predicting, for each sample, the
+        mean of the targets learned before it.
     n_updates : int
         Number of gradient steps made (the schedules' ``t``).
 
@@ -110,17 +190,28 @@ class SGDRegressor(base.MiniBatchRegressor):
     >>> from river import datasets, evaluate, metrics, preprocessing
     >>> from online_lr import SGDRegressor
 
+    Raw features of any scale (TrumpApproval's ordinal date is about 7e5), no scaler:
+
+    >>> evaluate.progressive_val_score(datasets.TrumpApproval(), SGDRegressor(), metrics.MSE())
+    MSE: 2.10739
+
+    A scaler in front still works (it standardizes twice, harmlessly):
+
     >>> model = preprocessing.StandardScaler() | SGDRegressor()
     >>> evaluate.progressive_val_score(datasets.TrumpApproval(), model, metrics.MSE())
-    MSE: 2.150305
+    MSE: 2.307169
 
-    Raw features, no scaler, with the scale-free update:
+    The weights are in the data's units:
 
-    >>> model = SGDRegressor(update="normalized", learning_rate=0.5)
+    >>> model = SGDRegressor()
     >>> for x, y in datasets.TrumpApproval():
     ...     model.learn_one(x, y)
-    >>> print(f"prequential MSE: {model.running_mse:.2f} over {model.n_updates} updates")
-    prequential MSE: ... over 1001 updates
+    >>> x = next(iter(datasets.TrumpApproval()))[0]
+    >>> round(model.intercept + sum(model.weights[k] * v for k, v in x.items()), 9) == round(
+    ...     model.predict_one(x), 9)
+    True
+    >>> model.running_mse < model.baseline_running_mse
+    True
 
     Full-batch gradient descent on the MSE is `learn_many` on the whole data set:
 
@@ -128,7 +219,8 @@ class SGDRegressor(base.MiniBatchRegressor):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(200, 3))
     >>> y = X @ np.array([1.0, -2.0, 0.5]) + 3.0
-    >>> gd = SGDRegressor(learning_rate=0.1, intercept_lr=0.1, intercept_init=0.0)
+    >>> gd = SGDRegressor(learning_rate=0.1, intercept_lr=0.1, intercept_init=0.0,
+    ...                   standardize=False)
     >>> for _ in range(500):
     ...     gd.learn_many(X, y)
     >>> np.round([gd.weights[j] for j in range(3)] + [gd.intercept], 4)
@@ -155,6 +247,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         loss: optim.losses.RegressionLoss | None = None,
         update: str = "sgd",
         averaged: bool = False,
+        standardize: bool = True,
         mse_window: int = 1000,
         mse_alpha: float = 0.01,
     ):
@@ -167,33 +260,28 @@ class SGDRegressor(base.MiniBatchRegressor):
         self.loss = loss
         self.update = update
         self.averaged = averaged
+        self.standardize = standardize
         self.mse_window = mse_window
         self.mse_alpha = mse_alpha
         self._validate_params()
 
-        self._loss = optim.losses.Squared() if loss is None else loss
-        self._loss_code, param_name = _LOSS_CODES[type(self._loss).__name__]
-        self._loss_param = float(getattr(self._loss, param_name)) if param_name else 0.0
-        self._refresh_derived()
-
-        # Learned state. Per-feature state: one dict per row of the kernels' state array.
-        self._features = [{} for _ in range(_N_FEATURE_STATE)]
-        self._intercept = 0.0 if intercept_init == "auto" else float(intercept_init)
-        self._intercept_average = self._intercept
-        self._intercept_grad_sq = 0.0
-        self._normalizer = 0.0
-        self._max_cum_l1 = 0.0
-        self._steps = 0
-        self._intercept_started = intercept_init != "auto"
+        self._state = _state.State()
+        if intercept_init != "auto" and not standardize:
+            self._state.set_scalar("intercept", float(intercept_init))
+            self._state.set_scalar("intercept_average", float(intercept_init))
+            self._state.set_scalar("intercept_started", 1.0)
+        self._params = np.zeros(len(_state.PARAM_FIELDS))
+        self._rows = None  # the dict path, made on first use (it loads the kernels)
         self._y_name = None
+        self._refresh_derived()
 
         self._running = metrics.MSE()
         self._rolling = metrics.RollingMSE(window_size=mse_window)
         self._ewm = metrics.EWMSE(alpha=mse_alpha)
-        self._pending_errors: list[float] = []
-        self._pending_blocks: list[np.ndarray] = []
+        self._baseline_running = metrics.MSE()
+        self._baseline_rolling = metrics.RollingMSE(window_size=mse_window)
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
         self._pending_count = 0
-        self._shim_baseline_init()
 
     # Parameters
 
@@ -212,32 +300,50 @@ class SGDRegressor(base.MiniBatchRegressor):
             )
         if self.update not in _UPDATE_RULES:
             raise ValueError(f"update must be one of {_UPDATE_RULES}, got {self.update!r}")
-        if self.loss is not None and type(self.loss).__name__ not in _LOSS_CODES:
-            raise ValueError(
-                f"loss must be one of river.optim.losses.{{{', '.join(_LOSS_CODES)}}}, "
-                f"got {self.loss!r}"
+        if self.loss is not None and not callable(getattr(self.loss, "gradient", None)):
+            raise TypeError(
+                f"loss must be a River regression loss or any object with a "
+                f"gradient(y_true, y_pred) method, got {self.loss!r}"
             )
-        if not isinstance(self.averaged, bool):
-            raise TypeError(f"averaged must be a bool, got {self.averaged!r}")
+        for name in ("averaged", "standardize"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
         if not isinstance(self.mse_window, int) or self.mse_window < 1:
             raise ValueError(f"mse_window must be an int >= 1, got {self.mse_window!r}")
         if not _checks.is_real(self.mse_alpha) or not 0 < self.mse_alpha < 1:
             raise ValueError(f"mse_alpha must be in (0, 1), got {self.mse_alpha!r}")
 
     def _refresh_derived(self) -> None:
-        """Derive the schedules and the choice of hot path from the parameters."""
-        self._lr = schedules.as_schedule(self.learning_rate, "learning_rate")
-        self._intercept_lr_schedule = schedules.as_schedule(self.intercept_lr, "intercept_lr")
+        """Derive the schedules and the kernels' parameter array from the parameters."""
+        self._lr = _as_rate(self.learning_rate, "learning_rate")
+        self._intercept_lr_schedule = _as_rate(self.intercept_lr, "intercept_lr")
         adaptive = [s for s in (self._lr, self._intercept_lr_schedule) if _is_adaptive(s)]
         self._adaptive = list({id(s): s for s in adaptive}.values())
-        self._plain_sgd = (
-            self.update == "sgd" and self._loss_code == 0 and not self.averaged
-            and not self._adaptive
+        self._constant_rates = all(
+            isinstance(s, (schedules.Constant, optim.schedulers.Constant))
+            for s in (self._lr, self._intercept_lr_schedule)
         )
-        self._rule = _UPDATE_RULES.index(self.update)
-        # The kernels are compiled per argument type: hand them floats, never ints.
-        self._l1, self._l2, self._clip = float(self.l1), float(self.l2), float(self.clip_gradient)
-        self._state_rows = self._feature_state_rows()
+        self._loss = optim.losses.Squared() if self.loss is None else self.loss
+        code, param_name = _LOSS_CODES.get(type(self._loss), (_CUSTOM_LOSS, None))
+        P = self._params
+        P[_P["loss"]] = max(code, 0)
+        P[_P["loss_param"]] = float(getattr(self._loss, param_name)) if param_name else 0.0
+        self._custom_loss = code == _CUSTOM_LOSS
+        P[_P["rule"]] = _UPDATE_RULES.index(self.update)
+        P[_P["l2"]], P[_P["l1"]] = float(self.l2), float(self.l1)
+        P[_P["clip"]] = float(self.clip_gradient)
+        P[_P["averaged"]] = float(self.averaged)
+        P[_P["auto_intercept"]] = float(self.intercept_init == "auto")
+        P[_P["standardize"]] = float(self.standardize)
+        self._set_rates()
+
+    def _set_rates(self) -> None:
+        """Write the rates of the next step into the kernels' parameters."""
+        t = int(self._state.scalars[_state.S["steps"]])
+        P = self._params
+        lrs, stride = _rates(self._lr, t, 2)  # as the blocks compute them, to the bit
+        P[_P["lr"]], P[_P["lr_next"]] = lrs[0], lrs[stride]
+        P[_P["intercept_lr"]] = _rates(self._intercept_lr_schedule, t, 1)[0][0]
 
     def mutate(self, new_attrs: dict) -> None:
         super().mutate(new_attrs)
@@ -250,10 +356,11 @@ class SGDRegressor(base.MiniBatchRegressor):
 
     @classmethod
     def _unit_test_params(cls):
-        # River's checks stream raw TrumpApproval (ordinal_date ~ 7e5): the scale-free rule
-        # learns it as is; plain SGD needs a rate small enough for that scale.
-        yield {"update": "normalized", "learning_rate": 0.5}
-        yield {"learning_rate": 1e-12, "intercept_lr": 0.1}
+        # River's checks stream raw TrumpApproval (ordinal_date ~ 7e5): the default model
+        # standardizes it, the scale-free rule learns it as is, plain SGD needs a tiny rate.
+        yield {}
+        yield {"update": "normalized", "learning_rate": 0.1, "standardize": False}
+        yield {"learning_rate": 1e-12, "intercept_lr": 0.1, "standardize": False}
         yield {"update": "normalized", "averaged": True, "l1": 0.001}
 
     def _unit_test_skips(self) -> set[str]:
@@ -261,38 +368,76 @@ class SGDRegressor(base.MiniBatchRegressor):
         # deliberately not a learn_one loop (that is learn_sequential's job).
         return {"check_learn_many_matches_learn_one"}
 
+    def __getstate__(self) -> dict:
+        self._flush_errors()
+        return {k: v for k, v in self.__dict__.items() if k != "_rows"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._rows = None
+
     # Learned state
 
     @property
     def weights(self) -> dict:
-        return dict(self._features[_F_WEIGHT])
+        names = self._state.names
+        w = np.empty(len(names))
+        _compiled_kernels().effective_weights(*self._arrays(), np.arange(len(names)), w)
+        return dict(zip(names, w.tolist()))
 
     @property
     def intercept(self) -> float:
-        return self._intercept
+        out = np.empty(self._state.size)
+        return float(
+            _compiled_kernels().effective_weights(*self._arrays(), np.arange(out.shape[0]), out)
+        )
 
     @property
     def n_updates(self) -> int:
-        return self._steps
+        return int(self._state.scalar("steps"))
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self._state.features, self._state.scalars, self._params
 
     def set_parameters(self, weights: Mapping, intercept: float) -> None:
-        """Replace the weights and the intercept, e.g. by an average over several models.
+        """Replace the weights and the intercept (in the data's units, as `weights` reports
+        them), e.g. by an average over several models.
 
         Features absent from ``weights`` keep their weight. The rest of the state (step count,
-        optimizer and averaging state, metrics) is kept: learning continues from the new
-        parameters as if it had reached them itself.
+        optimizer, averaging and standardization state, metrics) is kept: learning continues
+        from the new parameters as if it had reached them itself.
         """
         values = {k: float(v) for k, v in weights.items()}
         if not all(math.isfinite(v) for v in values.values()) or not math.isfinite(intercept):
             raise ValueError("weights and intercept must be finite")
-        self._features[_F_WEIGHT].update(values)
-        self._intercept = float(intercept)
-        self._intercept_started = True
+        state = self._state
+        current = self.weights
+        current.update(values)
+        idx = state.indices(list(current))
+        w = np.array(list(current.values()))
+        b = float(intercept)
+        if self.standardize:
+            F = state.features
+            center_y, scale_y = _compiled_kernels().target_transform(
+                *(state.scalar(name) for name in ("y_count", "y_mean", "y_m2"))
+            )
+            for k, j in enumerate(idx):
+                center, scale = _compiled_kernels().feature_transform(
+                    F[_state.F["count"], j], F[_state.F["mean"], j], F[_state.F["m2"], j]
+                )
+                b += w[k] * center
+                w[k] *= scale / scale_y
+            b = (b - center_y) / scale_y
+        for row in ("weight", "average") if self.averaged else ("weight",):
+            state.features[_state.F[row], idx] = w
+        state.set_scalar("intercept", b)
+        state.set_scalar("intercept_average", b)
+        state.set_scalar("intercept_started", 1.0)
 
     @property
     def learning_rate_now(self) -> float:
         """The rate the next weight update will use."""
-        return float(self._lr.get(self._steps))
+        return float(self._lr.get(self.n_updates))
 
     @property
     def running_mse(self) -> float:
@@ -309,67 +454,85 @@ class SGDRegressor(base.MiniBatchRegressor):
         self._flush_errors()
         return self._ewm.get()
 
-    # SHIM (dropped at merge: the learner branch defines these): the prequential MSE of
-    # predicting the running mean of the targets learned so far (0 before the first).
-
-    def _shim_baseline_init(self) -> None:
-        self._baseline_count = 0
-        self._baseline_sum = 0.0
-        self._baseline_running = metrics.MSE()
-        self._baseline_rolling = metrics.RollingMSE(window_size=self.mse_window)
-
-    def _shim_baseline_add(self, targets: np.ndarray) -> None:
-        targets = np.asarray(targets, dtype=float)
-        if targets.size == 0:
-            return
-        sums = self._baseline_sum + np.concatenate(([0.0], np.cumsum(targets)[:-1]))
-        counts = self._baseline_count + np.arange(targets.size)
-        means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
-        errors = (targets - means) ** 2
-        self._baseline_running.add_many(errors)
-        self._baseline_rolling.add_many(errors)
-        self._baseline_count += targets.size
-        self._baseline_sum += float(targets.sum())
-
     @property
     def baseline_running_mse(self) -> float:
+        """Prequential MSE of the running-mean baseline over every learned sample."""
+        self._flush_errors()
         return self._baseline_running.get()
 
     @property
     def baseline_rolling_mse(self) -> float:
+        """Prequential MSE of the running-mean baseline over the last `mse_window` samples."""
+        self._flush_errors()
         return self._baseline_rolling.get()
 
-    # The prequential errors are buffered and folded into the metrics in large blocks, when a
-    # metric is read or the buffer is full: tracking them costs a list append per update.
+    # The prequential errors are folded into the metrics in large blocks, when a metric is
+    # read or enough are pending: learn_one's are collected by the dict path, the blocks'
+    # queued here, in order.
 
-    def _record_errors(self, squared_errors: np.ndarray) -> None:
-        if self._pending_errors:  # keep the order of single and block updates
-            self._pending_blocks.append(np.array(self._pending_errors))
-            self._pending_errors = []
-        self._pending_blocks.append(squared_errors)
+    def _record_errors(self, squared_errors: np.ndarray, baseline_errors: np.ndarray) -> None:
+        rows = self._rows
+        if rows is not None and rows.pending:  # keep the order of single and block updates
+            self._queue_dict_path_errors(rows)
+        self._pending.append((squared_errors, baseline_errors))
         self._pending_count += squared_errors.shape[0]
         if self._pending_count >= _ERRORS_PER_FLUSH:
             self._flush_errors()
 
+    def _queue_dict_path_errors(self, rows) -> None:
+        n = rows.pending
+        rows.pending = 0
+        self._pending.append((rows.errors[:n].copy(), rows.baseline_errors[:n].copy()))
+
     def _flush_errors(self) -> None:
-        blocks = self._pending_blocks
-        if self._pending_errors:
-            blocks.append(np.array(self._pending_errors))
-        if blocks:
-            errors = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-            for tracker in (self._running, self._rolling, self._ewm):
-                tracker.add_many(errors)
-        self._pending_errors, self._pending_blocks, self._pending_count = [], [], 0
+        rows = self._rows
+        if rows is not None and rows.pending:
+            self._queue_dict_path_errors(rows)
+        pending = self._pending
+        if not pending:
+            return
+        if len(pending) == 1:
+            squared_errors, baseline_errors = pending[0]
+        else:
+            squared_errors = np.concatenate([e for e, _ in pending])
+            baseline_errors = np.concatenate([b for _, b in pending])
+        self._pending, self._pending_count = [], 0
+        for tracker in (self._running, self._rolling, self._ewm):
+            tracker.add_many(squared_errors)
+        for tracker in (self._baseline_running, self._baseline_rolling):
+            tracker.add_many(baseline_errors)
+
+    def _after_block(self, squared_errors: np.ndarray) -> None:
+        """Between blocks: feed the learned rows' errors to the adaptive schedules (`Plateau`),
+        whose rate changes only here, then set the rates of the next step."""
+        for schedule in self._adaptive:
+            start = 0
+            while start < squared_errors.shape[0]:
+                stop = start + schedule.steps_left_in_period()
+                block = squared_errors[start:stop]
+                schedule.observe(float(block.sum()), int(block.shape[0]))
+                start = stop
+        if not self._constant_rates or self._adaptive:
+            self._set_rates()
 
     # Single instance methods
 
-    def predict_one(self, x: dict) -> float:
-        if self.averaged and self._steps:
-            weights, intercept = self._features[_F_AVERAGE], self._intercept_average
+    def _dict_rows(self):
+        """The dict path over this model's state (made once: it loads the kernels)."""
+        if self._rows is None:
+            entry_points = _compiled_kernels().c_entry_points()
+            self._rows = _dict_path.DictRows(
+                entry_points, self._state, self._params, _state.SCRATCH_ROWS, _ERRORS_PER_FLUSH,
+                self._flush_errors,
+            )
         else:
-            weights, intercept = self._features[_F_WEIGHT], self._intercept
+            self._rows.bind(self._state, self._params)
+        return self._rows
+
+    def predict_one(self, x: dict) -> float:
+        rows = self._rows if self._rows is not None else self._dict_rows()
         try:
-            y_pred = _dict_path.dot(weights, x, intercept)
+            y_pred = rows.predict(x)
         except TypeError:
             y_pred = math.nan
         if y_pred - y_pred == 0.0:  # finite
@@ -385,41 +548,65 @@ class SGDRegressor(base.MiniBatchRegressor):
             y = _checks.check_target(y)
         if w != 1.0:
             w = _checks.check_sample_weight(w)
-        if not (self._plain_sgd and self.l1 == 0):
-            self._learn_one_compiled(x, y, w)
+        if self._custom_loss:
+            self._learn_one_custom(x, y, w)
             return
-        # The default configuration, on the compiled dict path: one plain SGD step.
-        t = self._steps
-        start_intercept = self._intercept if self._intercept_started else y
+        rows = self._rows if self._rows is not None else self._dict_rows()
         try:
-            y_pred, new_intercept = _dict_path.sgd_learn_one(
-                self._features[_F_WEIGHT], x, y, w, self._intercept, start_intercept,
-                self._lr.get(t), self._intercept_lr_schedule.get(t), self.l2, self.clip_gradient,
-            )
+            code = rows.learn(x, y, w)
         except TypeError:
-            y_pred = math.nan
-        if not y_pred - y_pred == 0.0:
-            self.predict_one(x)  # raises the error that names the bad feature
-        if new_intercept != new_intercept:
-            raise DivergenceError(_divergence_message(), row=0, predictions=np.empty(0))
-        self._intercept_started = True
-        self._intercept = new_intercept
-        self._steps = t + 1
-        self._shim_baseline_add(np.array([y]))
-        pending = self._pending_errors
-        pending.append((y_pred - y) * (y_pred - y))
-        if len(pending) >= _ERRORS_PER_FLUSH:
-            self._flush_errors()
+            code = _NON_FINITE_FEATURE
+        if code:
+            if code == _NON_FINITE_FEATURE:
+                _checks.raise_for_bad_features(x)
+            raise DivergenceError(
+                refusal_message(_state.ROW_OUTCOMES[code]), row=0, predictions=np.empty(0)
+            )
+        if not self._constant_rates:
+            if self._adaptive:
+                self._flush_errors()
+                self._after_block(np.array([(rows.last_prediction - y) ** 2]))
+            else:
+                self._set_rates()
 
-    def _learn_one_compiled(self, x: dict, y: float, w: float) -> None:
-        """Every other configuration: the compiled kernel on a one-row block."""
+    def _learn_one_custom(self, x: dict, y: float, w: float) -> None:
+        """A loss the kernels do not know: the sample as a one-row batch (the same step)."""
         self.predict_one(x)  # validates x
         names = list(x)
-        X = np.array([[float(x[k]) for k in names]])
-        self._learn_block(names, X, np.array([y]), _ONE_TRUE, np.array([w]))
-        self._shim_baseline_add(np.array([y]))
+        code = self._learn_batch(names, np.array([[float(x[k]) for k in names]]), np.array([y]),
+                                 np.array([w]), 1)
+        if code:
+            raise DivergenceError(refusal_message(_state.ROW_OUTCOMES[code]), row=0,
+                                  predictions=np.empty(0))
 
-    # Blocks of rows: the compiled kernel
+    # Blocks of rows
+
+    def learn_rows(
+        self,
+        X,
+        y,
+        learn: np.ndarray | None = None,
+        columns: Iterable[Hashable] | None = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> LearnOutcome:
+        """Learn the rows of ``X`` in order, one step per row, skipping the rows it refuses.
+
+        The method for a stream: a refused row (a NaN or an infinity, or an update the
+        divergence guard refuses) is reported in the outcome and skipped, and the
+        rows after it are learned. Parameters as in `learn_sequential`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from online_lr import SGDRegressor
+        >>> X = np.array([[1.0], [np.nan], [3.0]])
+        >>> outcome = SGDRegressor().learn_rows(X, np.array([1.0, 2.0, 3.0]))
+        >>> outcome.reasons()
+        [(1, 'non_finite_feature')]
+
+        """
+        names, X, y, learn, weights = self._block_arguments(X, y, columns, learn, sample_weight)
+        return self._learn_block(names, X, y, learn, weights, stop_at_refusal=False)
 
     def learn_sequential(
         self,
@@ -432,12 +619,13 @@ class SGDRegressor(base.MiniBatchRegressor):
         """Learn the rows of ``X`` in order, one step per row, in compiled code.
 
         The result equals a `learn_one` loop over the rows (to rounding), at a fraction of the
-        cost: this is the method for replaying logged data and for batches polled from a stream.
+        cost: this is the method for replaying logged data. A stream that must skip bad rows
+        and go on uses `learn_rows`.
 
         Parameters
         ----------
         X
-            A 2-D array, or a pandas, polars or pyarrow frame.
+            A 2-D array or a DataFrame.
         y
             The targets. Entries of rows that are not learned are ignored (NaN is fine there).
         columns
@@ -458,8 +646,9 @@ class SGDRegressor(base.MiniBatchRegressor):
             If ``X`` or a learned ``y`` holds a NaN, an infinity or a non-number; nothing is
             learned then.
         DivergenceError
-            If a row's update would make the state non-finite. The rows before it are learned,
-            that row and the rest are not; ``err.row`` and ``err.predictions`` tell which.
+            If a row's update is refused (it would make the state non-finite, or run away).
+            The rows before it are learned, that row and the rest are not; ``err.row`` and
+            ``err.predictions`` tell which.
 
         Examples
         --------
@@ -477,6 +666,18 @@ class SGDRegressor(base.MiniBatchRegressor):
         [0.0, 3.0, ...]
 
         """
+        names, X, y, learn, weights = self._block_arguments(X, y, columns, learn, sample_weight)
+        _checks.check_block_finite(X, y, learn, names)  # names the feature and the row
+        outcome = self._learn_block(names, X, y, learn, weights, stop_at_refusal=True)
+        refused = outcome.reasons()
+        if refused:
+            row, reason = refused[0]
+            raise DivergenceError(
+                refusal_message(reason), row=row, predictions=outcome.predictions[:row].copy()
+            )
+        return outcome.predictions
+
+    def _block_arguments(self, X, y, columns, learn, sample_weight):
         names, X = _frames.to_matrix(X, columns)
         y = _frames.as_vector(y)
         n = X.shape[0]
@@ -485,11 +686,6 @@ class SGDRegressor(base.MiniBatchRegressor):
         learn = np.ones(n, dtype=np.bool_) if learn is None else np.asarray(learn, dtype=np.bool_)
         if learn.shape != (n,):
             raise ValueError(f"learn must have one entry per row ({n})")
-        X = np.ascontiguousarray(X)
-        if self._adaptive:
-            # A Plateau splits the rows into blocks, each committed as it ends: check them all
-            # first. A single block is checked by the kernel as it goes, and not committed.
-            _checks.check_block_finite(X, y, learn, names)
         if sample_weight is None:
             weights = None
         else:
@@ -498,39 +694,21 @@ class SGDRegressor(base.MiniBatchRegressor):
                 raise ValueError(f"sample_weight must have one entry per row ({n})")
             if not np.isfinite(weights).all() or (weights < 0).any():
                 raise ValueError("sample_weight must be finite and >= 0")
-        predictions = np.empty(n)
-        start = 0
-        while start < n:
-            stop = self._block_end(learn, start)
-            try:
-                self._learn_block(
-                    names, X[start:stop], y[start:stop], learn[start:stop],
-                    None if weights is None else weights[start:stop], predictions[start:stop],
-                )
-            except DivergenceError as err:
-                err.row += start
-                err.predictions = predictions[: err.row].copy()
-                self._shim_baseline_add(y[: err.row][learn[: err.row]])
-                raise
-            start = stop
-        self._shim_baseline_add(y[learn])
-        return predictions
+        return names, np.ascontiguousarray(X), y, learn, weights
 
-    def _block_end(self, learn: np.ndarray, start: int) -> int:
-        """End of the block starting at ``start``: the next period boundary of a Plateau."""
-        if not self._adaptive:
-            return learn.shape[0]
-        budget = min(s.steps_left_in_period() for s in self._adaptive)
-        learned = np.cumsum(learn[start:])
-        over = np.flatnonzero(learned >= budget)
-        return learn.shape[0] if over.size == 0 else start + int(over[0]) + 1
-
-    def _learn_block(self, names, X, y, learn, sample_weight, predictions=None) -> None:
+    def _learn_block(self, names, X, y, learn, sample_weight, stop_at_refusal) -> LearnOutcome:
+        n = X.shape[0]
+        predictions = np.full(n, np.nan)
+        codes = np.zeros(n, dtype=np.int64)
+        if self._custom_loss:
+            self._learn_rows_custom(names, X, y, learn, sample_weight, stop_at_refusal,
+                                    predictions, codes)
+            return LearnOutcome(predictions, codes)
         _kernels = _compiled_kernels()
-
         n_learn = int(np.count_nonzero(learn))
-        lrs, stride = _rates(self._lr, self._steps, n_learn + 1)
-        intercept_lrs, intercept_stride = _rates(self._intercept_lr_schedule, self._steps, n_learn)
+        steps = self.n_updates
+        lrs, stride = _rates(self._lr, steps, n_learn + 1)
+        intercept_lrs, intercept_stride = _rates(self._intercept_lr_schedule, steps, n_learn)
         if stride != intercept_stride:  # one constant, one not: spell the constant out
             lrs, intercept_lrs = (np.resize(r, n_learn + 1) for r in (lrs, intercept_lrs))
             stride = 1
@@ -538,89 +716,52 @@ class SGDRegressor(base.MiniBatchRegressor):
             sample_weight, weight_stride = _UNIT_WEIGHT, 0
         else:
             weight_stride = 1
-        F = self._gather(names)
-        S = self._scalar_state()
-        if predictions is None:
-            predictions = np.empty(X.shape[0])
+        idx = self._state.indices(names)
         squared_errors = np.empty(n_learn)
-        if self.update == "sgd" and not self.averaged and self.l1 == 0:
-            outcome, stopped_at = _kernels.learn_rows_sgd(
-                X, y, learn, sample_weight, weight_stride, lrs, intercept_lrs, stride, F, S,
-                self._loss_code, self._loss_param, self._l2, self._clip,
-                not self._intercept_started, predictions, squared_errors,
-            )
-        else:
-            outcome, stopped_at = _kernels.learn_rows(
-                X, y, learn, sample_weight, weight_stride, lrs, intercept_lrs, stride, F, S,
-                self._loss_code, self._loss_param, self._rule, self._l2, self._l1, self._clip,
-                self.averaged, not self._intercept_started, predictions, squared_errors,
-            )
-        if outcome == _kernels.NOT_FINITE:
-            _checks.check_block_finite(X, y, learn, names)  # raises, naming the feature and row
-            raise ValueError(f"row {stopped_at} holds a NaN or an infinity")
-        learned = int(S[_kernels.S_STEPS]) - self._steps
-        self._scatter(names, F)
-        self._set_scalar_state(S)
-        errors = squared_errors[:learned]
-        self._record_errors(errors)
-        for schedule in self._adaptive:
-            schedule.observe(float(errors.sum()), int(errors.shape[0]))
-        if outcome == _kernels.DIVERGED:
-            raise DivergenceError(_divergence_message(), row=stopped_at)
+        baseline_errors = np.empty(n_learn)
+        learned = _kernels.learn_rows(
+            X, y, learn, sample_weight, weight_stride, lrs, intercept_lrs, stride, idx,
+            *self._arrays(), stop_at_refusal, predictions, codes, squared_errors, baseline_errors,
+        )
+        self._record_errors(squared_errors[:learned], baseline_errors[:learned])
+        self._after_block(squared_errors[:learned])
+        return LearnOutcome(predictions, codes)
 
-    def _gather(self, names: list) -> np.ndarray:
-        """The per-feature state of ``names`` as a ``(5, len(names))`` array (0 when unseen)."""
-        F = np.zeros((_N_FEATURE_STATE, len(names)))
-        _dict_path.gather(self._features, self._state_rows, names, F)
-        return F
-
-    def _scatter(self, names: list, F: np.ndarray) -> None:
-        _dict_path.scatter(self._features, self._state_rows, names, F)
-
-    def _feature_state_rows(self) -> tuple[int, ...]:
-        """The rows of per-feature state the options use (the weights, plus ...)."""
-        rows = [_F_WEIGHT]
-        if self.averaged:
-            rows.append(_F_AVERAGE)
-        if self.update == "normalized":
-            rows += [_F_SCALE, _F_GRAD_SQ]
-        if self.l1:
-            rows.append(_F_CUM_L1)
-        return tuple(rows)
-
-    def _scalar_state(self) -> np.ndarray:
-        """The scalar state in the kernels' layout (see `_kernels.S_*`)."""
-        return np.array([
-            self._intercept, self._intercept_average, self._intercept_grad_sq, self._normalizer,
-            self._max_cum_l1, self._steps, self._intercept_started,
-        ], dtype=np.float64)
-
-    def _set_scalar_state(self, S: np.ndarray) -> None:
-        (
-            self._intercept, self._intercept_average, self._intercept_grad_sq, self._normalizer,
-            self._max_cum_l1, steps, started,
-        ) = S.tolist()
-        self._steps = int(steps)
-        self._intercept_started = bool(started)
+    def _learn_rows_custom(self, names, X, y, learn, sample_weight, stop_at_refusal,
+                           predictions, codes) -> None:
+        """`learn_rows` for a loss the kernels do not know: each row a one-row batch."""
+        for i in range(X.shape[0]):
+            row = X[i : i + 1]
+            if not np.isfinite(row).all():
+                codes[i] = _NON_FINITE_FEATURE
+            else:
+                predictions[i] = self._predict_matrix(names, row)[0]
+                if learn[i]:
+                    w = 1.0 if sample_weight is None else sample_weight[i]
+                    codes[i] = self._learn_batch(names, row, y[i : i + 1], np.array([w]), 1)
+            if codes[i] and stop_at_refusal:
+                return
 
     # Mini-batch methods
 
     def predict_many(self, X):
         names, matrix = _frames.to_matrix(X, None)
         _checks.check_finite_matrix(matrix, names)
-        return _frames.like_input(X, self._dot_many(names, matrix), self._y_name)
+        return _frames.like_input(X, self._predict_matrix(names, matrix), self._y_name)
 
-    def _dot_many(self, names: list, X: np.ndarray) -> np.ndarray:
-        if self.averaged and self._steps:
-            state, intercept = self._features[_F_AVERAGE], self._intercept_average
-        else:
-            state, intercept = self._features[_F_WEIGHT], self._intercept
-        w = np.array([state.get(k, 0.0) for k in names])
-        return X @ w + intercept
+    def _predict_matrix(self, names: list, X: np.ndarray) -> np.ndarray:
+        """Predictions for the rows of ``X``; features the model has not seen count 0."""
+        index = self._state.index
+        known = [c for c, k in enumerate(names) if k in index]
+        idx = np.array([index[names[c]] for c in known], dtype=np.int64)
+        out = np.empty(X.shape[0])
+        if len(known) < len(names):
+            X = X[:, known]
+        _compiled_kernels().predict_rows(*self._arrays(), idx, X, out)
+        return out
 
     def learn_many(self, X, y, w: float | Any = 1.0) -> None:
         """One step on the mean gradient of the mini-batch (River's mini-batch semantics)."""
-        _kernels = _compiled_kernels()
         names, X = _frames.to_matrix(X, None)
         self._y_name = getattr(y, "name", None)
         y = _frames.as_vector(y)
@@ -639,82 +780,101 @@ class SGDRegressor(base.MiniBatchRegressor):
                 raise ValueError(f"w must be a number or hold one weight per row ({n})")
             if not np.isfinite(weights).all() or (weights < 0).any():
                 raise ValueError("the sample weights must be finite and >= 0")
-
-        F = self._gather(names)
-        S = self._scalar_state()
-        errors = np.empty(n)
-        t = self._steps
-        outcome = _kernels.learn_batch(
-            X, y, weights, weight_stride, F, S, float(self._lr.get(t)),
-            float(self._intercept_lr_schedule.get(t)), float(self._lr.get(t + 1)), self._loss_code,
-            self._loss_param, self._rule, self._l2, self._l1, self._clip, self.averaged,
-            not self._intercept_started, errors,
-        )
-        if outcome == _kernels.NOT_FINITE:
+        code = self._learn_batch(names, X, y, weights, weight_stride)
+        if code == _NON_FINITE_FEATURE or code == _state.ROW_OUTCOMES.index("non_finite_target"):
             _checks.check_block_finite(X, y, None, names)  # raises, naming the feature and row
             raise ValueError("the batch holds a NaN or an infinity")
-        if outcome == _kernels.DIVERGED:
-            raise DivergenceError(_divergence_message())
-        self._scatter(names, F)
-        self._set_scalar_state(S)
-        self._record_errors(errors)
-        for schedule in self._adaptive:
-            schedule.observe(float(errors.sum()), n)
+        if code:
+            raise DivergenceError(refusal_message(_state.ROW_OUTCOMES[code]))
+
+    def _learn_batch(self, names, X, y, weights, weight_stride) -> int:
+        """One `learn_batch` step; returns its `ROW_OUTCOMES` code (the state changes only
+        when it is 0)."""
+        _kernels = _compiled_kernels()
+        n = X.shape[0]
+        squared_errors, baseline_errors = np.empty(n), np.empty(n)
+        P = self._params
+        lr, intercept_lr, lr_next = P[_P["lr"]], P[_P["intercept_lr"]], P[_P["lr_next"]]
+        state = self._state
+        known = state.size
+        idx = state.indices(names)
+        if not self._custom_loss:
+            code = _kernels.learn_batch(
+                X, y, weights, weight_stride, idx, *self._arrays(), lr, intercept_lr, lr_next,
+                squared_errors, baseline_errors,
+            )
+        elif not (_kernels.matrix_finite(X) and _kernels.all_finite(y)):
+            code = _NON_FINITE_FEATURE
+        else:
+            scratch = _kernels.scratch_for(X.shape[1])
+            Z, targets, raw, sq_norm = _kernels.batch_prepare(
+                *self._arrays()[:2], P, idx, X, y, scratch, squared_errors, baseline_errors
+            )
+            gradients = np.asarray(self._loss.gradient(targets, raw), dtype=np.float64)
+            gradients = np.clip(gradients * weights[:: max(weight_stride, 1)] if weight_stride
+                                else gradients * weights[0], -P[_P["clip"]], P[_P["clip"]])
+            code = _kernels.batch_finish(
+                *self._arrays(), idx, Z, np.ascontiguousarray(gradients), sq_norm, lr,
+                intercept_lr, lr_next, scratch,
+            )
+        if code:
+            state.forget(state.size - known)
+            return int(code)
+        self._record_errors(squared_errors, baseline_errors)
+        self._after_block(squared_errors)
+        return _LEARNED
 
     # Persistence
 
     def to_dict(self) -> dict:
         """The whole model as JSON-safe data: hyperparameters, schedules, state, metrics."""
         self._flush_errors()
-        names = list(self._features[_F_WEIGHT])
-        for row in self._state_rows:
-            names += [k for k in self._features[row] if k not in self._features[_F_WEIGHT]]
-        for name in names:
-            if not isinstance(name, (str, int)) or isinstance(name, bool):
-                raise TypeError(f"feature name {name!r} cannot be saved: use str or int names")
         return {
             "format": MODEL_FORMAT,
             "version": MODEL_FORMAT_VERSION,
             "params": self._params_to_dict(),
-            "features": names,
-            "feature_state": {
-                str(row): [self._features[row].get(k, 0.0) for k in names]
-                for row in self._state_rows
-            },
-            "scalars": {name.lstrip("_"): getattr(self, name) for name in _SCALAR_NAMES},
+            **self._state.to_dict(),
             "y_name": self._y_name if isinstance(self._y_name, (str, int)) else None,
             "metrics": {
                 "running": self._running.to_dict(),
                 "rolling": self._rolling.to_dict(),
                 "ewm": self._ewm.to_dict(),
+                "baseline_running": self._baseline_running.to_dict(),
+                "baseline_rolling": self._baseline_rolling.to_dict(),
             },
         }
 
     @classmethod
     def from_dict(cls, data: Mapping) -> SGDRegressor:
-        """Rebuild a model saved by `to_dict`; it continues exactly where the saved one stopped."""
+        """Rebuild a model saved by `to_dict`; it continues exactly where the saved one stopped.
+
+        A version-1 document (before standardization) loads as the raw model it was
+        (``standardize=False``); its running-mean baseline starts afresh.
+        """
         if not isinstance(data, Mapping) or data.get("format") != MODEL_FORMAT:
             raise ValueError(f"not an {MODEL_FORMAT} document")
-        if data.get("version") != MODEL_FORMAT_VERSION:
-            raise ValueError(f"unsupported model format version {data.get('version')!r}")
+        version = data.get("version")
+        if version not in (1, MODEL_FORMAT_VERSION):
+            raise ValueError(
+                f"unsupported {MODEL_FORMAT} version {version!r}: this online-lr reads versions "
+                f"1 and {MODEL_FORMAT_VERSION}"
+            )
         try:
+            if version == 1:
+                data = _upgrade_version_1(data)
             model = cls(**_params_from_dict(data["params"]))
-            names = list(data["features"])
-            for row, values in data["feature_state"].items():
-                if len(values) != len(names):
-                    raise ValueError(f"feature_state[{row}] has {len(values)} values")
-                model._features[int(row)] = dict(zip(names, map(float, values)))
-            scalars = data["scalars"]
-            for name in _SCALAR_NAMES:
-                setattr(model, name, scalars[name.lstrip("_")])
-            model._steps = int(model._steps)
-            model._intercept_started = bool(model._intercept_started)
+            model._state = _state.State.from_dict(data)
             model._y_name = data.get("y_name")
-            model._running = metrics.MSE.from_dict(data["metrics"]["running"])
-            model._rolling = metrics.RollingMSE.from_dict(data["metrics"]["rolling"])
-            model._ewm = metrics.EWMSE.from_dict(data["metrics"]["ewm"])
+            saved = data["metrics"]
+            model._running = metrics.MSE.from_dict(saved["running"])
+            model._rolling = metrics.RollingMSE.from_dict(saved["rolling"])
+            model._ewm = metrics.EWMSE.from_dict(saved["ewm"])
+            if "baseline_running" in saved:
+                model._baseline_running = metrics.MSE.from_dict(saved["baseline_running"])
+                model._baseline_rolling = metrics.RollingMSE.from_dict(saved["baseline_rolling"])
         except (KeyError, TypeError) as err:
             raise ValueError(f"malformed {MODEL_FORMAT} document: {err!r}") from err
+        model._set_rates()
         return model
 
     @classmethod
@@ -766,16 +926,33 @@ class SGDRegressor(base.MiniBatchRegressor):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> SGDRegressor:
-        """Read a model written by `save`."""
+        """Read a model written by `save`, or the model of a checkpoint of ``online-lr``'s
+        stream runs (a JSON document with ``"format": "online-lr-checkpoint"``)."""
         with open(path, "rb") as f:
             raw = f.read()
         try:
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise ValueError(f"{os.fspath(path)} is not a valid model file: {err}") from err
-        return cls.from_dict(data)
+        kind = data.get("format") if isinstance(data, Mapping) else None
+        if kind == CHECKPOINT_FORMAT:
+            if not isinstance(data.get("model"), Mapping):
+                raise ValueError(f"{os.fspath(path)}: a checkpoint without a model")
+            data = data["model"]
+        elif kind != MODEL_FORMAT:
+            raise ValueError(
+                f"{os.fspath(path)} is neither an {MODEL_FORMAT} file nor an "
+                f"{CHECKPOINT_FORMAT} file (its format is {kind!r})"
+            )
+        try:
+            return cls.from_dict(data)
+        except ValueError as err:
+            raise ValueError(f"{os.fspath(path)}: {err}") from err
 
     def _params_to_dict(self) -> dict:
+        if self._custom_loss:
+            raise TypeError(f"a model with the loss {self.loss!r} cannot be saved: only River's "
+                            f"built-in regression losses can")
         params = {}
         for name in self._init_param_names():
             value = getattr(self, name)
@@ -804,10 +981,10 @@ def _loss_to_dict(loss) -> dict:
 def _loss_from_config(value) -> optim.losses.RegressionLoss:
     if isinstance(value, str):
         value = {"type": value}
-    if not isinstance(value, Mapping) or value.get("type") not in _LOSS_CODES:
-        raise ValueError(f"loss must be one of {', '.join(_LOSS_CODES)}, got {value!r}")
+    if not isinstance(value, Mapping) or value.get("type") not in _LOSS_NAMES:
+        raise ValueError(f"loss must be one of {', '.join(_LOSS_NAMES)}, got {value!r}")
     params = {k: v for k, v in value.items() if k != "type"}
-    return getattr(optim.losses, value["type"])(**params)
+    return _LOSS_NAMES[value["type"]](**params)
 
 
 def _compiled_kernels():
@@ -825,10 +1002,6 @@ def _is_adaptive(schedule) -> bool:
     return bool(getattr(schedule, "is_adaptive", False))
 
 
-def _divergence_message() -> str:
-    return f"update refused: it would make the model's weights non-finite; {_DIVERGENCE_HINT}"
-
-
 def _rates(schedule, first_step: int, count: int) -> tuple[np.ndarray, int]:
     """Rates of steps ``first_step...`` for the kernels: (array, stride); stride 0 = constant."""
     if isinstance(schedule, (schedules.Constant, optim.schedulers.Constant)):
@@ -836,3 +1009,23 @@ def _rates(schedule, first_step: int, count: int) -> tuple[np.ndarray, int]:
         return np.array([rate, rate]), 0
     steps = first_step + np.arange(max(count, 1))
     return np.ascontiguousarray(schedules.learning_rates(schedule, steps), dtype=np.float64), 1
+
+
+def _upgrade_version_1(data: Mapping) -> dict:
+    """A version-1 document in version 2's terms: its state rows were numbered, its model raw."""
+    v1_rows = ("weight", "average", "scale", "grad_sq", "cum_l1")
+    upgraded = dict(data)
+    upgraded["params"] = {**data["params"], "standardize": False}
+    upgraded["feature_state"] = {
+        v1_rows[int(row)]: values for row, values in data["feature_state"].items()
+    }
+    return upgraded
+
+
+def _as_rate(value, name: str) -> optim.base.Scheduler:
+    """A rate parameter as a schedule; a number must be finite and >= 0 (0 freezes)."""
+    if _checks.is_real(value) and not isinstance(value, bool):
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0 or a schedule, got {value!r}")
+        return schedules.Constant(float(value))
+    return schedules.as_schedule(value, name)

@@ -15,6 +15,7 @@ from consumers.runner import Runner, restore
 from consumers.config import FieldsSettings
 from online_lr.encoding import FeatureEncoder
 from online_lr import SGDRegressor
+from online_lr.sgd import LearnOutcome
 
 MODEL = {"update": "normalized", "learning_rate": 0.5, "intercept_lr": 0.5}
 
@@ -164,15 +165,16 @@ def test_a_diverging_row_is_refused_and_the_rest_is_learned(tmp_path, assert_sam
 
 
 class RefusesMarkedRows(SGDRegressor):
-    """A model that refuses (ValueError, nothing learned) any block holding a == -999."""
+    """A model that refuses, as a value, any row holding a == -999 (and learns the others)."""
 
-    def learn_sequential(self, X, y, columns=None, learn=None, sample_weight=None):
-        if (np.asarray(X)[:, 0] == -999).any():
-            raise ValueError("refused")
-        return super().learn_sequential(X, y, columns, learn, sample_weight)
+    def learn_rows(self, X, y, learn=None, columns=None, sample_weight=None):
+        marked = np.asarray(X)[:, 0] == -999
+        outcome = super().learn_rows(X, y, learn & ~marked, columns, sample_weight)
+        outcome.codes[marked] = LearnOutcome.REASONS.index("non_finite_feature")
+        return outcome
 
 
-def test_a_value_error_isolates_the_offending_rows(tmp_path, assert_same_model):
+def test_a_row_the_model_refuses_is_skipped_and_the_rest_learned(tmp_path, assert_same_model):
     rows = make_rows(40)
     marked = [dict(r) for r in rows]
     marked[17]["a"] = -999.0
@@ -255,15 +257,15 @@ def test_checkpoint_of_another_file_is_refused(tmp_path):
 
 
 class FailsOnce(SGDRegressor):
-    """A model whose learn_sequential crashes (not a ValueError) on the second call."""
+    """A model whose learn_rows crashes on the second call."""
 
     calls = 0
 
-    def learn_sequential(self, X, y, columns=None, learn=None, sample_weight=None):
+    def learn_rows(self, X, y, learn=None, columns=None, sample_weight=None):
         FailsOnce.calls += 1
         if FailsOnce.calls == 2:
             raise RuntimeError("boom")
-        return super().learn_sequential(X, y, columns, learn, sample_weight)
+        return super().learn_rows(X, y, learn, columns, sample_weight)
 
 
 def test_no_checkpoint_after_an_unexpected_error_mid_batch(tmp_path):

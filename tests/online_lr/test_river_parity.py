@@ -5,10 +5,6 @@ scheduled rates, on `learn_one`/`predict_one` and on `learn_many`/`predict_many`
 back-end; user-defined losses; a frozen intercept. Then River's own linear-model tests
 (river/linear_model/test_glm.py, River 0.26) for LinearRegression, rewritten for SGDRegressor with
 the parity parameters (`parity_model`).
-
-Tests marked `REWRITE` fail before the one-rule rewrite of the learner (branch r2-learner): it
-accepts any loss with a ``gradient(y_true, y_pred)`` and tells losses apart by type, and it
-freezes the intercept at ``intercept_lr=0``.
 """
 
 from __future__ import annotations
@@ -29,7 +25,6 @@ from sklearn.datasets import make_regression
 
 from online_lr import SGDRegressor, schedules
 
-REWRITE = pytest.mark.xfail(strict=True, reason="needs the one-rule rewrite (r2-learner)")
 RATE = 0.02
 
 
@@ -175,7 +170,6 @@ CUSTOM_LOSSES = [pytest.param(HalfSquared(), id="HalfSquared"),
                  pytest.param(Squared(), id="user-Squared")]
 
 
-@REWRITE
 @pytest.mark.parametrize("options", OPTIONS.values(), ids=OPTIONS)
 @pytest.mark.parametrize("loss", CUSTOM_LOSSES)
 def test_a_custom_loss_takes_rivers_steps_in_learn_one(loss, options):
@@ -184,7 +178,6 @@ def test_a_custom_loss_takes_rivers_steps_in_learn_one(loss, options):
                       predict=lambda x: raw_prediction(theirs, x))
 
 
-@REWRITE
 @pytest.mark.parametrize("backend", BACKENDS.values(), ids=BACKENDS)
 @pytest.mark.parametrize("loss", CUSTOM_LOSSES)
 def test_a_custom_loss_takes_rivers_steps_in_learn_many(loss, backend):
@@ -203,7 +196,6 @@ ZERO_RATES = [
 ]
 
 
-@REWRITE
 @pytest.mark.parametrize("zero", ZERO_RATES)
 def test_a_zero_intercept_rate_freezes_the_intercept(zero):
     rows = parity_rows(300)
@@ -347,7 +339,7 @@ LIN_REG_SKLEARN = {  # (SGDRegressor options, sklearn.linear_model.SGDRegressor 
     ),
 }
 LIN_REG_SKLEARN_CASES = [
-    pytest.param(*LIN_REG_SKLEARN[name], id=name, marks=[REWRITE] if name != "Huber" else [])
+    pytest.param(*LIN_REG_SKLEARN[name], id=name)
     for name in LIN_REG_SKLEARN
 ]
 
@@ -381,7 +373,6 @@ def test_lin_reg_sklearn_learn_many_coherence(ours_options, sklearn_params, back
     learn_like_sklearn(ours_options, sklearn_params, learn_one_row_batch)
 
 
-@REWRITE
 def test_lin_reg_sklearn_l1_non_regression():
     """River's cumulative L1 zeroes at least as many weights as scikit-learn's, and keeps the
     informative ones within 5% of the truth."""

@@ -367,7 +367,7 @@ def test_as_schedule_rejects_bad_config_dicts(config, message):
 @pytest.mark.parametrize(
     "build, field",
     [
-        (lambda: Constant(0.0), "learning_rate"),
+        (lambda: Constant(-0.1), "learning_rate"),
         (lambda: Constant(math.inf), "learning_rate"),
         (lambda: Constant(math.nan), "learning_rate"),
         (lambda: Constant(True), "learning_rate"),

@@ -6,14 +6,16 @@ Step-for-step parity with River's LinearRegression is in test_river_parity.py.
 from __future__ import annotations
 
 import copy
+import json
+import itertools
 import math
 import pickle
 
 import numpy as np
 import pandas as pd
 import pytest
-from learner_helpers import TOL, python_output, scaled_trump
-from river import checks, datasets, optim, preprocessing
+from learner_helpers import TOL, assert_same_model, python_output, scaled_trump
+from river import checks, datasets, linear_model, optim, preprocessing
 
 from online_lr import DivergenceError, SGDRegressor, schedules
 
@@ -72,7 +74,9 @@ OPTION_SETS = [
     {"loss": optim.losses.Cauchy(C=2.0)},
     {"intercept_init": 0.0, "learning_rate": schedules.InverseScaling(0.05)},
     {"learning_rate": schedules.Cosine(0.05, period=100, restarts=True)},
-    {"learning_rate": schedules.Plateau(0.05, period=40, patience=1)},
+    {"standardize": False},
+    {"standardize": False, "averaged": True, "l1": 0.01},
+    {"standardize": False, "update": "normalized", "learning_rate": 0.3},
 ]
 
 
@@ -99,19 +103,6 @@ def test_learn_sequential_equals_learn_one_loop(params):
     assert block.n_updates == loop.n_updates == learn.sum()
     for metric in ("running_mse", "rolling_mse", "ewm_mse"):
         assert getattr(block, metric) == pytest.approx(getattr(loop, metric), rel=TOL)
-
-
-def test_fast_path_equals_compiled_path():
-    """The default dict path and the compiled one-row path take the same steps."""
-    fast = SGDRegressor(l2=0.001)
-    compiled = SGDRegressor(l2=0.001, learning_rate=schedules.Constant(0.01))
-    compiled._plain_sgd = False  # force the compiled kernel on every learn_one
-    for x, y in scaled_trump(300):
-        fast.learn_one(x, y)
-        compiled.learn_one(x, y)
-    for name, weight in fast.weights.items():
-        assert compiled.weights[name] == pytest.approx(weight, rel=TOL, abs=TOL)
-    assert compiled.intercept == pytest.approx(fast.intercept, rel=TOL)
 
 
 def test_learn_sequential_accepts_a_dataframe():
@@ -173,7 +164,7 @@ def test_rolling_mse_covers_the_last_window():
 
 
 def test_intercept_auto_starts_at_the_first_target():
-    model = SGDRegressor()
+    model = SGDRegressor(standardize=False)
     model.learn_one({"a": 1.0}, 42.0)
     assert model.intercept == 42.0
     assert model.predict_one({"a": 1.0}) == 42.0
@@ -184,7 +175,7 @@ def test_intercept_auto_starts_at_the_first_target():
 
 def test_full_batch_gradient_descent_converges_to_least_squares():
     X, y = synthetic(n=400, d=5, noise=0.5)
-    model = SGDRegressor(learning_rate=0.1, intercept_lr=0.1, intercept_init=0.0)
+    model = SGDRegressor(learning_rate=0.1, intercept_lr=0.1, intercept_init=0.0, standardize=False)
     for _ in range(2000):
         model.learn_many(X, y)
     design = np.column_stack([X, np.ones(len(X))])
@@ -244,7 +235,7 @@ def test_bad_rows_in_a_block_refuse_the_whole_block(params):
 
 
 def test_divergence_is_refused_with_a_hint():
-    model = SGDRegressor(learning_rate=1e3, intercept_lr=1e3, intercept_init=0.0)
+    model = SGDRegressor(learning_rate=1e3, intercept_lr=1e3, intercept_init=0.0, standardize=False)
     x = {"big": 1e306}
     before = state(model)
     with pytest.raises(DivergenceError, match="learning rate"):
@@ -257,8 +248,9 @@ def test_divergence_in_a_block_keeps_the_rows_before_it(params):
     """Both compiled kernels refuse the row that overflows, and keep the rows before it."""
     X = np.array([[1.0], [2.0], [1e300], [1.0]])  # the gradient is clipped at 1e12
     y = np.array([1.0, 2.0, 3.0, 4.0])
-    model = SGDRegressor(learning_rate=1e3, intercept_lr=0.1, intercept_init=0.0, **params)
-    reference = SGDRegressor(learning_rate=1e3, intercept_lr=0.1, intercept_init=0.0, **params)
+    raw = {"learning_rate": 0.1, "intercept_lr": 0.1, "intercept_init": 0.0, "standardize": False}
+    model = SGDRegressor(**raw, **params)
+    reference = SGDRegressor(**raw, **params)
     reference.learn_sequential(X[:2], y[:2])
     with pytest.raises(DivergenceError) as info:
         model.learn_sequential(X, y)
@@ -323,60 +315,51 @@ def test_import_is_cheap():
 
 
 def test_the_default_model_imports_no_heavy_module():
-    """No numba for the dict path; no River linear models or metrics (scipy.stats) at all."""
+    """Building a model loads no numba (the kernels load on the first learn or predict); no
+    River linear models or metrics (scipy.stats) at all."""
+    import subprocess
+    import sys
+
     code = (
         "import sys; from online_lr import SGDRegressor; m = SGDRegressor(); "
+        "before = 'numba' in sys.modules; "
         "m.learn_one({'a': 1.0}, 2.0); m.predict_one({'a': 1.0}); "
-        "print([m for m in ('numba', 'river.linear_model', 'river.metrics', 'scipy.stats') "
+        "print(before, [m for m in ('river.linear_model', 'river.metrics', 'scipy.stats') "
         "if m in sys.modules])"
     )
-    assert python_output(code) == "[]"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False []"
 
 
 def test_math_sanity_of_the_gradient():
     """One plain step by hand: w -= lr * 2 (ŷ - y) x; b -= lr * 2 (ŷ - y)."""
-    model = SGDRegressor(learning_rate=0.1, intercept_lr=0.05, intercept_init=1.0)
+    model = SGDRegressor(
+        learning_rate=0.1, intercept_lr=0.05, intercept_init=1.0, standardize=False
+    )
     model.learn_one({"a": 2.0}, 5.0)  # ŷ = 1, gradient of the loss = 2 (1 - 5) = -8
     assert model.weights["a"] == pytest.approx(0.1 * 8 * 2.0)
     assert model.intercept == pytest.approx(1.0 + 0.05 * 8)
     assert math.isclose(model.running_mse, 16.0)
 
 
-def test_python_twin_of_the_dict_path_equals_the_extension():
-    """Without a C compiler the install falls back to `_dictpath_py`: same numbers."""
+@pytest.mark.parametrize("params", [{}, {"standardize": False, "l2": 0.001}], ids=str)
+def test_python_dict_path_equals_the_extension(params):
+    """Without a C compiler the install maps dicts in Python (`_dictpath_py`): the same
+    numbers (to the last bits LLVM may reassociate), since both call the same compiled rule."""
     from online_lr import _dictpath_py
 
-    compiled = pytest.importorskip("online_lr._dictpath")
-    rows = scaled_trump(100)
-    weights_c, weights_py, intercept_c, intercept_py = {}, {}, 40.0, 40.0
-    for x, y in rows:
-        args = (y, 1.0)
-        pred_c, intercept_c = compiled.sgd_learn_one(
-            weights_c, x, *args, intercept_c, intercept_c, 0.01, 0.01, 0.001, 1e12
-        )
-        pred_py, intercept_py = _dictpath_py.sgd_learn_one(
-            weights_py, x, *args, intercept_py, intercept_py, 0.01, 0.01, 0.001, 1e12
-        )
-        assert pred_c == pytest.approx(pred_py, rel=1e-12)
-    assert weights_c == pytest.approx(weights_py, rel=1e-12)
-    assert intercept_c == pytest.approx(intercept_py, rel=1e-12)
-    with pytest.raises(TypeError):
-        compiled.dot({}, {"a": "1.5"}, 0.0)
-
-    states = [{"a": 1.0, "b": 2.0}, {}, {"a": 3.0}, {}, {}]
-    rows, names = (0, 2), ["b", "new", "a"]
-    for module in (compiled, _dictpath_py):
-        F = np.zeros((5, 3))
-        module.gather(states, rows, names, F)
-        assert F[[0, 2]].tolist() == [[2.0, 0.0, 1.0], [0.0, 0.0, 3.0]]
-        assert not F[[1, 3, 4]].any()
-    scattered = [[{}, {}, {}, {}, {}] for _ in range(2)]
-    F = np.arange(15.0).reshape(5, 3)
-    for module, into in zip((compiled, _dictpath_py), scattered):
-        module.scatter(into, rows, names, F)
-    assert scattered[0] == scattered[1] == [
-        {"b": 0.0, "new": 1.0, "a": 2.0}, {}, {"b": 6.0, "new": 7.0, "a": 8.0}, {}, {},
-    ]
+    pytest.importorskip("online_lr._dictpath")
+    extension, python = SGDRegressor(**params), SGDRegressor(**params)
+    python._rows = _dictpath_py.DictRows(
+        None, python._state, python._params, 0, 16384, python._flush_errors
+    )
+    for x, y in scaled_trump(200):
+        assert python.predict_one(x) == pytest.approx(extension.predict_one(x), rel=1e-12)
+        extension.learn_one(x, y)
+        python.learn_one(x, y)
+    assert_same_state(python, extension)
+    with pytest.raises(TypeError, match="'a'"):
+        python.predict_one({"a": "1.5"})
 
 
 def test_learn_many_refuses_a_bad_frame_by_name_and_stays_unchanged():
@@ -389,3 +372,268 @@ def test_learn_many_refuses_a_bad_frame_by_name_and_stays_unchanged():
     with pytest.raises(ValueError, match=r"target must be finite, got inf in row 0"):
         model.learn_many(np.ones((2, 2)), np.array([np.inf, 1.0]))
     assert state(model) == before
+
+
+# Standardization: raw data of any scale, weights in the data's units
+
+
+def raw_stream(n=3000, seed=3, feature_scales=(1e-3, 1.0, 1e4), offset=1e5, noise=0.1):
+    rng = np.random.default_rng(seed)
+    scales = np.array(feature_scales)
+    z = rng.normal(size=(n, len(scales)))
+    X = z * scales + 50 * scales
+    beta = np.array([2.0, -1.0, 0.5])
+    y = z @ beta * 1e3 + offset + noise * 1e3 * rng.normal(size=n)
+    return X, y, beta * 1e3 / scales
+
+
+def test_the_default_learns_raw_features_and_target_of_any_scale():
+    X, y, true_weights = raw_stream()
+    model = SGDRegressor()
+    model.learn_sequential(X, y, columns=["a", "b", "c"])
+    assert model.rolling_mse < 1.3 * (0.1 * 1e3) ** 2
+    assert model.rolling_mse < 0.01 * model.baseline_rolling_mse
+    np.testing.assert_allclose([model.weights[k] for k in "abc"], true_weights, rtol=0.05)
+
+
+def test_weights_and_intercept_are_in_the_data_units():
+    X, y, _ = raw_stream(n=500)
+    model = SGDRegressor(averaged=True)
+    for row, target in zip(X, y):
+        model.learn_one(dict(zip("abc", row.tolist())), target)
+    x = dict(zip("abc", X[-1].tolist()))
+    by_hand = model.intercept + sum(model.weights[k] * v for k, v in x.items())
+    assert by_hand == pytest.approx(model.predict_one(x), rel=1e-12)
+    twin = SGDRegressor(averaged=True)
+    twin.learn_sequential(X, y, columns=list("abc"))
+    twin.set_parameters(model.weights, model.intercept)
+    assert twin.predict_one(x) == pytest.approx(model.predict_one(x), rel=1e-12)
+
+
+def test_one_hot_indicator_features_learn():
+    """A feature that only ever shows 1 (one-hot) enters as 1, not as a standardized 0."""
+    rng = np.random.default_rng(0)
+    effect = {"paris": 10.0, "lyon": -5.0, "nice": 0.0}
+    model = SGDRegressor()
+    for _ in range(3000):
+        city = rng.choice(list(effect))
+        size = rng.normal(50, 10)
+        model.learn_one({f"city={city}": 1.0, "size": size}, 100 + effect[city] + 0.5 * size)
+    base = model.predict_one({"size": 50.0, "city=nice": 1.0})
+    assert model.predict_one({"size": 50.0, "city=paris": 1.0}) - base == pytest.approx(10, abs=1)
+    assert model.predict_one({"size": 50.0, "city=lyon": 1.0}) - base == pytest.approx(-5, abs=1)
+
+
+def test_the_baseline_is_the_running_mean_of_the_targets_learned_before():
+    X, y = synthetic(n=300, d=2)
+    model = SGDRegressor(mse_window=50)
+    learn = np.ones(300, dtype=bool)
+    learn[::7] = False
+    model.learn_sequential(X, y, learn=learn)
+    learned = y[learn]
+    before = np.concatenate([[0.0], np.cumsum(learned)[:-1] / np.arange(1, learned.size)])
+    errors = (learned - before) ** 2
+    assert model.baseline_running_mse == pytest.approx(errors.mean(), rel=1e-12)
+    assert model.baseline_rolling_mse == pytest.approx(errors[-50:].mean(), rel=1e-12)
+
+
+# Guards and refusals as values
+
+
+def house_prices(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([rng.uniform(40, 200, n), rng.integers(1, 6, n), rng.uniform(0, 80, n)])
+    y = 2000 * X[:, 0] + 10000 * X[:, 1] - 500 * X[:, 2] + 50000 + rng.normal(0, 1e4, n)
+    return X, y
+
+
+def test_a_step_that_would_overshoot_lands_on_the_target_instead():
+    """With standardization a step never carries the prediction past the target: a rate too
+    large for the row (2 lr (|z|^2 + 1) > 1) is shortened to land on it."""
+    X, y = house_prices()
+    hasty = SGDRegressor(learning_rate=2.0, intercept_lr=2.0)
+    for row, target in zip(X, y):
+        x = dict(enumerate(row))
+        hasty.learn_one(x, target)
+        assert hasty.predict_one(x) == pytest.approx(target, rel=1e-9)
+    default = SGDRegressor()
+    X, y = house_prices(n=3000)
+    assert not default.learn_rows(X, y).refused.any()
+    assert default.rolling_mse < 0.2 * default.baseline_rolling_mse
+
+
+def test_the_default_learns_many_features_without_diverging():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 150)) * np.logspace(-3, 3, 150)
+    y = X[:, :5] @ (1 / np.logspace(-3, 3, 150)[:5]) + rng.normal(size=3000)
+    model = SGDRegressor()
+    outcome = model.learn_rows(X, y)
+    assert not outcome.refused.any()
+    assert model.rolling_mse < 0.5 * model.baseline_rolling_mse  # about 2x the noise: see README
+
+
+def test_without_standardization_overshooting_steps_are_rivers():
+    """standardize=False is River's LinearRegression, divergent trajectories included."""
+    X, y = house_prices(n=20)
+    ours = SGDRegressor(standardize=False, intercept_init=0.0, learning_rate=0.01,
+                        intercept_lr=0.01, update="sgd")
+    theirs = linear_model.LinearRegression(optimizer=optim.SGD(0.01), intercept_lr=0.01)
+    for row, target in zip(X[:6], y[:6]):
+        x = dict(enumerate(row.tolist()))
+        ours.learn_one(x, target)
+        theirs.learn_one(x, target)
+    assert abs(ours.intercept) > 1e9  # far gone, as River
+    assert_same_model(ours, theirs)
+
+
+def test_learn_rows_skips_the_refused_rows_and_learns_the_rest():
+    X, y = synthetic(n=60, d=2)
+    X[10, 0], y[20], X[30, 1] = np.nan, np.inf, 1e300
+    learn = np.ones(60, dtype=bool)
+    model = SGDRegressor()
+    outcome = model.learn_rows(X, y, learn, columns=["u", "v"])
+    assert outcome.reasons() == [
+        (10, "non_finite_feature"), (20, "non_finite_target"), (30, "diverged"),
+    ]
+    assert np.isnan(outcome.predictions[10]) and np.isfinite(outcome.predictions[20])
+    keep = np.ones(60, dtype=bool)
+    keep[[10, 20, 30]] = False
+    reference = SGDRegressor()
+    predictions = reference.learn_sequential(X[keep], y[keep], columns=["u", "v"])
+    np.testing.assert_array_equal(outcome.predictions[keep], predictions)
+    assert_same_state(model, reference)
+    assert model.n_updates == 57
+
+
+# Losses, rates
+
+
+class MySquared:
+    """A user's loss: anything with gradient(y_true, y_pred), as River accepts."""
+
+    def gradient(self, y_true, y_pred):
+        return 2.0 * (y_pred - y_true)
+
+
+class Squared(optim.losses.Squared):
+    """Named like River's, but a different gradient: identified by type, it must be used."""
+
+    def gradient(self, y_true, y_pred):
+        return 4.0 * (y_pred - y_true)
+
+
+@pytest.mark.parametrize("standardize", [False, True])
+def test_a_custom_loss_takes_the_steps_of_the_builtin_one(standardize):
+    params = {"standardize": standardize, "intercept_init": 0.0}
+    custom, builtin = SGDRegressor(loss=MySquared(), **params), SGDRegressor(**params)
+    for x, y in scaled_trump(150):
+        assert custom.predict_one(x) == pytest.approx(builtin.predict_one(x), rel=1e-12)
+        custom.learn_one(x, y)
+        builtin.learn_one(x, y)
+    X, y = synthetic(n=100, d=3)
+    np.testing.assert_allclose(custom.learn_sequential(X, y), builtin.learn_sequential(X, y),
+                               rtol=1e-12)
+    custom.learn_many(X, y)
+    builtin.learn_many(X, y)
+    assert custom.weights == pytest.approx(builtin.weights, rel=1e-12)
+
+
+def test_a_loss_is_identified_by_type_not_by_name():
+    doubled = SGDRegressor(loss=Squared(), learning_rate=0.01, intercept_lr=0.01,
+                           standardize=False, intercept_init=0.0)
+    plain = SGDRegressor(learning_rate=0.02, intercept_lr=0.02, standardize=False,
+                         intercept_init=0.0)
+    for x, y in scaled_trump(50):
+        doubled.learn_one(x, y)
+        plain.learn_one(x, y)
+    assert doubled.weights == pytest.approx(plain.weights, rel=1e-9)
+    with pytest.raises(TypeError, match="cannot be saved"):
+        doubled.to_dict()
+
+
+@pytest.mark.parametrize("frozen", [0, 0.0, schedules.Constant(0), optim.schedulers.Constant(0)])
+def test_a_zero_intercept_rate_freezes_the_intercept(frozen):
+    model = SGDRegressor(intercept_lr=frozen, intercept_init=1.5, standardize=False)
+    X, y = synthetic(n=100, d=2)
+    model.learn_sequential(X, y)
+    for x, target in scaled_trump(20):
+        model.learn_one(x, target)
+    assert model.intercept == 1.5
+
+
+@pytest.mark.parametrize("name", ["learning_rate", "intercept_lr"])
+def test_a_bad_rate_error_names_its_parameter(name):
+    with pytest.raises(ValueError, match=name):
+        SGDRegressor(**{name: -0.1})
+    with pytest.raises(ValueError, match=name):
+        SGDRegressor(**{name: math.nan})
+
+
+def test_plateau_cuts_the_rate_between_blocks():
+    X, y = synthetic(n=400, d=3, noise=1.0)
+    plateau = schedules.Plateau(0.05, factor=0.5, patience=1, period=20)
+    model = SGDRegressor(learning_rate=plateau, standardize=False)
+    for start in range(0, 400, 100):
+        model.learn_sequential(X[start : start + 100], y[start : start + 100])
+        rate = model.learning_rate_now
+        assert rate == plateau.current_learning_rate  # fixed for the whole next block
+    assert rate < 0.05
+    loop = SGDRegressor(learning_rate=schedules.Plateau(0.05, factor=0.5, patience=1, period=20),
+                        standardize=False)
+    rows = SGDRegressor(learning_rate=schedules.Plateau(0.05, factor=0.5, patience=1, period=20),
+                        standardize=False)
+    for i in range(400):
+        loop.learn_one(dict(enumerate(X[i])), y[i])
+        rows.learn_sequential(X[i : i + 1], y[i : i + 1])
+    assert_same_state(loop, rows)
+
+
+# Persistence: version 2 names its state; version 1 still loads; checkpoints load
+
+
+def test_the_model_file_names_every_piece_of_state():
+    model = SGDRegressor()
+    model.learn_one({"a": 1.0}, 2.0)
+    data = model.to_dict()
+    assert data["version"] == 2
+    assert set(data["feature_state"]) >= {"weight", "mean", "m2", "count"}
+    assert set(data["scalars"]) >= {"intercept", "steps", "y_mean"}
+
+
+def test_a_version_1_file_loads_as_the_raw_model_it_was(tmp_path):
+    v1 = {
+        "format": "online-lr-model", "version": 1,
+        "params": {k: v for k, v in SGDRegressor(standardize=False)._params_to_dict().items()
+                   if k != "standardize"},
+        "features": ["a", "b"],
+        "feature_state": {"0": [2.0, -1.0]},
+        "scalars": {"intercept": 0.5, "intercept_average": 0.5, "intercept_grad_sq": 0.0,
+                    "normalizer": 0.0, "max_cum_l1": 0.0, "steps": 3, "intercept_started": 1.0},
+        "y_name": None,
+        "metrics": state(SGDRegressor())["metrics"],
+    }
+    del v1["metrics"]["baseline_running"], v1["metrics"]["baseline_rolling"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(v1))
+    model = SGDRegressor.load(path)
+    assert model.standardize is False and model.n_updates == 3
+    assert model.predict_one({"a": 1.0, "b": 2.0}) == 0.5
+    model.learn_one({"a": 1.0, "b": 2.0}, 1.0)
+    v1["version"] = 7
+    path.write_text(json.dumps(v1))
+    with pytest.raises(ValueError, match="version 7.*versions 1 and 2"):
+        SGDRegressor.load(path)
+
+
+def test_load_reads_the_model_of_a_checkpoint(tmp_path):
+    model = SGDRegressor()
+    X, y = synthetic(n=50, d=2)
+    model.learn_sequential(X, y)
+    path = tmp_path / "run.ckpt.json"
+    path.write_text(json.dumps({"format": "online-lr-checkpoint", "version": 1,
+                                "model": model.to_dict()}))
+    assert_same_state(SGDRegressor.load(path), model)
+    path.write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(ValueError, match="neither an online-lr-model file nor an online-lr-"
+                                         "checkpoint file.*'something-else'"):
+        SGDRegressor.load(path)
