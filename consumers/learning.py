@@ -1,10 +1,11 @@
 """Encoded rows -> the model: the one place the stream side calls the learner.
 
-`learn_encoded` predicts each row of an encoded batch (a CSR matrix over the encoder's
-columns) just before learning it, in order, and returns the rows the model refused as values.
-A feature absent from a row (missing, or not yet seen) is 0 there.
+`learn_encoded` hands an encoded batch (a CSR matrix over the encoder's columns,
+`online_lr.encoding.EncodedBatch`) to `SGDRegressor.learn_rows_sparse`: each row is predicted
+just before it is learned, in order, and the rows the model refuses come back as values. A
+feature absent from a row (missing, or not seen yet) is not part of it, as a dict without that
+key is not for `learn_one`.
 
->>> import numpy as np
 >>> from online_lr import SGDRegressor
 >>> from online_lr.encoding import FeatureEncoder
 >>> enc, model = FeatureEncoder(target="y"), SGDRegressor()
@@ -37,52 +38,15 @@ def learn_encoded(model: Any, feature_names: Sequence[str], batch: EncodedBatch
     model refuses are returned as ``(row, reason)`` and skipped; the rows after them are
     learned.
     """
-    n = len(batch.rows)
-    if n == 0:
+    from online_lr.sgd import refusal_message
+
+    if len(batch.rows) == 0:
         return np.full(0, np.nan), []
-    names, X = _dense(feature_names, batch)
-    return _learn_dense(model, X, batch.y, batch.learn_mask, names)
-
-
-def _dense(feature_names: Sequence[str], batch: EncodedBatch) -> tuple[list[str], np.ndarray]:
-    """The batch's rows as a dense matrix over the columns it uses (absent = 0)."""
-    columns, position = np.unique(batch.indices, return_inverse=True)
-    n = len(batch.rows)
-    X = np.zeros((n, len(columns)))
-    row_of_entry = np.repeat(np.arange(n), np.diff(batch.indptr))
-    X[row_of_entry, position] = batch.values
-    return [feature_names[c] for c in columns], X
-
-
-def _learn_dense(model: Any, X: np.ndarray, y: np.ndarray, learn: np.ndarray,
-                 names: list[str]) -> tuple[np.ndarray, list[tuple[int, BadRecord]]]:
-    from online_lr.exceptions import DivergenceError
-
-    n = len(X)
-    predictions = np.full(n, np.nan)
-    refused: list[tuple[int, BadRecord]] = []
-    start = 0
-    while start < n:
-        try:
-            predictions[start:] = model.learn_sequential(X[start:], y[start:], names,
-                                                         learn[start:])
-            break
-        except DivergenceError as err:
-            row = start + err.row
-            if err.predictions is not None:
-                predictions[start:row] = err.predictions
-            refused.append((row, BadRecord(Reason.DIVERGED, str(err))))
-            start = row + 1
-        except ValueError:
-            # Nothing was learned from [start:]: find the offending row(s) one by one.
-            for k in range(start, n):
-                try:
-                    predictions[k] = model.learn_sequential(
-                        X[k : k + 1], y[k : k + 1], names, learn[k : k + 1]
-                    )[0]
-                except DivergenceError as err:
-                    refused.append((k, BadRecord(Reason.DIVERGED, str(err))))
-                except ValueError as err:
-                    refused.append((k, BadRecord(Reason.MODEL_REFUSED, str(err))))
-            break
-    return predictions, refused
+    outcome = model.learn_rows_sparse(batch.indptr, batch.indices, batch.values, batch.y,
+                                      columns=feature_names, learn=batch.learn_mask)
+    refused = [
+        (row, BadRecord(Reason.DIVERGED if reason == "diverged" else Reason.MODEL_REFUSED,
+                        f"{reason}: {refusal_message(reason)}"))
+        for row, reason in outcome.reasons()
+    ]
+    return outcome.predictions, refused
