@@ -14,8 +14,8 @@ names, so only those fields are features.
 {'sqm': 80.0, 'city=paris': 1.0}
 >>> build_encoder(FieldsSettings(target="y", features=("a",))).encode({"a": 1, "b": 2}).x
 {'a': 1.0}
->>> print(unknown_target("Price", ["sqm", "price", "city"]))
-the target 'Price' is not a field of the input; fields seen: 'sqm', 'price', 'city'; did you mean 'price'?
+>>> print(unknown_target("Price", ["sqm", "price"]))
+the target 'Price' is not a field of the input; fields seen: 'sqm', 'price'; did you mean 'price'?
 """
 
 from __future__ import annotations
