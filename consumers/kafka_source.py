@@ -25,7 +25,8 @@ Contract (what makes ``kill -9`` + restart learn exactly what an uninterrupted r
   records is learned): this worker commits only offsets it has checkpointed, so a committed
   offset past the checkpoint's was learned by a peer, and the partition resumes there.
 
-Liveness: `poll` returns ``[]`` while nothing is available, ``None`` once ``idle_timeout``
+Liveness (the state machine of `consumers.liveness`): `poll` returns ``[]`` while nothing is
+available, ``None`` once ``idle_timeout``
 seconds passed without a message *while the broker answered*, and raises
 `BrokerUnavailableError` once the broker has been unreachable (or no partition was assigned)
 for ``broker_timeout`` seconds. Reachability is probed with a bounded ``end_offsets`` request
@@ -47,6 +48,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from consumers.errors import BrokerUnavailableError, NonRetriableKafkaError
+from consumers.liveness import Liveness
 from consumers.records import Message
 
 __all__ = [
@@ -60,8 +62,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_PROBE_EVERY_S = 1.0
 
 
 def partition_key(topic: str, partition: int) -> str:
@@ -207,15 +207,10 @@ class KafkaSource:
         self.lock = threading.RLock()
         self._offsets: dict[str, int] = dict(offsets or {})
         self._to_reconcile: set = set()  # assigned partitions held by the checkpoint
-        self._clock = clock
         self._listener_error: BaseException | None = None
         self._end_offsets: dict[str, int] = {}
-        now = clock()
-        self._unassigned_since: float | None = now
-        self._quiet_since: float | None = None  # idle clock: set once partitions are assigned
-        self._outage_since: float | None = None
-        self._last_ok = now  # last time the broker answered (a message, a probe)
-        self._last_probe = -float("inf")
+        self._live = Liveness(topic, group, idle_timeout=idle_timeout,
+                              broker_timeout=broker_timeout, clock=clock)
         config = client_config(KafkaConsumer, client_kwargs)
         config.update(
             group_id=group,
@@ -308,7 +303,7 @@ class KafkaSource:
                 raise self._non_retriable(exc, self._where_fetching()) from exc
             logger.warning("poll failed: %s", exc)
             batches = {}
-            self._probe_failed(self._clock(), exc)
+            self._live.probed(str(exc))
         if self._listener_error is not None:
             exc, self._listener_error = self._listener_error, None
             raise exc
@@ -320,12 +315,10 @@ class KafkaSource:
             for tp, records in self._unseen(batches).items()
             for r in records
         ]
-        now = self._clock()
         if messages:
-            self._quiet_since = now
-            self._recovered()
+            self._live.received()
             return messages
-        return self._nothing(now)
+        return self._nothing()
 
     def _reconcile(self) -> None:
         """Move assigned partitions to the group's committed offset where a peer advanced them.
@@ -380,59 +373,32 @@ class KafkaSource:
             out[tp] = records
         return out
 
-    def _nothing(self, now: float) -> list[Message] | None:
+    def _nothing(self) -> list[Message] | None:
         assigned = self.consumer.assignment()
         if not assigned:  # joining the group, or rejoining after a rebalance / an outage
-            self._quiet_since = None
-            if self._unassigned_since is None:
-                self._unassigned_since = now
-            if now - self._unassigned_since > self.broker_timeout:
-                raise BrokerUnavailableError(
-                    f"no partition of topic {self.topic!r} was assigned to group {self.group!r} "
-                    f"within {self.broker_timeout:g}s (broker_timeout): is the broker reachable "
-                    "and does the topic exist?"
-                )
+            self._live.nothing_assigned()
             return []
-        self._unassigned_since = None
-        if self._quiet_since is None:
-            self._quiet_since = now
-        idle_due = (
-            self.idle_timeout is not None and now - self._quiet_since >= self.idle_timeout
-        )
-        if idle_due or now - self._last_probe >= _PROBE_EVERY_S:
-            self._probe(assigned, now)
-        if self._outage_since is not None:
-            return []
-        if self.idle_timeout is not None and now - self._quiet_since >= self.idle_timeout:
+        if self._live.probe_due():
+            self._probe(assigned)
+        if self._live.idle():
             self.end_reason = "idle"
             return None
         return []
 
-    def _probe(self, assigned, now: float) -> None:
+    def _probe(self, assigned) -> None:
+        """Is the broker there? A bounded ``end_offsets`` request (see `consumers.liveness`)."""
         from kafka.errors import KafkaError
 
-        self._last_probe = now
         timeout_ms = int(min(2.0, self.broker_timeout) * 1000)
         try:
             ends = self.consumer.end_offsets(list(assigned), timeout_ms=timeout_ms)
         except KafkaError as exc:
             if not is_connection_error(exc):
                 raise self._non_retriable(exc, f"the end offsets of topic {self.topic!r}") from exc
-            self._probe_failed(self._clock(), exc)
+            self._live.probed(str(exc))
             return
         self._end_offsets = {partition_key(tp.topic, tp.partition): off for tp, off in ends.items()}
-        self._recovered()
-
-    def _probe_failed(self, now: float, exc: BaseException) -> None:
-        if self._outage_since is None:
-            self._outage_since = self._last_ok  # the outage began after the last answer
-            logger.warning("broker unreachable (%s); waiting up to %gs", exc, self.broker_timeout)
-        self._quiet_since = None  # an outage is not idleness: the idle clock restarts after it
-        if now - self._outage_since > self.broker_timeout:
-            raise BrokerUnavailableError(
-                f"Kafka broker unreachable for {now - self._outage_since:.0f}s "
-                f"(broker_timeout {self.broker_timeout:g}s): {exc}"
-            )
+        self._live.probed(None)
 
     def _non_retriable(self, exc: BaseException, where: str) -> NonRetriableKafkaError:
         from kafka.errors import KafkaError  # its str() names the class already
@@ -461,13 +427,6 @@ class KafkaSource:
         if unread:
             return f"topic {self.topic!r} (one of: {', '.join(unread)})"
         return f"topic {self.topic!r}"
-
-    def _recovered(self) -> None:
-        self._last_ok = self._clock()
-        if self._outage_since is not None:
-            logger.warning("broker reachable again after %.1fs", self._clock() - self._outage_since)
-            self._outage_since = None
-            self._quiet_since = self._clock()
 
     def advance(self, messages: list[Message]) -> None:
         """Mark ``messages`` (the last poll's) as processed: each partition moves past them."""
