@@ -372,46 +372,6 @@ def cmd_replay(settings) -> int:
     return _print_summary(result, run.plot, curve)
 
 
-def ensure_topic(client_kwargs, topic: str, partitions: int = 1,
-                 replication_factor: int | None = None, timeout: float = 30.0) -> bool:
-    """Create ``topic`` with ``partitions`` partitions unless it exists; True if created."""
-    from consumers.clients import uses_confluent
-
-    if uses_confluent(client_kwargs):
-        from consumers import confluent_producer
-
-        return confluent_producer.ensure_topic(client_kwargs, topic, partitions,
-                                               replication_factor, timeout)
-    from kafka.admin import KafkaAdminClient
-    from kafka.errors import KafkaError, TopicAlreadyExistsError
-
-    from consumers.errors import BrokerUnavailableError
-    from consumers.kafka_source import client_config
-
-    config = client_config(KafkaAdminClient, client_kwargs)
-    config.setdefault("bootstrap_timeout_ms", int(timeout * 1000))
-    try:
-        admin = KafkaAdminClient(**config)
-    except KafkaError as exc:
-        raise BrokerUnavailableError(
-            f"cannot reach Kafka at {config.get('bootstrap_servers')!r}: {exc}"
-        ) from None
-    try:
-        if topic in admin.list_topics():
-            return False
-        admin.create_topics(
-            {topic: {"num_partitions": partitions,
-                     "replication_factor": replication_factor or -1}},
-            timeout_ms=int(timeout * 1000), wait_for_metadata=True,
-        )
-        logger.info("created topic %r with %d partition(s)", topic, partitions)
-        return True
-    except TopicAlreadyExistsError:
-        return False
-    finally:
-        admin.close()
-
-
 def _message_key(value: Any, field: str | None) -> bytes | None:
     from collections.abc import Mapping
 
@@ -439,6 +399,7 @@ def cmd_produce(settings) -> int:
     from consumers.errors import BrokerUnavailableError
     from consumers.file_source import FileSource
     from consumers.sinks import _raw, make_producer
+    from consumers.topics import ensure_topic
 
     stream = settings.stream
     topic = _require(stream.topic, "stream.topic", "--topic")
@@ -483,6 +444,7 @@ def cmd_consume(settings) -> int:
     from consumers.reporting import LogLine, MSECurve
     from consumers.runner import Runner, restore
     from consumers.sinks import KafkaOutputs, LoggedDeadLetters, make_producer
+    from consumers.topics import ensure_topic
 
     stream, run = settings.stream, settings.run
     topic = _require(stream.topic, "stream.topic", "--topic")

@@ -472,17 +472,13 @@ def resolve_data_path(path: str | None) -> Path:
 
 def build_model(model_config: Mapping):
     """`SGDRegressor.from_config`, with its errors reported as the ``model.*`` field."""
-    import inspect
-
     from online_lr import SGDRegressor
+    from online_lr.exceptions import UnknownParameterError
 
-    known = set(inspect.signature(SGDRegressor.__init__).parameters) - {"self"}
-    for key in model_config:
-        if key not in known:
-            raise ConfigError(
-                f"model.{key}", f"unknown model parameter; known: {', '.join(sorted(known))}"
-            )
     try:
         return SGDRegressor.from_config(model_config)
+    except UnknownParameterError as exc:
+        raise ConfigError(f"model.{exc.key}", f"unknown model parameter; known: "
+                          f"{', '.join(sorted(exc.known))}") from None
     except (TypeError, ValueError) as exc:
         raise ConfigError("model", str(exc)) from None

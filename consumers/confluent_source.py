@@ -53,7 +53,7 @@ from consumers.confluent_client import (
     require_confluent,
 )
 from consumers.errors import BrokerUnavailableError, NonRetriableKafkaError
-from consumers.kafka_source import partition_key
+from consumers.kafka_source import partition_key, total_lag
 from consumers.liveness import Liveness
 from consumers.records import Message
 
@@ -372,20 +372,23 @@ class ConfluentSource:
     def describe(self) -> dict:
         return {"kind": self.kind, "topic": self.topic, "group": self.group}
 
-    def lag(self) -> int | None:
-        """Messages behind the partitions' high-water marks (as of the last fetch)."""
-        total, known = 0, False
+    def partition_lags(self) -> dict[tuple[str, int], int]:
+        """Messages behind the high-water mark (as of the last fetch) of each assigned
+        partition whose position and high-water mark are known."""
+        lags = {}
         for tp in self._assigned:
             key = partition_key(tp.topic, tp.partition)
             try:
                 _, high = self.consumer.get_watermark_offsets(tp, cached=True)
             except (self._ck.KafkaException, RuntimeError):  # RuntimeError: closed
                 continue
-            if high is None or high < 0 or key not in self._offsets:
-                continue
-            total += max(0, high - self._offsets[key])
-            known = True
-        return total if known else None
+            if high is not None and high >= 0 and key in self._offsets:
+                lags[(tp.topic, tp.partition)] = max(0, high - self._offsets[key])
+        return lags
+
+    def lag(self) -> int | None:
+        """The sum of `partition_lags`; ``None`` if none is known."""
+        return total_lag(self.partition_lags())
 
     def commit(self, offsets: Mapping[str, int]) -> None:
         """Commit ``offsets`` to the group (for lag tools); failures are logged, not raised.

@@ -58,6 +58,7 @@ __all__ = [
     "instance_id_for",
     "is_connection_error",
     "partition_key",
+    "total_lag",
     "what_to_do",
 ]
 
@@ -67,6 +68,15 @@ logger = logging.getLogger(__name__)
 def partition_key(topic: str, partition: int) -> str:
     """The checkpoint's name of a partition: ``"topic:partition"``."""
     return f"{topic}:{partition}"
+
+
+def total_lag(partition_lags: Mapping[tuple[str, int], int]) -> int | None:
+    """The lag of a source: the sum of its partitions', ``None`` if none is known.
+
+    >>> total_lag({("t", 0): 3, ("t", 1): 0}), total_lag({})
+    (3, None)
+    """
+    return sum(partition_lags.values()) if partition_lags else None
 
 
 def instance_id_for(checkpoint_path: str) -> str:
@@ -443,19 +453,22 @@ class KafkaSource:
     def describe(self) -> dict:
         return {"kind": self.kind, "topic": self.topic, "group": self.group}
 
-    def lag(self) -> int | None:
-        """Messages behind the partitions' high-water marks (from the last fetch or probe)."""
-        total, known = 0, False
+    def partition_lags(self) -> dict[tuple[str, int], int]:
+        """Messages behind the high-water mark (last fetch or probe) of each assigned partition
+        whose position and high-water mark are known."""
+        lags = {}
         for tp in self.consumer.assignment():
             key = partition_key(tp.topic, tp.partition)
             high = self.consumer.highwater(tp)
             if high is None:
                 high = self._end_offsets.get(key)
-            if high is None or key not in self._offsets:
-                continue
-            total += max(0, high - self._offsets[key])
-            known = True
-        return total if known else None
+            if high is not None and key in self._offsets:
+                lags[(tp.topic, tp.partition)] = max(0, high - self._offsets[key])
+        return lags
+
+    def lag(self) -> int | None:
+        """The sum of `partition_lags`; ``None`` if none is known."""
+        return total_lag(self.partition_lags())
 
     def commit(self, offsets: Mapping[str, int]) -> None:
         """Commit ``offsets`` to the group (for lag tools); failures are logged, not raised."""

@@ -12,7 +12,7 @@ import numpy as np
 from river import base, optim
 
 from online_lr import _checks, _frames, metrics, schedules
-from online_lr.exceptions import DivergenceError
+from online_lr.exceptions import DivergenceError, UnknownParameterError
 
 try:
     from online_lr import _dictpath as _dict_path
@@ -731,7 +731,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         >>> SGDRegressor.from_config({"learning_rat": 0.1})
         Traceback (most recent call last):
         ...
-        ValueError: unknown model parameter 'learning_rat'; known: ...
+        online_lr.exceptions.UnknownParameterError: unknown model parameter 'learning_rat'; known: ...
 
         """
         if not isinstance(config, Mapping):
@@ -740,7 +740,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         params = {}
         for key, value in config.items():
             if key not in known:
-                raise ValueError(f"unknown model parameter {key!r}; known: {', '.join(known)}")
+                raise UnknownParameterError(key, known)
             if key in ("learning_rate", "intercept_lr"):
                 value = schedules.as_schedule(value, key)
             elif key == "loss" and value is not None:

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 from kafka_helpers import model_of, name, write_jsonl
 
-from consumers.cli import ensure_topic, main
+from consumers.cli import main
 from consumers.errors import EXIT_KAFKA_NON_RETRIABLE
 from consumers.kafka_source import CODEC_PACKAGES
+from consumers.topics import ensure_topic
 
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_CONFIG = str(REPO / "configs" / "kafka.yaml")

@@ -25,12 +25,13 @@ import pytest
 from kafka_helpers import client_args, model_of, name, produce_values, read_topic
 
 from consumers.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
-from consumers.cli import ensure_topic, main
+from consumers.cli import main
 from consumers.confluent_client import librdkafka_config
 from consumers.errors import EXIT_BROKER, EXIT_CHECKPOINT
 from consumers.kafka_source import KafkaSource, client_config, partition_key
 from consumers.records import BadRecord, Message, Reason
 from consumers.sinks import KafkaOutputs, make_producer
+from consumers.topics import ensure_topic
 from online_lr import SGDRegressor
 
 REPO = Path(__file__).resolve().parents[2]

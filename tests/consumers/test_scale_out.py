@@ -17,8 +17,9 @@ import pytest
 from kafka_helpers import client_args, name, write_jsonl
 
 from consumers.checkpoint import read_checkpoint
-from consumers.cli import ensure_topic, main
+from consumers.cli import main
 from consumers.mixing import ModelSnapshot, ParameterMixer, PeerTable, mix
+from consumers.topics import ensure_topic
 from online_lr import SGDRegressor
 
 REPO = Path(__file__).resolve().parents[2]
