@@ -46,19 +46,16 @@ def _csv_list(text: str) -> list[str]:
 
 
 def _setting(text: str) -> tuple[str, Any]:
-    import yaml
+    from consumers.config import parse_value
+    from consumers.errors import ConfigError
 
     key, sep, raw = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise argparse.ArgumentTypeError(f"value of {key!r} is not valid YAML: {exc}") from None
-    if isinstance(value, str):  # YAML 1.1 reads 1e-9 (no dot) as a string: it is a number
-        with contextlib.suppress(ValueError):
-            value = float(value)
-    return key.strip(), value
+        return key.strip(), parse_value(raw, key.strip())
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add(p: argparse.ArgumentParser, *flags: str, key: str, **kw: Any) -> None:
@@ -73,6 +70,8 @@ def _common(p: argparse.ArgumentParser, default_config: str) -> None:
                    type=_setting, help="override any config key, e.g. model.l2=0.001 (repeatable)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: kafka)")
     p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    p.add_argument("--log-format", choices=("text", "json"), default="text",
+                   help="log lines as text (default) or one JSON object per line")
 
 
 def _fields(p: argparse.ArgumentParser) -> None:
@@ -201,7 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add(p, "--model-topic", key="stream.model_topic", metavar="M",
          help="compacted topic of the workers' models (created if absent)")
     _add(p, "--metrics-port", key="run.metrics_port", type=int, metavar="P",
-         help="serve Prometheus metrics on 127.0.0.1:P/metrics (run.metrics_host to change)")
+         help="serve Prometheus metrics on HOST:P/metrics (needs "
+              "pip install 'online-lr[metrics]')")
+    _add(p, "--metrics-host", key="run.metrics_host", metavar="HOST",
+         help="address of the metrics endpoint (default 127.0.0.1; 0.0.0.0: every interface)")
     _common(p, "kafka")
 
     p = sub.add_parser("model", help="print the mix of the models on a model topic",
@@ -218,14 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _setup_logging(verbose: int, quiet: bool) -> None:
+def _setup_logging(verbose: int, quiet: bool, log_format: str = "text") -> None:
+    from consumers.logs import formatter
+
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(
-            level=logging.WARNING, stream=sys.stderr,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(formatter(log_format))
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
     logging.getLogger("consumers").setLevel(level)
     # kafka-python logs every failed reconnection at ERROR: during an outage our own warnings
     # say what matters, so its logs are shown only with -v (warnings) or -vv (everything).
@@ -563,14 +567,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``online-lr`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(args.verbose, args.quiet)
+    _setup_logging(args.verbose, args.quiet, args.log_format)
     command, config_name = COMMANDS[args.command]
     from consumers.errors import ConsumersError
 
     try:
         from consumers.config import load_settings
 
+        from consumers.extras import check_extras
+
         settings = load_settings(config_name, args.config, _overrides(args))
+        check_extras(settings)
         if args.command == "model":
             return cmd_model(settings, as_json=args.json)
         if args.command == "predict":

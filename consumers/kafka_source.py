@@ -47,7 +47,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from consumers.errors import BrokerUnavailableError, NonRetriableKafkaError
+from consumers.errors import BrokerUnavailableError, ConfigError, NonRetriableKafkaError
 from consumers.liveness import Liveness
 from consumers.records import Message
 
@@ -94,11 +94,23 @@ def instance_id_for(checkpoint_path: str) -> str:
 
 
 def client_config(client_cls: type, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """The subset of ``kwargs`` that ``client_cls`` (consumer, producer, admin) accepts."""
-    accepted = getattr(client_cls, "DEFAULT_CONFIG", None)
-    if accepted is None:  # pragma: no cover - every kafka-python client has one
-        return dict(kwargs)
-    return {k: v for k, v in kwargs.items() if k in accepted}
+    """The subset of ``kwargs`` that ``client_cls`` (consumer, producer, admin) accepts.
+
+    ``kwargs["extra"]`` (``kafka.extra``) is merged in; a name there that no kafka-python
+    client accepts is refused.
+    """
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+
+    extra = kwargs.get("extra") or {}
+    known = set().union(*(c.DEFAULT_CONFIG for c in (KafkaConsumer, KafkaProducer,
+                                                      KafkaAdminClient)))
+    for key in extra:
+        if key not in known:
+            raise ConfigError(f"kafka.extra.{key}", "is not a kafka-python setting (a keyword "
+                                                    "of KafkaConsumer, KafkaProducer or "
+                                                    "KafkaAdminClient)")
+    accepted = client_cls.DEFAULT_CONFIG
+    return {k: v for k, v in {**kwargs, **extra}.items() if k in accepted}
 
 
 #: The package behind each codec kafka-python may lack (gzip is in the standard library); each

@@ -22,6 +22,10 @@ Prometheus scrapes, under the runner's lock, so the hot loop pays nothing for th
 ``online_lr_model_version``                            gauge    version of the last snapshot
 ``online_lr_model_mixes_total``                        counter  parameter mixes applied
 =====================================================  =======  ================================
+
+and prometheus-client's standard collectors: ``process_*`` (CPU, memory, open files; Linux),
+``python_info`` and ``python_gc_*``. ``host`` is ``127.0.0.1`` by default (``--metrics-host
+0.0.0.0`` for a scraper in another container or pod).
 """
 
 from __future__ import annotations
@@ -121,12 +125,21 @@ class MetricsServer:
     """
 
     def __init__(self, collector: RunnerCollector, port: int, host: str = "127.0.0.1"):
-        from prometheus_client import CollectorRegistry, start_http_server
+        from prometheus_client import (
+            GC_COLLECTOR,
+            PLATFORM_COLLECTOR,
+            PROCESS_COLLECTOR,
+            CollectorRegistry,
+            start_http_server,
+        )
 
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(collector)
+        # The standard process_* and python_* metrics every Prometheus client library serves.
+        for standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            self.registry.register(standard)
         self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
-        self.host = host
+        self.host: str = self._server.server_address[0]
 
     @property
     def port(self) -> int:
