@@ -184,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     _checkpointing(p)
     _add(p, "--idle-timeout", key="stream.idle_timeout", type=float, metavar="S",
          help="exit 0 after S seconds without messages")
+    _add(p, "--stop-at-end", key="stream.stop_at_end", action="store_true",
+         help="exit 0 once every assigned partition is read up to its high-water mark "
+              "(the end of the topic when this is the group's only consumer)")
     _add(p, "--broker-timeout", key="stream.broker_timeout", type=float, metavar="S",
          help="exit 4 after S seconds without a reachable broker (default 60)")
     _add(p, "--predictions-topic", key="stream.predictions_topic", metavar="P",
@@ -479,6 +482,7 @@ def cmd_consume(settings) -> int:
         source = make_source(
             topic, group, kw, offsets=checkpoint.offsets if checkpoint else {},
             start_from=stream.start_from, idle_timeout=stream.idle_timeout,
+            stop_at_end=stream.stop_at_end,
             broker_timeout=stream.broker_timeout, max_poll_records=run.batch_size,
             group_instance_id=(instance_id_for(ckpt_path) if stream.group_instance_id == "auto"
                                else stream.group_instance_id),

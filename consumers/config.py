@@ -183,6 +183,8 @@ class StreamSettings:
                          doc="where a partition absent from the checkpoint starts")
     idle_timeout: float | None = _f(None, "float", optional=True, positive=True,
                                     doc="exit 0 after this many seconds without messages")
+    stop_at_end: bool = _f(False, "bool",
+                           doc="exit 0 once every assigned partition is read to its end")
     broker_timeout: float = _f(60.0, "float", positive=True,
                                doc="exit non-zero after this long without a reachable broker")
     poll_timeout: float = _f(1.0, "float", positive=True)

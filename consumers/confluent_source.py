@@ -108,6 +108,7 @@ class ConfluentSource:
         offsets: Mapping[str, int] | None = None,
         start_from: str = "earliest",
         idle_timeout: float | None = None,
+        stop_at_end: bool = False,
         broker_timeout: float = 60.0,
         max_poll_records: int = 500,
         group_instance_id: str | None = None,
@@ -121,6 +122,7 @@ class ConfluentSource:
         self.group = group
         self.start_from = start_from
         self.idle_timeout = idle_timeout
+        self.stop_at_end = stop_at_end
         self.broker_timeout = broker_timeout
         self.on_revoke = on_revoke
         self.end_reason: str | None = None
@@ -326,6 +328,9 @@ class ConfluentSource:
         self._take_positions(assigned)
         if self._live.probe_due():
             self._probe(assigned)
+        if self.stop_at_end and self._at_end(assigned):
+            self.end_reason = "end of partitions"
+            return None
         if self._live.idle():
             self.end_reason = "idle"
             return None
@@ -349,6 +354,21 @@ class ConfluentSource:
                 key = partition_key(tp.topic, tp.partition)
                 if tp.offset >= 0 and tp.offset > self._offsets.get(key, -1):
                     self._offsets[key] = tp.offset
+
+    def _at_end(self, assigned) -> bool:
+        """Whether every partition of ``assigned`` has been read up to its high-water mark
+        (an empty partition, low = high, is at its end before any read)."""
+        for tp in assigned:
+            try:
+                low, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            except (self._ck.KafkaException, RuntimeError):
+                return False
+            if high is None or high < 0:
+                return False
+            position = self._offsets.get(partition_key(tp.topic, tp.partition))
+            if high > low and (position is None or position < high):
+                return False
+        return True
 
     def _probe(self, assigned) -> None:
         """Is the broker there? A bounded watermark request (see `consumers.liveness`)."""

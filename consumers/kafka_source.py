@@ -190,6 +190,10 @@ class KafkaSource:
     idle_timeout
         Seconds without messages (broker reachable) after which `poll` returns ``None``;
         ``None`` never ends.
+    stop_at_end
+        `poll` returns ``None`` once every assigned partition has been read up to its
+        high-water mark (``end_reason`` ``"end of partitions"``): a topic read to its end, for
+        batch jobs and tests, without waiting out an idle timeout.
     broker_timeout
         Seconds the broker may stay unreachable before `poll` raises.
     on_revoke
@@ -207,6 +211,7 @@ class KafkaSource:
         offsets: Mapping[str, int] | None = None,
         start_from: str = "earliest",
         idle_timeout: float | None = None,
+        stop_at_end: bool = False,
         broker_timeout: float = 60.0,
         max_poll_records: int = 500,
         group_instance_id: str | None = None,
@@ -222,6 +227,7 @@ class KafkaSource:
         self.group = group
         self.start_from = start_from
         self.idle_timeout = idle_timeout
+        self.stop_at_end = stop_at_end
         self.broker_timeout = broker_timeout
         self.on_revoke = on_revoke
         self.end_reason: str | None = None
@@ -402,10 +408,28 @@ class KafkaSource:
             return []
         if self._live.probe_due():
             self._probe(assigned)
+        if self.stop_at_end and self._at_end(assigned):
+            self.end_reason = "end of partitions"
+            return None
         if self._live.idle():
             self.end_reason = "idle"
             return None
         return []
+
+    def _at_end(self, assigned) -> bool:
+        """Whether every partition of ``assigned`` has been read up to its high-water mark."""
+        from kafka.errors import KafkaError
+
+        for tp in assigned:
+            high = self.consumer.highwater(tp)
+            if high is None:
+                high = self._end_offsets.get(partition_key(tp.topic, tp.partition))
+            try:
+                if high is None or self.consumer.position(tp, timeout_ms=1000) < high:
+                    return False
+            except KafkaError:
+                return False
+        return True
 
     def _probe(self, assigned) -> None:
         """Is the broker there? A bounded ``end_offsets`` request (see `consumers.liveness`)."""

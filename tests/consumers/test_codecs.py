@@ -100,7 +100,7 @@ def chunked(values: list[bytes], size: int) -> list[list[bytes]]:
 def consume(bootstrap: str, topic: str, group: str, ckpt: Path, *extra: str) -> int:
     return main(["consume", "-q", "--bootstrap-servers", bootstrap, "--topic", topic,
                  "--group", group, "--checkpoint", str(ckpt), "--ignore", "id",
-                 "--idle-timeout", "5", "--broker-timeout", "30", *extra])
+                 "--stop-at-end", "--idle-timeout", "30", "--broker-timeout", "30", *extra])
 
 
 def consume_without(modules: list[str], bootstrap: str, topic: str, group: str,
