@@ -1,8 +1,9 @@
 """``online-lr``: replay a log, produce it to Kafka, or learn from a Kafka topic.
 
 Every flag can also come from a YAML config (``--config``; default ``configs/replay.yaml`` for
-``replay`` and ``configs/kafka.yaml`` for ``produce``/``consume``); flags override the file, and
-``--set section.key=value`` overrides any other key (the value is parsed as YAML).
+``replay`` and ``configs/kafka.yaml`` for ``produce``/``consume``); ``ONLINE_LR_SECTION__KEY``
+environment variables override the file, flags override both, and ``--set section.key=value``
+overrides any other key (the value is parsed as YAML). See `consumers.config`.
 
 Exit codes: 0 done (end of file, idle timeout, --max-messages, SIGINT/SIGTERM); 1 an output could
 not be produced; 2 bad command line or config (a target that is not a field, model settings that
@@ -70,7 +71,9 @@ def _common(p: argparse.ArgumentParser, default_config: str) -> None:
                    type=_setting, help="override any config key, e.g. model.l2=0.001 (repeatable)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: kafka)")
     p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
-    p.add_argument("--log-format", choices=("text", "json"), default="text",
+    from consumers.logs import FORMATS
+
+    p.add_argument("--log-format", choices=FORMATS, default="text",
                    help="log lines as text (default) or one JSON object per line")
 
 

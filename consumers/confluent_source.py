@@ -322,19 +322,11 @@ class ConfluentSource:
 
     def _nothing(self) -> list[Message] | None:
         assigned = self._assigned
-        if not assigned:  # joining the group, or rejoining after a rebalance / an outage
-            self._live.nothing_assigned()
-            return []
         self._take_positions(assigned)
-        if self._live.probe_due():
-            self._probe(assigned)
-        if self.stop_at_end and self._at_end(assigned):
-            self.end_reason = "end of partitions"
-            return None
-        if self._live.idle():
-            self.end_reason = "idle"
-            return None
-        return []
+        self.end_reason = self._live.nothing_received(
+            bool(assigned), lambda: self._probe(assigned),
+            (lambda: self._at_end(assigned)) if self.stop_at_end else None)
+        return None if self.end_reason else []
 
     def _take_positions(self, partitions) -> None:
         """Move ``partitions`` to the consumer's positions (where those are valid and further).

@@ -26,10 +26,10 @@ Contract (what makes ``kill -9`` + restart learn exactly what an uninterrupted r
   offset past the checkpoint's was learned by a peer, and the partition resumes there.
 
 Liveness (the state machine of `consumers.liveness`): `poll` returns ``[]`` while nothing is
-available, ``None`` once ``idle_timeout``
-seconds passed without a message *while the broker answered*, and raises
-`BrokerUnavailableError` once the broker has been unreachable (or no partition was assigned)
-for ``broker_timeout`` seconds. Reachability is probed with a bounded ``end_offsets`` request
+available, ``None`` once ``idle_timeout`` seconds passed without a message *while the broker
+answered* (or, with ``stop_at_end``, once every assigned partition is read to its high-water
+mark), and raises `BrokerUnavailableError` once the broker has been unreachable (or no
+partition was assigned) for ``broker_timeout`` seconds. Reachability is probed with a bounded ``end_offsets`` request
 at most once a second while idle; the same answer gives the lag.
 
 Client errors are classified (`is_connection_error`): only those kafka-python marks retriable
@@ -403,27 +403,17 @@ class KafkaSource:
 
     def _nothing(self) -> list[Message] | None:
         assigned = self.consumer.assignment()
-        if not assigned:  # joining the group, or rejoining after a rebalance / an outage
-            self._live.nothing_assigned()
-            return []
-        if self._live.probe_due():
-            self._probe(assigned)
-        if self.stop_at_end and self._at_end(assigned):
-            self.end_reason = "end of partitions"
-            return None
-        if self._live.idle():
-            self.end_reason = "idle"
-            return None
-        return []
+        self.end_reason = self._live.nothing_received(
+            bool(assigned), lambda: self._probe(assigned),
+            (lambda: self._at_end(assigned)) if self.stop_at_end else None)
+        return None if self.end_reason else []
 
     def _at_end(self, assigned) -> bool:
         """Whether every partition of ``assigned`` has been read up to its high-water mark."""
         from kafka.errors import KafkaError
 
         for tp in assigned:
-            high = self.consumer.highwater(tp)
-            if high is None:
-                high = self._end_offsets.get(partition_key(tp.topic, tp.partition))
+            high = self._high_water(tp)
             try:
                 if high is None or self.consumer.position(tp, timeout_ms=1000) < high:
                     return False
@@ -495,9 +485,7 @@ class KafkaSource:
         lags = {}
         for tp in self.consumer.assignment():
             key = partition_key(tp.topic, tp.partition)
-            high = self.consumer.highwater(tp)
-            if high is None:
-                high = self._end_offsets.get(key)
+            high = self._high_water(tp)
             if high is not None and key in self._offsets:
                 lags[(tp.topic, tp.partition)] = max(0, high - self._offsets[key])
         return lags
@@ -505,6 +493,11 @@ class KafkaSource:
     def lag(self) -> int | None:
         """The sum of `partition_lags`; ``None`` if none is known."""
         return total_lag(self.partition_lags())
+
+    def _high_water(self, tp) -> int | None:
+        """The high-water mark of ``tp`` from the last fetch, else from the last probe."""
+        high = self.consumer.highwater(tp)
+        return self._end_offsets.get(partition_key(tp.topic, tp.partition)) if high is None else high
 
     def commit(self, offsets: Mapping[str, int]) -> None:
         """Commit ``offsets`` to the group (for lag tools); failures are logged, not raised."""

@@ -16,7 +16,8 @@ One state machine for every Kafka source (`consumers.kafka_source.KafkaSource` a
   (a message would go back to ``RECEIVING``).
 
 Events: `received` (messages), `nothing_assigned`, `probe_due` (nothing received, partitions
-assigned), `probed` (a probe's outcome), `idle` (the idle deadline checked).
+assigned), `probed` (a probe's outcome), `idle` (the idle deadline checked). A source feeds
+them through `nothing_received` after a poll that returned nothing, and `received`.
 
 >>> t = [0.0]
 >>> live = Liveness("t", "g", idle_timeout=5.0, broker_timeout=10.0, clock=lambda: t[0])
@@ -128,6 +129,22 @@ class Liveness:
         if self.state is LivenessState.RECEIVING and self._idle_due(self._clock()):
             self._enter(LivenessState.IDLE, self._clock())
         return self.state is LivenessState.IDLE
+
+    def nothing_received(self, assigned: bool, probe: Callable[[], None],
+                         at_end: Callable[[], bool] | None = None) -> str | None:
+        """A poll returned nothing: ``None`` to poll again, else why the source is done.
+
+        ``probe`` asks the broker (and reports through `probed`) when a probe is due;
+        ``at_end`` (``stop_at_end``), whether every assigned partition is read to its end.
+        """
+        if not assigned:  # joining the group, or rejoining after a rebalance / an outage
+            self.nothing_assigned()
+            return None
+        if self.probe_due():
+            probe()
+        if at_end is not None and self.state is not LivenessState.OUTAGE and at_end():
+            return "end of partitions"
+        return "idle" if self.idle() else None
 
     def _idle_due(self, now: float) -> bool:
         return (self.state is LivenessState.RECEIVING and self.idle_timeout is not None

@@ -106,3 +106,29 @@ def test_an_outage_during_a_rejoin_is_measured_from_the_last_answer():
     clock.now = 11.5
     with pytest.raises(BrokerUnavailableError, match="unreachable for 10s"):
         live.probed("down")
+
+
+def test_nothing_received_waits_probes_and_names_why_the_source_is_done():
+    live, clock = make(idle=5.0, broker=10.0)
+    probes: list[float] = []
+
+    def probe(error=None):
+        probes.append(clock.now)
+        live.probed(error)
+
+    assert live.nothing_received(False, probe) is None and probes == []  # joining: no probe
+    clock.now = 1.0
+    assert live.nothing_received(True, probe) is None and probes == [1.0]
+    clock.now = 1.5
+    assert live.nothing_received(True, probe, at_end=lambda: False) is None
+    assert probes == [1.0]  # at most one probe a second
+    assert live.nothing_received(True, probe, at_end=lambda: True) == "end of partitions"
+    clock.now = 6.0
+    assert live.nothing_received(True, probe) == "idle" and probes == [1.0, 6.0]
+
+
+def test_an_outage_is_never_the_end_of_the_partitions():
+    live, clock = make(idle=None, broker=10.0)
+    clock.now = 1.0
+    assert live.nothing_received(True, lambda: live.probed("down"), at_end=lambda: True) is None
+    assert live.state is LivenessState.OUTAGE
