@@ -12,7 +12,7 @@ import numpy as np
 from river import base, optim
 
 from online_lr import _checks, _frames, metrics, schedules
-from online_lr.exceptions import DivergenceError, UnknownParameterError
+from online_lr.exceptions import DivergenceError
 
 try:
     from online_lr import _dictpath as _dict_path
@@ -740,6 +740,8 @@ class SGDRegressor(base.MiniBatchRegressor):
         params = {}
         for key, value in config.items():
             if key not in known:
+                from online_lr.exceptions import UnknownParameterError
+
                 raise UnknownParameterError(key, known)
             if key in ("learning_rate", "intercept_lr"):
                 value = schedules.as_schedule(value, key)
