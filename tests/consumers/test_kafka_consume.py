@@ -22,6 +22,7 @@ from online_lr import SGDRegressor
 REPO = Path(__file__).resolve().parents[2]
 REPLAY_CONFIG = str(REPO / "configs" / "replay.yaml")
 BUNDLED = str(REPO / "consumers" / "data" / "trump_approval.csv.gz")
+IDLE = "2"
 #: A backstop only: the runs below stop at the end of their partitions (``--stop-at-end``).
 BACKSTOP_IDLE = "30"
 pytestmark = pytest.mark.usefixtures("kafka_client")
@@ -208,8 +209,7 @@ def test_consume_says_what_it_learns_and_fails_loudly_when_it_cannot(
     with caplog.at_level("DEBUG", logger="consumers"):
         assert main(["consume", "-v", "--bootstrap-servers", kafka_bootstrap, "--topic",
                      labelled, "--group", name("g"), "--checkpoint", str(ckpt),
-                     "--stop-at-end", "--idle-timeout", BACKSTOP_IDLE, "--target", "Price",
-                     *client_args()]) == 0
+                     "--idle-timeout", IDLE, "--target", "Price", *client_args()]) == 0
     assert "features (1): sqm" in caplog.text
     assert "ignored field 'city': a string, not a number" in caplog.text
     capsys.readouterr()
