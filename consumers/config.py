@@ -17,12 +17,13 @@ naming the dotted field, e.g. ``config field 'run.batch_size': expected an int >
             connection and security settings, in kafka-python's spelling (mapped for
             confluent-kafka by `consumers.confluent_client.librdkafka_config`).
 
-Precedence, lowest first: the defaults (the YAML file's own, see `BUILTIN`), the config file,
-the environment, the flags and ``--set``. An environment variable
+Precedence, lowest first: the field defaults below, the config file (``--config``, else
+``configs/<name>.yaml``), the environment, the flags and ``--set``. An environment variable
 ``ONLINE_LR_<SECTION>__<KEY>`` (two underscores between section and key) sets ``section.key``,
 its value read as YAML like ``--set``: ``ONLINE_LR_KAFKA__BOOTSTRAP_SERVERS=broker:9092``,
-``ONLINE_LR_STREAM__GROUP=lr``, ``ONLINE_LR_MODEL__L2=0.001``, ``ONLINE_LR_KAFKA__EXTRA='{fetch_max_bytes:
-1048576}'`` (`environment_overrides`). Other ``ONLINE_LR_*`` variables are not settings.
+``ONLINE_LR_STREAM__GROUP=lr``, ``ONLINE_LR_MODEL__L2=0.001``,
+``ONLINE_LR_KAFKA__EXTRA='{fetch_max_bytes: 1048576}'`` (`environment_overrides`). Other
+``ONLINE_LR_*`` variables are not settings.
 
 ``kafka.extra`` passes any other client setting through, in the client's own spelling:
 kafka-python keyword arguments (``fetch_max_bytes``) or librdkafka properties

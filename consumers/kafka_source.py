@@ -29,8 +29,8 @@ Liveness (the state machine of `consumers.liveness`): `poll` returns ``[]`` whil
 available, ``None`` once ``idle_timeout`` seconds passed without a message *while the broker
 answered* (or, with ``stop_at_end``, once every assigned partition is read to its high-water
 mark), and raises `BrokerUnavailableError` once the broker has been unreachable (or no
-partition was assigned) for ``broker_timeout`` seconds. Reachability is probed with a bounded ``end_offsets`` request
-at most once a second while idle; the same answer gives the lag.
+partition was assigned) for ``broker_timeout`` seconds. Reachability is probed with a bounded
+``end_offsets`` request at most once a second while idle; the same answer gives the lag.
 
 Client errors are classified (`is_connection_error`): only those kafka-python marks retriable
 (connections, timeouts, leader moves) are waited out. Any other - a batch compressed with a
@@ -497,7 +497,9 @@ class KafkaSource:
     def _high_water(self, tp) -> int | None:
         """The high-water mark of ``tp`` from the last fetch, else from the last probe."""
         high = self.consumer.highwater(tp)
-        return self._end_offsets.get(partition_key(tp.topic, tp.partition)) if high is None else high
+        if high is None:
+            high = self._end_offsets.get(partition_key(tp.topic, tp.partition))
+        return high
 
     def commit(self, offsets: Mapping[str, int]) -> None:
         """Commit ``offsets`` to the group (for lag tools); failures are logged, not raised."""

@@ -31,8 +31,9 @@ def test_the_library_and_the_cli_import_without_the_extras():
     import subprocess
 
     code = ("import sys\n"
-            "for m in ('matplotlib', 'prometheus_client', 'confluent_kafka'): sys.modules[m] = None\n"
-            "import online_lr, consumers, consumers.cli, consumers.runner, consumers.metrics_server\n"
+            "for m in ('matplotlib', 'prometheus_client', 'confluent_kafka'):\n"
+            "    sys.modules[m] = None\n"
+            "import online_lr, consumers.cli, consumers.runner, consumers.metrics_server\n"
             "print(consumers.cli.main(['replay', '-q']))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "0"
