@@ -22,6 +22,7 @@ Precedence, lowest first: the field defaults below, the config file (``--config`
 ``ONLINE_LR_<SECTION>__<KEY>`` (two underscores between section and key) sets ``section.key``,
 its value read as YAML like ``--set``: ``ONLINE_LR_KAFKA__BOOTSTRAP_SERVERS=broker:9092``,
 ``ONLINE_LR_STREAM__GROUP=lr``, ``ONLINE_LR_MODEL__L2=0.001``,
+``ONLINE_LR_MODEL__LEARNING_RATE__TYPE=Constant`` (deeper keys: more ``__``),
 ``ONLINE_LR_KAFKA__EXTRA='{fetch_max_bytes: 1048576}'`` (`environment_overrides`). Other
 ``ONLINE_LR_*`` variables are not settings.
 
@@ -552,7 +553,7 @@ def environment_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         if not section or not key:
             raise ConfigError(name, "expected ONLINE_LR_<SECTION>__<KEY>")
-        out[f"{section.lower()}.{key.lower()}"] = parse_value(text, name)
+        out[f"{section.lower()}.{key.lower().replace('__', '.')}"] = parse_value(text, name)
     return out
 
 

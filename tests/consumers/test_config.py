@@ -165,13 +165,15 @@ def test_precedence_defaults_then_file_then_environment_then_flags(tmp_path):
                     "stream: {group: from-file, topic: from-file}\n")
     env = {"ONLINE_LR_STREAM__GROUP": "from-env", "ONLINE_LR_RUN__BATCH_SIZE": "20",
            "ONLINE_LR_KAFKA__BOOTSTRAP_SERVERS": "[a:1, b:2]", "ONLINE_LR_MODEL__L2": "1e-3",
+           "ONLINE_LR_MODEL__LEARNING_RATE__TYPE": "Constant",
            "ONLINE_LR_KAFKA_CACHE": "/not/a/setting"}
     s = load_settings("kafka", path, {"run.batch_size": 30}, environ=env)
     assert s.run.batch_size == 30  # flag over environment
     assert s.stream.group == "from-env"  # environment over file
     assert s.stream.topic == "from-file" and s.run.log_every_seconds == 5.0  # file over default
     assert s.run.checkpoint_every_seconds == 30.0  # default
-    assert s.kafka.bootstrap_servers == ("a:1", "b:2") and s.model == {"l2": 0.001}
+    assert s.kafka.bootstrap_servers == ("a:1", "b:2")
+    assert s.model == {"l2": 0.001, "learning_rate": {"type": "Constant"}}
 
 
 def test_a_bad_environment_setting_is_refused_naming_the_variable():
