@@ -69,13 +69,9 @@ def _mixing(runner: Any, stream: Any, client_kwargs: Mapping[str, Any],
 
 @contextlib.contextmanager
 def _metrics(runner: Any, run: Any, mixer: Any) -> Iterator[Any]:
-    from consumers.metrics_server import CountingDeadLetters, MetricsServer, RunnerCollector
+    from consumers.metrics_server import MetricsServer, RunnerCollector
 
-    counting = None
-    if runner.dead_letters is not None:
-        counting = runner.dead_letters = CountingDeadLetters(runner.dead_letters)
-    server = MetricsServer(RunnerCollector(runner, counting, mixer), run.metrics_port,
-                           run.metrics_host)
+    server = MetricsServer(RunnerCollector(runner, mixer), run.metrics_port, run.metrics_host)
     logger.info("metrics on http://%s:%d/metrics", server.host, server.port)
     try:
         yield server

@@ -1,8 +1,9 @@
 """``online-lr``: replay a log, produce it to Kafka, or learn from a Kafka topic.
 
 Every flag can also come from a YAML config (``--config``; default ``configs/replay.yaml`` for
-``replay`` and ``configs/kafka.yaml`` for ``produce``/``consume``); flags override the file, and
-``--set section.key=value`` overrides any other key (the value is parsed as YAML).
+``replay`` and ``configs/kafka.yaml`` for ``produce``/``consume``); ``ONLINE_LR_SECTION__KEY``
+environment variables override the file, flags override both, and ``--set section.key=value``
+overrides any other key (the value is parsed as YAML). See `consumers.config`.
 
 Exit codes: 0 done (end of file, idle timeout, --max-messages, SIGINT/SIGTERM); 1 an output could
 not be produced; 2 bad command line or config (a target that is not a field, model settings that
@@ -46,19 +47,16 @@ def _csv_list(text: str) -> list[str]:
 
 
 def _setting(text: str) -> tuple[str, Any]:
-    import yaml
+    from consumers.config import parse_value
+    from consumers.errors import ConfigError
 
     key, sep, raw = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise argparse.ArgumentTypeError(f"value of {key!r} is not valid YAML: {exc}") from None
-    if isinstance(value, str):  # YAML 1.1 reads 1e-9 (no dot) as a string: it is a number
-        with contextlib.suppress(ValueError):
-            value = float(value)
-    return key.strip(), value
+        return key.strip(), parse_value(raw, key.strip())
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add(p: argparse.ArgumentParser, *flags: str, key: str, **kw: Any) -> None:
@@ -73,6 +71,10 @@ def _common(p: argparse.ArgumentParser, default_config: str) -> None:
                    type=_setting, help="override any config key, e.g. model.l2=0.001 (repeatable)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: kafka)")
     p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    from consumers.logs import FORMATS
+
+    p.add_argument("--log-format", choices=FORMATS, default="text",
+                   help="log lines as text (default) or one JSON object per line")
 
 
 def _fields(p: argparse.ArgumentParser) -> None:
@@ -203,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     _checkpointing(p)
     _add(p, "--idle-timeout", key="stream.idle_timeout", type=float, metavar="S",
          help="exit 0 after S seconds without messages")
+    _add(p, "--stop-at-end", key="stream.stop_at_end", action="store_true",
+         help="exit 0 once every assigned partition is read up to its high-water mark "
+              "(the end of the topic when this is the group's only consumer)")
     _add(p, "--broker-timeout", key="stream.broker_timeout", type=float, metavar="S",
          help="exit 4 after S seconds without a reachable broker (default 60)")
     _add(p, "--predictions-topic", key="stream.predictions_topic", metavar="P",
@@ -219,7 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add(p, "--model-topic", key="stream.model_topic", metavar="M",
          help="compacted topic of the workers' models (created if absent)")
     _add(p, "--metrics-port", key="run.metrics_port", type=int, metavar="P",
-         help="serve Prometheus metrics on 127.0.0.1:P/metrics (run.metrics_host to change)")
+         help="serve Prometheus metrics on HOST:P/metrics (needs "
+              "pip install 'online-lr[metrics]')")
+    _add(p, "--metrics-host", key="run.metrics_host", metavar="HOST",
+         help="address of the metrics endpoint (default 127.0.0.1; 0.0.0.0: every interface)")
     _common(p, "kafka")
 
     p = sub.add_parser("model", help="print the mix of the models on a model topic",
@@ -236,14 +244,16 @@ def build_parser() -> argparse.ArgumentParser:
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _setup_logging(verbose: int, quiet: bool) -> None:
+def _setup_logging(verbose: int, quiet: bool, log_format: str = "text") -> None:
+    from consumers.logs import formatter
+
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(
-            level=logging.WARNING, stream=sys.stderr,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(formatter(log_format))
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
     logging.getLogger("consumers").setLevel(level)
     # kafka-python logs every failed reconnection at ERROR: during an outage our own warnings
     # say what matters, so its logs are shown only with -v (warnings) or -vv (everything).
@@ -383,46 +393,6 @@ def cmd_replay(settings) -> int:
     return _print_summary(result, run.plot, curve)
 
 
-def ensure_topic(client_kwargs, topic: str, partitions: int = 1,
-                 replication_factor: int | None = None, timeout: float = 30.0) -> bool:
-    """Create ``topic`` with ``partitions`` partitions unless it exists; True if created."""
-    from consumers.clients import uses_confluent
-
-    if uses_confluent(client_kwargs):
-        from consumers import confluent_producer
-
-        return confluent_producer.ensure_topic(client_kwargs, topic, partitions,
-                                               replication_factor, timeout)
-    from kafka.admin import KafkaAdminClient
-    from kafka.errors import KafkaError, TopicAlreadyExistsError
-
-    from consumers.errors import BrokerUnavailableError
-    from consumers.kafka_source import client_config
-
-    config = client_config(KafkaAdminClient, client_kwargs)
-    config.setdefault("bootstrap_timeout_ms", int(timeout * 1000))
-    try:
-        admin = KafkaAdminClient(**config)
-    except KafkaError as exc:
-        raise BrokerUnavailableError(
-            f"cannot reach Kafka at {config.get('bootstrap_servers')!r}: {exc}"
-        ) from None
-    try:
-        if topic in admin.list_topics():
-            return False
-        admin.create_topics(
-            {topic: {"num_partitions": partitions,
-                     "replication_factor": replication_factor or -1}},
-            timeout_ms=int(timeout * 1000), wait_for_metadata=True,
-        )
-        logger.info("created topic %r with %d partition(s)", topic, partitions)
-        return True
-    except TopicAlreadyExistsError:
-        return False
-    finally:
-        admin.close()
-
-
 def _message_key(value: Any, field: str | None) -> bytes | None:
     from collections.abc import Mapping
 
@@ -450,6 +420,7 @@ def cmd_produce(settings) -> int:
     from consumers.errors import BrokerUnavailableError
     from consumers.file_source import FileSource
     from consumers.sinks import _raw, make_producer
+    from consumers.topics import ensure_topic
 
     stream = settings.stream
     topic = _require(stream.topic, "stream.topic", "--topic")
@@ -494,6 +465,7 @@ def cmd_consume(settings) -> int:
     from consumers.reporting import LogLine, MSECurve
     from consumers.runner import Runner, restore
     from consumers.sinks import KafkaOutputs, LoggedDeadLetters, make_producer
+    from consumers.topics import ensure_topic
 
     stream, run = settings.stream, settings.run
     topic = _require(stream.topic, "stream.topic", "--topic")
@@ -524,6 +496,7 @@ def cmd_consume(settings) -> int:
         source = make_source(
             topic, group, kw, offsets=checkpoint.offsets if checkpoint else {},
             start_from=stream.start_from, idle_timeout=stream.idle_timeout,
+            stop_at_end=stream.stop_at_end,
             broker_timeout=stream.broker_timeout, max_poll_records=run.batch_size,
             group_instance_id=(instance_id_for(ckpt_path) if stream.group_instance_id == "auto"
                                else stream.group_instance_id),
@@ -612,14 +585,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``online-lr`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(args.verbose, args.quiet)
+    _setup_logging(args.verbose, args.quiet, args.log_format)
     command, config_name = COMMANDS[args.command]
     from consumers.errors import ConsumersError
 
     try:
         from consumers.config import load_settings
 
+        from consumers.extras import check_extras
+
         settings = load_settings(config_name, args.config, _overrides(args))
+        check_extras(settings)
         if args.command == "model":
             return cmd_model(settings, as_json=args.json)
         if args.command == "predict":

@@ -19,6 +19,20 @@ naming the dotted field, e.g. ``config field 'run.batch_size': expected an int >
             connection and security settings, in kafka-python's spelling (mapped for
             confluent-kafka by `consumers.confluent_client.librdkafka_config`).
 
+Precedence, lowest first: the field defaults below, the config file (``--config``, else
+``configs/<name>.yaml``), the environment, the flags and ``--set``. An environment variable
+``ONLINE_LR_<SECTION>__<KEY>`` (two underscores between section and key) sets ``section.key``,
+its value read as YAML like ``--set``: ``ONLINE_LR_KAFKA__BOOTSTRAP_SERVERS=broker:9092``,
+``ONLINE_LR_STREAM__GROUP=lr``, ``ONLINE_LR_MODEL__L2=0.001``,
+``ONLINE_LR_MODEL__LEARNING_RATE__TYPE=Constant`` (deeper keys: more ``__``),
+``ONLINE_LR_KAFKA__EXTRA='{fetch_max_bytes: 1048576}'`` (`environment_overrides`). Other
+``ONLINE_LR_*`` variables are not settings.
+
+``kafka.extra`` passes any other client setting through, in the client's own spelling:
+kafka-python keyword arguments (``fetch_max_bytes``) or librdkafka properties
+(``fetch.max.bytes``) for ``kafka.client: confluent``. Names that hold secrets are refused
+there too, and so are settings that have a field of their own.
+
 Secrets never live in a config file: ``kafka.sasl_plain_password`` and ``kafka.ssl_password``
 are refused; name an environment variable instead (``sasl_plain_password_env: KAFKA_PASSWORD``).
 The variable is read only by `KafkaSettings.client_kwargs`, when a client is built, and the
@@ -57,7 +71,9 @@ __all__ = [
     "StreamSettings",
     "build_model",
     "default_config_path",
+    "environment_overrides",
     "load_settings",
+    "parse_value",
     "resolve_data_path",
     "validate",
 ]
@@ -73,6 +89,20 @@ _SECRET_KEYS = {
     "sasl_plain_password": "sasl_plain_password_env",
     "ssl_password": "ssl_password_env",
 }
+#: Parts of a client setting's name that mark it as a secret (refused in ``kafka.extra``).
+_SECRET_MARKERS = ("password", "secret", "jaas", "key.pem", "oauthbearer.config",
+                   "token_provider")
+#: Client settings the stream side owns (its guarantees rest on them): refused in ``kafka.extra``.
+_OWNED_CLIENT_SETTINGS = {
+    "group_id": "stream.group", "group.id": "stream.group",
+    "group_instance_id": "stream.group_instance_id",
+    "group.instance.id": "stream.group_instance_id",
+    "auto_offset_reset": "stream.start_from", "auto.offset.reset": "stream.start_from",
+    "enable_auto_commit": "the checkpoint (offsets are committed with the model)",
+    "enable.auto.commit": "the checkpoint (offsets are committed with the model)",
+    "enable.auto.offset.store": "the checkpoint (offsets are committed with the model)",
+}
+ENV_PREFIX = "ONLINE_LR_"
 
 
 class Secret(str):
@@ -174,6 +204,8 @@ class StreamSettings:
                          doc="where a partition absent from the checkpoint starts")
     idle_timeout: float | None = _f(None, "float", optional=True, positive=True,
                                     doc="exit 0 after this many seconds without messages")
+    stop_at_end: bool = _f(False, "bool",
+                           doc="exit 0 once every assigned partition is read to its end")
     broker_timeout: float = _f(60.0, "float", positive=True,
                                doc="exit non-zero after this long without a reachable broker")
     poll_timeout: float = _f(1.0, "float", positive=True)
@@ -216,6 +248,19 @@ class KafkaSettings:
     isolation_level: str | None = _f(
         None, "choice", optional=True, choices=("read_committed", "read_uncommitted")
     )
+    extra: dict | None = _f(None, "mapping", optional=True,
+                            doc="any other client setting, in the client's spelling (no secrets)")
+
+    def __post_init__(self) -> None:
+        if self.sasl_mechanism == "OAUTHBEARER":
+            raise ConfigError(
+                "kafka.sasl_mechanism",
+                "OAUTHBEARER is not supported: kafka-python needs a token provider object, "
+                "which a config cannot hold, and a token's secret cannot be kept out of the "
+                "config; use SCRAM-SHA-512 or PLAIN over SASL_SSL, or mTLS (SSL)",
+            )
+        for key in self.extra or {}:
+            _check_extra_key(key)
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for kafka-python's clients, secrets resolved from the environment.
@@ -235,6 +280,8 @@ class KafkaSettings:
                         f"kafka.{f.name}", f"environment variable {value!r} is not set or empty"
                     )
                 kw[f.name[: -len("_env")]] = Secret(secret)
+            elif f.name == "extra":
+                kw[f.name] = dict(value)  # merged by `client_config` / `librdkafka_config`
             elif f.name == "bootstrap_servers" and isinstance(value, tuple):
                 kw[f.name] = list(value)
             else:
@@ -304,6 +351,26 @@ BUILTIN: dict[str, dict] = {
 # -- validation ------------------------------------------------------------------------------------
 
 
+def _check_extra_key(key: str) -> None:
+    """Refuse a ``kafka.extra`` setting that holds a secret or has a field of its own."""
+    from consumers.confluent_client import LIBRDKAFKA_NAMES
+
+    lowered = key.lower()
+    if any(marker in lowered for marker in _SECRET_MARKERS):
+        raise ConfigError(
+            f"kafka.extra.{key}",
+            "looks like a secret: secrets are not accepted in config files or flags; use "
+            "kafka.sasl_plain_password_env or kafka.ssl_password_env (an environment variable)",
+        )
+    if key in _OWNED_CLIENT_SETTINGS:
+        raise ConfigError(f"kafka.extra.{key}", f"is set by {_OWNED_CLIENT_SETTINGS[key]}")
+    own = {f.name for f in fields(KafkaSettings)} - {"extra"}
+    own_props = {prop: name for name, (prop, _) in LIBRDKAFKA_NAMES.items()}
+    if key in own or key in own_props:
+        raise ConfigError(f"kafka.extra.{key}",
+                          f"has a setting of its own: kafka.{own_props.get(key, key)}")
+
+
 def _describe(meta: Mapping) -> str:
     kind = meta["kind"]
     if kind == "choice":
@@ -312,6 +379,8 @@ def _describe(meta: Mapping) -> str:
         text = "a list of strings"
     elif kind == "servers":
         text = "a 'host:port' string or a list of them"
+    elif kind == "mapping":
+        text = "a mapping of names to strings, numbers or booleans"
     else:
         text = {"str": "a string", "int": "an int", "float": "a number",
                 "bool": "true or false"}[kind]
@@ -369,6 +438,13 @@ def _coerce(name: str, value: Any, meta: Mapping) -> Any:
         ):
             return tuple(value)
         raise bad()
+    if kind == "mapping":
+        if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and k and isinstance(v, (str, int, float, bool))
+            for k, v in value.items()
+        ):
+            raise bad()
+        return dict(value)
     raise AssertionError(kind)  # pragma: no cover
 
 
@@ -471,17 +547,58 @@ def _set_dotted(config: dict, dotted: str, value: Any) -> None:
         target[key] = value
 
 
+def parse_value(text: str, where: str) -> Any:
+    """A setting's value written as YAML text (``--set``, an environment variable).
+
+    >>> parse_value("1e-9", "model.l2"), parse_value("[a, b]", "fields.ignore")
+    (1e-09, ['a', 'b'])
+    """
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(where, f"not valid YAML: {exc}") from None
+    if isinstance(value, str):  # YAML 1.1 reads 1e-9 (no dot) as a string: it is a number
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    return value
+
+
+def environment_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``{"section.key": value}`` of the ``ONLINE_LR_<SECTION>__<KEY>`` variables (see module).
+
+    >>> environment_overrides({"ONLINE_LR_KAFKA__BOOTSTRAP_SERVERS": "b:9092",
+    ...                        "ONLINE_LR_RUN__BATCH_SIZE": "64", "ONLINE_LR_KAFKA_CACHE": "/c"})
+    {'kafka.bootstrap_servers': 'b:9092', 'run.batch_size': 64}
+    """
+    out = {}
+    for name, text in sorted(environ.items()):
+        section, sep, key = name[len(ENV_PREFIX):].partition("__")
+        if not name.startswith(ENV_PREFIX) or not sep:
+            continue
+        if not section or not key:
+            raise ConfigError(name, "expected ONLINE_LR_<SECTION>__<KEY>")
+        out[f"{section.lower()}.{key.lower().replace('__', '.')}"] = parse_value(text, name)
+    return out
+
+
 def load_settings(
-    name: str, path: str | Path | None, overrides: Mapping[str, Any] | None = None
+    name: str, path: str | Path | None, overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Settings of a command: the YAML at ``path`` (default: ``configs/<name>.yaml`` or the
-    built-in copy), then ``overrides`` (``{"section.key": value}``, from flags) on top."""
+    built-in copy), then the ``ONLINE_LR_*`` variables of ``environ`` (default `os.environ`),
+    then ``overrides`` (``{"section.key": value}``, from flags) on top."""
     if path is None:
         default = default_config_path(name)
         config = read_yaml(default) if default else copy.deepcopy(BUILTIN[name])
     else:
         config = read_yaml(path)
-    for dotted, value in (overrides or {}).items():
+    env = environment_overrides(os.environ if environ is None else environ)
+    for dotted, value in {**env, **(overrides or {})}.items():
         _set_dotted(config, dotted, value)
     return validate(config)
 
@@ -500,17 +617,13 @@ def resolve_data_path(path: str | None) -> Path:
 
 def build_model(model_config: Mapping):
     """`SGDRegressor.from_config`, with its errors reported as the ``model.*`` field."""
-    import inspect
-
     from online_lr import SGDRegressor
+    from online_lr.exceptions import UnknownParameterError
 
-    known = set(inspect.signature(SGDRegressor.__init__).parameters) - {"self"}
-    for key in model_config:
-        if key not in known:
-            raise ConfigError(
-                f"model.{key}", f"unknown model parameter; known: {', '.join(sorted(known))}"
-            )
     try:
         return SGDRegressor.from_config(model_config)
+    except UnknownParameterError as exc:
+        raise ConfigError(f"model.{exc.key}", f"unknown model parameter; known: "
+                          f"{', '.join(sorted(exc.known))}") from None
     except (TypeError, ValueError) as exc:
         raise ConfigError("model", str(exc)) from None

@@ -92,14 +92,9 @@ _NOT_CLIENT_SETTINGS = frozenset(("client",))
 
 def require_confluent():
     """The ``confluent_kafka`` module, or a `ConfigError` naming the extra that installs it."""
-    try:
-        import confluent_kafka
-    except ImportError:
-        raise ConfigError(
-            "kafka.client",
-            "'confluent' needs the confluent-kafka package: pip install 'online-lr[confluent]'",
-        ) from None
-    return confluent_kafka
+    from consumers.extras import require
+
+    return require("confluent_kafka", "kafka.client", "'confluent'")
 
 
 def librdkafka_config(client_kwargs: Mapping[str, Any], role: str) -> dict[str, Any]:
@@ -114,6 +109,9 @@ def librdkafka_config(client_kwargs: Mapping[str, Any], role: str) -> dict[str, 
     config: dict[str, Any] = {}
     for name, value in client_kwargs.items():
         if name in _NOT_CLIENT_SETTINGS or value is None:
+            continue
+        if name == "extra":  # kafka.extra: librdkafka properties, passed through as they are
+            config.update(value)
             continue
         if name not in LIBRDKAFKA_NAMES:
             raise ConfigError(f"kafka.{name}", "has no equivalent in confluent-kafka "

@@ -53,7 +53,7 @@ from consumers.confluent_client import (
     require_confluent,
 )
 from consumers.errors import BrokerUnavailableError, NonRetriableKafkaError
-from consumers.kafka_source import partition_key
+from consumers.kafka_source import partition_key, total_lag
 from consumers.liveness import Liveness
 from consumers.records import Message
 
@@ -108,6 +108,7 @@ class ConfluentSource:
         offsets: Mapping[str, int] | None = None,
         start_from: str = "earliest",
         idle_timeout: float | None = None,
+        stop_at_end: bool = False,
         broker_timeout: float = 60.0,
         max_poll_records: int = 500,
         group_instance_id: str | None = None,
@@ -121,6 +122,7 @@ class ConfluentSource:
         self.group = group
         self.start_from = start_from
         self.idle_timeout = idle_timeout
+        self.stop_at_end = stop_at_end
         self.broker_timeout = broker_timeout
         self.on_revoke = on_revoke
         self.end_reason: str | None = None
@@ -320,16 +322,11 @@ class ConfluentSource:
 
     def _nothing(self) -> list[Message] | None:
         assigned = self._assigned
-        if not assigned:  # joining the group, or rejoining after a rebalance / an outage
-            self._live.nothing_assigned()
-            return []
         self._take_positions(assigned)
-        if self._live.probe_due():
-            self._probe(assigned)
-        if self._live.idle():
-            self.end_reason = "idle"
-            return None
-        return []
+        self.end_reason = self._live.nothing_received(
+            bool(assigned), lambda: self._probe(assigned),
+            (lambda: self._at_end(assigned)) if self.stop_at_end else None)
+        return None if self.end_reason else []
 
     def _take_positions(self, partitions) -> None:
         """Move ``partitions`` to the consumer's positions (where those are valid and further).
@@ -349,6 +346,21 @@ class ConfluentSource:
                 key = partition_key(tp.topic, tp.partition)
                 if tp.offset >= 0 and tp.offset > self._offsets.get(key, -1):
                     self._offsets[key] = tp.offset
+
+    def _at_end(self, assigned) -> bool:
+        """Whether every partition of ``assigned`` has been read up to its high-water mark
+        (an empty partition, low = high, is at its end before any read)."""
+        for tp in assigned:
+            try:
+                low, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            except (self._ck.KafkaException, RuntimeError):
+                return False
+            if high is None or high < 0:
+                return False
+            position = self._offsets.get(partition_key(tp.topic, tp.partition))
+            if high > low and (position is None or position < high):
+                return False
+        return True
 
     def _probe(self, assigned) -> None:
         """Is the broker there? A bounded watermark request (see `consumers.liveness`)."""
@@ -372,20 +384,23 @@ class ConfluentSource:
     def describe(self) -> dict:
         return {"kind": self.kind, "topic": self.topic, "group": self.group}
 
-    def lag(self) -> int | None:
-        """Messages behind the partitions' high-water marks (as of the last fetch)."""
-        total, known = 0, False
+    def partition_lags(self) -> dict[tuple[str, int], int]:
+        """Messages behind the high-water mark (as of the last fetch) of each assigned
+        partition whose position and high-water mark are known."""
+        lags = {}
         for tp in self._assigned:
             key = partition_key(tp.topic, tp.partition)
             try:
                 _, high = self.consumer.get_watermark_offsets(tp, cached=True)
             except (self._ck.KafkaException, RuntimeError):  # RuntimeError: closed
                 continue
-            if high is None or high < 0 or key not in self._offsets:
-                continue
-            total += max(0, high - self._offsets[key])
-            known = True
-        return total if known else None
+            if high is not None and high >= 0 and key in self._offsets:
+                lags[(tp.topic, tp.partition)] = max(0, high - self._offsets[key])
+        return lags
+
+    def lag(self) -> int | None:
+        """The sum of `partition_lags`; ``None`` if none is known."""
+        return total_lag(self.partition_lags())
 
     def commit(self, offsets: Mapping[str, int]) -> None:
         """Commit ``offsets`` to the group (for lag tools); failures are logged, not raised.

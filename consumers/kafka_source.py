@@ -25,11 +25,12 @@ Contract (what makes ``kill -9`` + restart learn exactly what an uninterrupted r
   records is learned): this worker commits only offsets it has checkpointed, so a committed
   offset past the checkpoint's was learned by a peer, and the partition resumes there.
 
-Liveness: `poll` returns ``[]`` while nothing is available, ``None`` once ``idle_timeout``
-seconds passed without a message *while the broker answered*, and raises
-`BrokerUnavailableError` once the broker has been unreachable (or no partition was assigned)
-for ``broker_timeout`` seconds. Reachability is probed with a bounded ``end_offsets`` request
-at most once a second while idle; the same answer gives the lag.
+Liveness (the state machine of `consumers.liveness`): `poll` returns ``[]`` while nothing is
+available, ``None`` once ``idle_timeout`` seconds passed without a message *while the broker
+answered* (or, with ``stop_at_end``, once every assigned partition is read to its high-water
+mark), and raises `BrokerUnavailableError` once the broker has been unreachable (or no
+partition was assigned) for ``broker_timeout`` seconds. Reachability is probed with a bounded
+``end_offsets`` request at most once a second while idle; the same answer gives the lag.
 
 Client errors are classified (`is_connection_error`): only those kafka-python marks retriable
 (connections, timeouts, leader moves) are waited out. Any other - a batch compressed with a
@@ -46,7 +47,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from consumers.errors import BrokerUnavailableError, NonRetriableKafkaError
+from consumers.errors import BrokerUnavailableError, ConfigError, NonRetriableKafkaError
+from consumers.liveness import Liveness
 from consumers.records import Message
 
 __all__ = [
@@ -56,17 +58,25 @@ __all__ = [
     "instance_id_for",
     "is_connection_error",
     "partition_key",
+    "total_lag",
     "what_to_do",
 ]
 
 logger = logging.getLogger(__name__)
 
-_PROBE_EVERY_S = 1.0
-
 
 def partition_key(topic: str, partition: int) -> str:
     """The checkpoint's name of a partition: ``"topic:partition"``."""
     return f"{topic}:{partition}"
+
+
+def total_lag(partition_lags: Mapping[tuple[str, int], int]) -> int | None:
+    """The lag of a source: the sum of its partitions', ``None`` if none is known.
+
+    >>> total_lag({("t", 0): 3, ("t", 1): 0}), total_lag({})
+    (3, None)
+    """
+    return sum(partition_lags.values()) if partition_lags else None
 
 
 def instance_id_for(checkpoint_path: str) -> str:
@@ -84,11 +94,23 @@ def instance_id_for(checkpoint_path: str) -> str:
 
 
 def client_config(client_cls: type, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """The subset of ``kwargs`` that ``client_cls`` (consumer, producer, admin) accepts."""
-    accepted = getattr(client_cls, "DEFAULT_CONFIG", None)
-    if accepted is None:  # pragma: no cover - every kafka-python client has one
-        return dict(kwargs)
-    return {k: v for k, v in kwargs.items() if k in accepted}
+    """The subset of ``kwargs`` that ``client_cls`` (consumer, producer, admin) accepts.
+
+    ``kwargs["extra"]`` (``kafka.extra``) is merged in; a name there that no kafka-python
+    client accepts is refused.
+    """
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+
+    extra = kwargs.get("extra") or {}
+    known = set().union(*(c.DEFAULT_CONFIG for c in (KafkaConsumer, KafkaProducer,
+                                                      KafkaAdminClient)))
+    for key in extra:
+        if key not in known:
+            raise ConfigError(f"kafka.extra.{key}", "is not a kafka-python setting (a keyword "
+                                                    "of KafkaConsumer, KafkaProducer or "
+                                                    "KafkaAdminClient)")
+    accepted = client_cls.DEFAULT_CONFIG
+    return {k: v for k, v in {**kwargs, **extra}.items() if k in accepted}
 
 
 #: The package behind each codec kafka-python may lack (gzip is in the standard library); each
@@ -168,6 +190,10 @@ class KafkaSource:
     idle_timeout
         Seconds without messages (broker reachable) after which `poll` returns ``None``;
         ``None`` never ends.
+    stop_at_end
+        `poll` returns ``None`` once every assigned partition has been read up to its
+        high-water mark (``end_reason`` ``"end of partitions"``): a topic read to its end, for
+        batch jobs and tests, without waiting out an idle timeout.
     broker_timeout
         Seconds the broker may stay unreachable before `poll` raises.
     on_revoke
@@ -185,6 +211,7 @@ class KafkaSource:
         offsets: Mapping[str, int] | None = None,
         start_from: str = "earliest",
         idle_timeout: float | None = None,
+        stop_at_end: bool = False,
         broker_timeout: float = 60.0,
         max_poll_records: int = 500,
         group_instance_id: str | None = None,
@@ -200,6 +227,7 @@ class KafkaSource:
         self.group = group
         self.start_from = start_from
         self.idle_timeout = idle_timeout
+        self.stop_at_end = stop_at_end
         self.broker_timeout = broker_timeout
         self.on_revoke = on_revoke
         self.end_reason: str | None = None
@@ -207,15 +235,10 @@ class KafkaSource:
         self.lock = threading.RLock()
         self._offsets: dict[str, int] = dict(offsets or {})
         self._to_reconcile: set = set()  # assigned partitions held by the checkpoint
-        self._clock = clock
         self._listener_error: BaseException | None = None
         self._end_offsets: dict[str, int] = {}
-        now = clock()
-        self._unassigned_since: float | None = now
-        self._quiet_since: float | None = None  # idle clock: set once partitions are assigned
-        self._outage_since: float | None = None
-        self._last_ok = now  # last time the broker answered (a message, a probe)
-        self._last_probe = -float("inf")
+        self._live = Liveness(topic, group, idle_timeout=idle_timeout,
+                              broker_timeout=broker_timeout, clock=clock)
         config = client_config(KafkaConsumer, client_kwargs)
         config.update(
             group_id=group,
@@ -308,7 +331,7 @@ class KafkaSource:
                 raise self._non_retriable(exc, self._where_fetching()) from exc
             logger.warning("poll failed: %s", exc)
             batches = {}
-            self._probe_failed(self._clock(), exc)
+            self._live.probed(str(exc))
         if self._listener_error is not None:
             exc, self._listener_error = self._listener_error, None
             raise exc
@@ -320,12 +343,10 @@ class KafkaSource:
             for tp, records in self._unseen(batches).items()
             for r in records
         ]
-        now = self._clock()
         if messages:
-            self._quiet_since = now
-            self._recovered()
+            self._live.received()
             return messages
-        return self._nothing(now)
+        return self._nothing()
 
     def _reconcile(self) -> None:
         """Move assigned partitions to the group's committed offset where a peer advanced them.
@@ -380,59 +401,40 @@ class KafkaSource:
             out[tp] = records
         return out
 
-    def _nothing(self, now: float) -> list[Message] | None:
+    def _nothing(self) -> list[Message] | None:
         assigned = self.consumer.assignment()
-        if not assigned:  # joining the group, or rejoining after a rebalance / an outage
-            self._quiet_since = None
-            if self._unassigned_since is None:
-                self._unassigned_since = now
-            if now - self._unassigned_since > self.broker_timeout:
-                raise BrokerUnavailableError(
-                    f"no partition of topic {self.topic!r} was assigned to group {self.group!r} "
-                    f"within {self.broker_timeout:g}s (broker_timeout): is the broker reachable "
-                    "and does the topic exist?"
-                )
-            return []
-        self._unassigned_since = None
-        if self._quiet_since is None:
-            self._quiet_since = now
-        idle_due = (
-            self.idle_timeout is not None and now - self._quiet_since >= self.idle_timeout
-        )
-        if idle_due or now - self._last_probe >= _PROBE_EVERY_S:
-            self._probe(assigned, now)
-        if self._outage_since is not None:
-            return []
-        if self.idle_timeout is not None and now - self._quiet_since >= self.idle_timeout:
-            self.end_reason = "idle"
-            return None
-        return []
+        self.end_reason = self._live.nothing_received(
+            bool(assigned), lambda: self._probe(assigned),
+            (lambda: self._at_end(assigned)) if self.stop_at_end else None)
+        return None if self.end_reason else []
 
-    def _probe(self, assigned, now: float) -> None:
+    def _at_end(self, assigned) -> bool:
+        """Whether every partition of ``assigned`` has been read up to its high-water mark."""
         from kafka.errors import KafkaError
 
-        self._last_probe = now
+        for tp in assigned:
+            high = self._high_water(tp)
+            try:
+                if high is None or self.consumer.position(tp, timeout_ms=1000) < high:
+                    return False
+            except KafkaError:
+                return False
+        return True
+
+    def _probe(self, assigned) -> None:
+        """Is the broker there? A bounded ``end_offsets`` request (see `consumers.liveness`)."""
+        from kafka.errors import KafkaError
+
         timeout_ms = int(min(2.0, self.broker_timeout) * 1000)
         try:
             ends = self.consumer.end_offsets(list(assigned), timeout_ms=timeout_ms)
         except KafkaError as exc:
             if not is_connection_error(exc):
                 raise self._non_retriable(exc, f"the end offsets of topic {self.topic!r}") from exc
-            self._probe_failed(self._clock(), exc)
+            self._live.probed(str(exc))
             return
         self._end_offsets = {partition_key(tp.topic, tp.partition): off for tp, off in ends.items()}
-        self._recovered()
-
-    def _probe_failed(self, now: float, exc: BaseException) -> None:
-        if self._outage_since is None:
-            self._outage_since = self._last_ok  # the outage began after the last answer
-            logger.warning("broker unreachable (%s); waiting up to %gs", exc, self.broker_timeout)
-        self._quiet_since = None  # an outage is not idleness: the idle clock restarts after it
-        if now - self._outage_since > self.broker_timeout:
-            raise BrokerUnavailableError(
-                f"Kafka broker unreachable for {now - self._outage_since:.0f}s "
-                f"(broker_timeout {self.broker_timeout:g}s): {exc}"
-            )
+        self._live.probed(None)
 
     def _non_retriable(self, exc: BaseException, where: str) -> NonRetriableKafkaError:
         from kafka.errors import KafkaError  # its str() names the class already
@@ -462,13 +464,6 @@ class KafkaSource:
             return f"topic {self.topic!r} (one of: {', '.join(unread)})"
         return f"topic {self.topic!r}"
 
-    def _recovered(self) -> None:
-        self._last_ok = self._clock()
-        if self._outage_since is not None:
-            logger.warning("broker reachable again after %.1fs", self._clock() - self._outage_since)
-            self._outage_since = None
-            self._quiet_since = self._clock()
-
     def advance(self, messages: list[Message]) -> None:
         """Mark ``messages`` (the last poll's) as processed: each partition moves past them."""
         # The last offset of each partition, then one key each: a batch is hundreds of messages.
@@ -484,19 +479,27 @@ class KafkaSource:
     def describe(self) -> dict:
         return {"kind": self.kind, "topic": self.topic, "group": self.group}
 
-    def lag(self) -> int | None:
-        """Messages behind the partitions' high-water marks (from the last fetch or probe)."""
-        total, known = 0, False
+    def partition_lags(self) -> dict[tuple[str, int], int]:
+        """Messages behind the high-water mark (last fetch or probe) of each assigned partition
+        whose position and high-water mark are known."""
+        lags = {}
         for tp in self.consumer.assignment():
             key = partition_key(tp.topic, tp.partition)
-            high = self.consumer.highwater(tp)
-            if high is None:
-                high = self._end_offsets.get(key)
-            if high is None or key not in self._offsets:
-                continue
-            total += max(0, high - self._offsets[key])
-            known = True
-        return total if known else None
+            high = self._high_water(tp)
+            if high is not None and key in self._offsets:
+                lags[(tp.topic, tp.partition)] = max(0, high - self._offsets[key])
+        return lags
+
+    def lag(self) -> int | None:
+        """The sum of `partition_lags`; ``None`` if none is known."""
+        return total_lag(self.partition_lags())
+
+    def _high_water(self, tp) -> int | None:
+        """The high-water mark of ``tp`` from the last fetch, else from the last probe."""
+        high = self.consumer.highwater(tp)
+        if high is None:
+            high = self._end_offsets.get(partition_key(tp.topic, tp.partition))
+        return high
 
     def commit(self, offsets: Mapping[str, int]) -> None:
         """Commit ``offsets`` to the group (for lag tools); failures are logged, not raised."""

@@ -25,6 +25,10 @@ Prometheus scrapes, under the runner's lock, so the hot loop pays nothing for th
                                                                 field (encoder's life, resumes
                                                                 included)
 =====================================================  =======  ================================
+
+and prometheus-client's standard collectors: ``process_*`` (CPU, memory, open files; Linux),
+``python_info`` and ``python_gc_*``. ``host`` is ``127.0.0.1`` by default (``--metrics-host
+0.0.0.0`` for a scraper in another container or pod).
 """
 
 from __future__ import annotations
@@ -32,33 +36,12 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
-from consumers.records import BadRecord, Message
-
-__all__ = ["CountingDeadLetters", "MetricsServer", "RunnerCollector"]
+__all__ = ["MetricsServer", "RunnerCollector"]
 
 PREFIX = "online_lr"
-
-
-class CountingDeadLetters:
-    """A dead-letter handler that counts refused messages by reason, then delegates."""
-
-    def __init__(self, inner: Any):
-        self.inner = inner
-        self.by_reason: Counter[str] = Counter()
-
-    def add(self, items: Sequence[tuple[Message, BadRecord]]) -> None:
-        self.by_reason.update(str(r.reason) for _, r in items)
-        self.inner.add(items)
-
-    def flush(self) -> None:
-        self.inner.flush()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 class RunnerCollector:
@@ -67,17 +50,14 @@ class RunnerCollector:
     Parameters
     ----------
     runner
-        The running loop (model, counters, source, store).
-    dead_letters
-        The `CountingDeadLetters` the runner was given (``None``: no reason breakdown).
+        The running loop (model, counters, source, store); refused messages are counted by
+        reason in its counters (``bad_by_reason``), lag by its source (``partition_lags``).
     mixer
         The `consumers.mixing.ParameterMixer`, if parameter mixing is on.
     """
 
-    def __init__(self, runner: Any, dead_letters: CountingDeadLetters | None = None,
-                 mixer: Any = None):
+    def __init__(self, runner: Any, mixer: Any = None):
         self.runner = runner
-        self.dead_letters = dead_letters
         self.mixer = mixer
 
     def describe(self) -> list:
@@ -98,7 +78,7 @@ class RunnerCollector:
                 "learning_rate": float(model.learning_rate_now),
                 "model_updates": float(model.n_updates),
             }
-            reasons = dict(self.dead_letters.by_reason) if self.dead_letters else {}
+            reasons = {str(reason): n for reason, n in c.bad_by_reason.items()}
             missing = r.encoder.missing_counts()
         for name, value in (("messages_consumed", c.messages), ("messages_learned", c.learned),
                             ("messages_predicted", c.predicted_only),
@@ -133,15 +113,10 @@ class RunnerCollector:
 
         family = GaugeMetricFamily(f"{PREFIX}_partition_lag", "messages behind the high-water",
                                    labels=["topic", "partition"])
-        consumer = getattr(self.runner.source, "consumer", None)
-        if consumer is None:
-            return family
-        offsets = self.runner.source.offsets()
-        for tp in sorted(consumer.assignment()):
-            high = consumer.highwater(tp)
-            position = offsets.get(f"{tp.topic}:{tp.partition}")
-            if high is not None and position is not None:
-                family.add_metric([tp.topic, str(tp.partition)], max(0, high - position))
+        partition_lags = getattr(self.runner.source, "partition_lags", None)  # Kafka sources
+        if partition_lags is not None:
+            for (topic, partition), lag in sorted(partition_lags().items()):
+                family.add_metric([topic, str(partition)], lag)
         return family
 
     def _checkpoint_age(self) -> float | None:
@@ -159,12 +134,21 @@ class MetricsServer:
     """
 
     def __init__(self, collector: RunnerCollector, port: int, host: str = "127.0.0.1"):
-        from prometheus_client import CollectorRegistry, start_http_server
+        from prometheus_client import (
+            GC_COLLECTOR,
+            PLATFORM_COLLECTOR,
+            PROCESS_COLLECTOR,
+            CollectorRegistry,
+            start_http_server,
+        )
 
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(collector)
+        # The standard process_* and python_* metrics every Prometheus client library serves.
+        for standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            self.registry.register(standard)
         self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
-        self.host = host
+        self.host: str = self._server.server_address[0]
 
     @property
     def port(self) -> int:

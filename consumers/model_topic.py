@@ -31,37 +31,10 @@ logger = logging.getLogger(__name__)
 def ensure_model_topic(client_kwargs: Mapping[str, Any], topic: str,
                        timeout: float = 30.0) -> bool:
     """Create ``topic`` (1 partition, compacted) unless it exists; True if created."""
-    from consumers.clients import uses_confluent
+    from consumers.topics import ensure_topic
 
-    if uses_confluent(client_kwargs):
-        from consumers import confluent_producer
-
-        return confluent_producer.ensure_topic(client_kwargs, topic, 1, None, timeout,
-                                               config={"cleanup.policy": "compact"})
-    from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import KafkaError, TopicAlreadyExistsError
-
-    from consumers.kafka_source import client_config
-
-    config = client_config(KafkaAdminClient, client_kwargs)
-    config.setdefault("bootstrap_timeout_ms", int(timeout * 1000))
-    try:
-        admin = KafkaAdminClient(**config)
-    except KafkaError as exc:
-        raise BrokerUnavailableError(f"cannot reach Kafka to create {topic!r}: {exc}") from None
-    try:
-        if topic in admin.list_topics():
-            return False
-        admin.create_topics(
-            [NewTopic(topic, 1, -1, topic_configs={"cleanup.policy": "compact"})],
-            timeout_ms=int(timeout * 1000), wait_for_metadata=True,
-        )
-        logger.info("created compacted model topic %r", topic)
-        return True
-    except TopicAlreadyExistsError:
-        return False
-    finally:
-        admin.close()
+    return ensure_topic(client_kwargs, topic, 1, None, timeout,
+                        config={"cleanup.policy": "compact"})
 
 
 def _decode(value: bytes | None) -> ModelSnapshot | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["DivergenceError"]
+__all__ = ["DivergenceError", "UnknownParameterError"]
 
 
 class DivergenceError(ValueError):
@@ -24,3 +24,21 @@ class DivergenceError(ValueError):
         super().__init__(message)
         self.row = row
         self.predictions = predictions
+
+
+class UnknownParameterError(ValueError):
+    """A model configuration names a parameter the model does not have.
+
+    Attributes
+    ----------
+    key
+        The unknown parameter's name.
+    known
+        The parameters the model has.
+
+    """
+
+    def __init__(self, key: str, known: list[str]):
+        super().__init__(f"unknown model parameter {key!r}; known: {', '.join(known)}")
+        self.key = key
+        self.known = known

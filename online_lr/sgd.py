@@ -974,7 +974,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         >>> SGDRegressor.from_config({"learning_rat": 0.1})
         Traceback (most recent call last):
         ...
-        ValueError: unknown model parameter 'learning_rat'; known: ...
+        online_lr.exceptions.UnknownParameterError: unknown model parameter 'learning_rat'; ...
 
         """
         if not isinstance(config, Mapping):
@@ -983,7 +983,9 @@ class SGDRegressor(base.MiniBatchRegressor):
         params = {}
         for key, value in config.items():
             if key not in known:
-                raise ValueError(f"unknown model parameter {key!r}; known: {', '.join(known)}")
+                from online_lr.exceptions import UnknownParameterError
+
+                raise UnknownParameterError(key, known)
             if key in ("learning_rate", "intercept_lr"):
                 value = schedules.as_schedule(value, key)
             elif key == "loss" and value is not None:

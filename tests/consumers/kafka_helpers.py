@@ -10,7 +10,7 @@ import numpy as np
 import orjson
 
 from consumers.checkpoint import read_checkpoint
-from consumers.cli import ensure_topic
+from consumers.topics import ensure_topic
 from online_lr import SGDRegressor
 
 #: The client library ``online-lr consume`` runs with in the current test (set by the

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 from kafka_helpers import model_of, name, write_jsonl
 
-from consumers.cli import ensure_topic, main
+from consumers.cli import main
 from consumers.errors import EXIT_KAFKA_NON_RETRIABLE
 from consumers.kafka_source import CODEC_PACKAGES
+from consumers.topics import ensure_topic
 
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_CONFIG = str(REPO / "configs" / "kafka.yaml")
@@ -99,7 +100,7 @@ def chunked(values: list[bytes], size: int) -> list[list[bytes]]:
 def consume(bootstrap: str, topic: str, group: str, ckpt: Path, *extra: str) -> int:
     return main(["consume", "-q", "--bootstrap-servers", bootstrap, "--topic", topic,
                  "--group", group, "--checkpoint", str(ckpt), "--ignore", "id",
-                 "--idle-timeout", "5", "--broker-timeout", "30", *extra])
+                 "--stop-at-end", "--idle-timeout", "30", "--broker-timeout", "30", *extra])
 
 
 def consume_without(modules: list[str], bootstrap: str, topic: str, group: str,

@@ -157,3 +157,93 @@ def test_bundled_prefix_refuses_unknown_names():
     with pytest.raises(ConfigError) as info:
         config.resolve_data_path("bundled:nope.csv")
     assert info.value.field == "file.path"
+
+
+def test_precedence_defaults_then_file_then_environment_then_flags(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("run: {batch_size: 10, log_every_seconds: 5}\n"
+                    "stream: {group: from-file, topic: from-file}\n")
+    env = {"ONLINE_LR_STREAM__GROUP": "from-env", "ONLINE_LR_RUN__BATCH_SIZE": "20",
+           "ONLINE_LR_KAFKA__BOOTSTRAP_SERVERS": "[a:1, b:2]", "ONLINE_LR_MODEL__L2": "1e-3",
+           "ONLINE_LR_MODEL__LEARNING_RATE__TYPE": "Constant",
+           "ONLINE_LR_KAFKA_CACHE": "/not/a/setting"}
+    s = load_settings("kafka", path, {"run.batch_size": 30}, environ=env)
+    assert s.run.batch_size == 30  # flag over environment
+    assert s.stream.group == "from-env"  # environment over file
+    assert s.stream.topic == "from-file" and s.run.log_every_seconds == 5.0  # file over default
+    assert s.run.checkpoint_every_seconds == 30.0  # default
+    assert s.kafka.bootstrap_servers == ("a:1", "b:2")
+    assert s.model == {"l2": 0.001, "learning_rate": {"type": "Constant"}}
+
+
+def test_a_bad_environment_setting_is_refused_naming_the_variable():
+    with pytest.raises(ConfigError) as info:
+        load_settings("kafka", None, environ={"ONLINE_LR_RUN__BATCH_SIZE": "ten"})
+    assert info.value.field == "run.batch_size"
+    with pytest.raises(ConfigError) as info:
+        load_settings("kafka", None, environ={"ONLINE_LR___BATCH_SIZE": "1"})
+    assert info.value.field == "ONLINE_LR___BATCH_SIZE"
+
+
+def test_the_cli_reads_the_environment_under_its_flags(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ONLINE_LR_FIELDS__TARGET", "not_a_column")
+    assert main(["replay", "-q", "--checkpoint", str(tmp_path / "c.json")]) == 2
+    assert "not_a_column" in capsys.readouterr().err
+    assert main(["replay", "-q", "--target", "five_thirty_eight"]) == 0
+
+
+def test_kafka_extra_passes_any_client_setting_to_both_clients():
+    from kafka import KafkaConsumer, KafkaProducer
+
+    from consumers.confluent_client import librdkafka_config
+    from consumers.kafka_source import client_config
+
+    s = validate({"kafka": {"extra": {"fetch_max_bytes": 1 << 20, "linger_ms": 5,
+                                      "max_partition_fetch_bytes": 1 << 21}}})
+    kw = s.kafka.client_kwargs()
+    consumer = client_config(KafkaConsumer, kw)
+    assert consumer["fetch_max_bytes"] == 1 << 20 and "linger_ms" not in consumer
+    assert consumer["max_partition_fetch_bytes"] == 1 << 21
+    assert client_config(KafkaProducer, kw)["linger_ms"] == 5
+    s = validate({"kafka": {"client": "confluent", "extra": {"fetch.max.bytes": 1000}}})
+    assert librdkafka_config(s.kafka.client_kwargs(), "consumer")["fetch.max.bytes"] == 1000
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ({"sasl.password": SECRET}, "looks like a secret"),
+        ({"ssl.keystore.password": SECRET}, "looks like a secret"),
+        ({"sasl.oauthbearer.client.secret": SECRET}, "looks like a secret"),
+        ({"sasl.jaas.config": SECRET}, "looks like a secret"),
+        ({"bootstrap.servers": "x:1"}, "kafka.bootstrap_servers"),
+        ({"request_timeout_ms": 5}, "kafka.request_timeout_ms"),
+        ({"enable_auto_commit": True}, "the checkpoint"),
+        ({"group.id": "g"}, "stream.group"),
+        ({"fetch_max_bytes": None}, "a mapping of names"),
+        ({"nested": {"a": 1}}, "a mapping of names"),
+    ],
+)
+def test_kafka_extra_refuses_secrets_owned_and_malformed_settings(extra, says):
+    with pytest.raises(ConfigError) as info:
+        validate({"kafka": {"extra": extra}})
+    assert info.value.field.startswith("kafka.extra") and says in str(info.value)
+    assert SECRET not in str(info.value)
+
+
+def test_kafka_extra_names_unknown_to_kafka_python_are_refused_when_the_client_is_built():
+    from kafka import KafkaConsumer
+
+    from consumers.kafka_source import client_config
+
+    kw = validate({"kafka": {"extra": {"fetch_max_byte": 1}}}).kafka.client_kwargs()
+    with pytest.raises(ConfigError) as info:
+        client_config(KafkaConsumer, kw)
+    assert info.value.field == "kafka.extra.fetch_max_byte"
+
+
+def test_oauthbearer_is_refused_at_config_time_with_what_to_use_instead():
+    with pytest.raises(ConfigError) as info:
+        validate({"kafka": {"security_protocol": "SASL_SSL", "sasl_mechanism": "OAUTHBEARER"}})
+    assert info.value.field == "kafka.sasl_mechanism"
+    assert "token provider" in str(info.value) and "SCRAM-SHA-512" in str(info.value)

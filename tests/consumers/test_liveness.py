@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from consumers.errors import BrokerUnavailableError
-from consumers.liveness import Liveness
+from consumers.liveness import Liveness, LivenessState
 
 
 class Clock:
@@ -70,3 +70,65 @@ def test_an_outage_past_the_broker_timeout_gives_up():
     with pytest.raises(BrokerUnavailableError, match="unreachable for 10s.*: down"):
         live.probed("down")
     assert not live.idle()
+
+
+def test_the_states_and_their_transitions_are_named():
+    live, clock = make(idle=5.0, broker=10.0)
+    assert live.state is LivenessState.JOINING and live.since == 0.0
+    clock.now = 1.0
+    live.probe_due()  # partitions assigned
+    assert (live.state, live.since) == (LivenessState.RECEIVING, 1.0)
+    clock.now = 2.0
+    live.probed("down")
+    assert (live.state, live.since) == (LivenessState.OUTAGE, 0.0)  # since the last answer
+    live.nothing_assigned()  # a rebalance during the outage
+    assert (live.state, live.since) == (LivenessState.JOINING, 2.0)
+    clock.now = 3.0
+    live.received()
+    assert (live.state, live.since) == (LivenessState.RECEIVING, 3.0)
+    clock.now = 8.0
+    assert live.idle() and live.state is LivenessState.IDLE
+    clock.now = 9.0
+    live.received()  # a late message: no longer idle
+    assert live.state is LivenessState.RECEIVING and not live.idle()
+
+
+def test_an_outage_during_a_rejoin_is_measured_from_the_last_answer():
+    live, clock = make(idle=None, broker=10.0)
+    clock.now = 1.0
+    live.received()
+    clock.now = 2.0
+    live.nothing_assigned()
+    clock.now = 5.0
+    live.probe_due()
+    clock.now = 11.0
+    live.probed("down")  # 10 s after the last answer, t=1
+    clock.now = 11.5
+    with pytest.raises(BrokerUnavailableError, match="unreachable for 10s"):
+        live.probed("down")
+
+
+def test_nothing_received_waits_probes_and_names_why_the_source_is_done():
+    live, clock = make(idle=5.0, broker=10.0)
+    probes: list[float] = []
+
+    def probe(error=None):
+        probes.append(clock.now)
+        live.probed(error)
+
+    assert live.nothing_received(False, probe) is None and probes == []  # joining: no probe
+    clock.now = 1.0
+    assert live.nothing_received(True, probe) is None and probes == [1.0]
+    clock.now = 1.5
+    assert live.nothing_received(True, probe, at_end=lambda: False) is None
+    assert probes == [1.0]  # at most one probe a second
+    assert live.nothing_received(True, probe, at_end=lambda: True) == "end of partitions"
+    clock.now = 6.0
+    assert live.nothing_received(True, probe) == "idle" and probes == [1.0, 6.0]
+
+
+def test_an_outage_is_never_the_end_of_the_partitions():
+    live, clock = make(idle=None, broker=10.0)
+    clock.now = 1.0
+    assert live.nothing_received(True, lambda: live.probed("down"), at_end=lambda: True) is None
+    assert live.state is LivenessState.OUTAGE

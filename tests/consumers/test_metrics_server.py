@@ -66,6 +66,7 @@ def test_metrics_are_served_during_a_consume(kafka_bootstrap, tmp_path):
         run.join(timeout=60)
     assert codes == [0]
     assert seen["online_lr_messages_consumed_total"] == len(values)
+    assert "process_cpu_seconds_total" in seen  # the standard collectors too
     assert seen["online_lr_messages_learned_total"] == n_good
     assert seen["online_lr_messages_predicted_total"] == 0
     assert seen['online_lr_messages_dead_lettered_total{reason="invalid_json"}'] == 2
@@ -95,3 +96,28 @@ def test_prometheus_client_is_not_imported_without_a_port():
             "print('prometheus_client' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_endpoint_serves_the_standard_process_and_python_metrics_on_the_host_given():
+    from consumers.cli import build_parser
+    from consumers.metrics_server import MetricsServer
+
+    args = build_parser().parse_args(["consume", "--metrics-port", "0", "--metrics-host",
+                                      "0.0.0.0"])
+    assert vars(args)["run.metrics_host"] == "0.0.0.0"
+
+    class Nothing:
+        def describe(self):
+            return []
+
+        def collect(self):
+            return iter(())
+
+    server = MetricsServer(Nothing(), 0, host="0.0.0.0")
+    try:
+        assert server.host == "0.0.0.0"  # as bound
+        seen = scrape(server.port)
+    finally:
+        server.close()
+    assert seen["process_cpu_seconds_total"] > 0 and seen["process_resident_memory_bytes"] > 0
+    assert any(key.startswith("python_info{") for key in seen)

@@ -25,12 +25,13 @@ import pytest
 from kafka_helpers import client_args, model_of, name, produce_values, read_topic
 
 from consumers.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
-from consumers.cli import ensure_topic, main
+from consumers.cli import main
 from consumers.confluent_client import librdkafka_config
 from consumers.errors import EXIT_BROKER, EXIT_CHECKPOINT
 from consumers.kafka_source import KafkaSource, client_config, partition_key
 from consumers.records import BadRecord, Message, Reason
 from consumers.sinks import KafkaOutputs, make_producer
+from consumers.topics import ensure_topic
 from online_lr import SGDRegressor
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,8 +65,8 @@ def replay(path: Path, ckpt: Path, *extra: str) -> SGDRegressor:
 
 def consume(bootstrap: str, topic: str, group: str, ckpt: Path, *extra: str) -> int:
     return main(["consume", "--bootstrap-servers", bootstrap, "--topic", topic, "--group", group,
-                 "--checkpoint", str(ckpt), "--idle-timeout", "2", "--broker-timeout", "20",
-                 *client_args(), *extra])
+                 "--checkpoint", str(ckpt), "--stop-at-end", "--idle-timeout", "30",
+                 "--broker-timeout", "20", *client_args(), *extra])
 
 
 def spawn(bootstrap: str, topic: str, group: str, ckpt: Path, log: Path,
@@ -117,7 +118,8 @@ def test_kill_9_twice_mid_stream_then_finish_equals_an_uninterrupted_run(
     topic, group, ckpt, log = name("kill2"), name("g"), tmp_path / "c.json", tmp_path / "err"
     produce_values(kafka_bootstrap, topic, [orjson.dumps(r) for r in data])
     key = f"{topic}:0"
-    args = ("-q", "--batch-size", "10", "--checkpoint-every", "50", "--idle-timeout", "2")
+    args = ("-q", "--batch-size", "10", "--checkpoint-every", "50", "--stop-at-end",
+            "--idle-timeout", "30")
     killed_at = []
     for after in (300, None):
         proc = spawn(kafka_bootstrap, topic, group, ckpt, log, *args)
@@ -518,7 +520,7 @@ def test_a_run_with_a_password_in_its_client_settings_writes_no_secret_anywhere(
     produce_values(kafka_bootstrap, topic, values)
     with caplog.at_level(logging.DEBUG):
         code = main(["consume", "-vv", "--config", str(config), "--topic", topic,
-                     "--group", name("g"), "--checkpoint", str(ckpt), "--idle-timeout", "2",
+                     "--group", name("g"), "--checkpoint", str(ckpt), "--stop-at-end",
                      "--dead-letter-topic", name("dlq"), *client_args()])
     out, err = capsys.readouterr()
     assert code == 0, err
