@@ -91,7 +91,7 @@ def limit_seconds(path: str) -> tuple[float, float]:
 def reader_seconds(path: str) -> tuple[float, float]:
     """(seconds, running MSE) of the columnar reader streaming ``path`` into learn_sequential."""
     from consumers.columnar import ColumnarReader
-    from consumers.schema import Schema
+    from consumers.columnar.numeric import Schema
 
     start = time.perf_counter()
     model = new_model()
@@ -112,7 +112,7 @@ def peak_mb():  # VmHWM: ru_maxrss would include the parent's peak (kept across 
 
 from consumers.columnar import ColumnarReader
 from consumers.config import build_model, load_settings
-from consumers.schema import Schema
+from consumers.columnar.numeric import Schema
 model = build_model(load_settings("replay", None, {"fields.target": "y"}).model)
 first = None
 with ColumnarReader(sys.argv[1], Schema(target="y")) as reader:

@@ -34,7 +34,7 @@ without decoding what came before: it seeks a plain file to the byte, reads gzip
 it without parsing, and skips whole Parquet row groups (and slices the first one it reads).
 
 >>> import os, tempfile
->>> from consumers.schema import Schema
+>>> from consumers.columnar.numeric import Schema
 >>> d = tempfile.mkdtemp(); p = os.path.join(d, "log.csv")
 >>> _ = open(p, "w").write("a,b,y\\n1,2,3\\n4,x,5\\n6,7,\\n")
 >>> with ColumnarReader(p, Schema(target="y")) as reader:
@@ -64,9 +64,9 @@ import numpy as np
 from consumers.columnar.arrow_decode import decode_arrow_batch
 from consumers.columnar.paths import COLUMNAR_FORMATS, STDIN, expand, format_of
 from consumers.columnar.text import ByteStream, CsvHeader, read_csv_header, record_blocks
-from consumers.decode import DEFAULT_MAX_BYTES, DecodedBatch, decode_batch
+from consumers.columnar.numeric import DecodedBatch, Schema, decode_batch
+from consumers.decode import DEFAULT_MAX_BYTES
 from consumers.records import BadRecord
-from consumers.schema import Schema
 
 if TYPE_CHECKING:
     import pyarrow as pa
