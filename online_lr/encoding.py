@@ -548,7 +548,9 @@ class FeatureEncoder(base.Transformer):
                 continue
             y = nan
             if target is not None:
-                y = _at(event, target, target_dotted)
+                y = event.get(target)
+                if y is None and target_dotted:
+                    y = _at(event, target, True)
                 if y is None:
                     y = nan
                 elif type(y) is not float or y - y != 0.0:
@@ -558,7 +560,9 @@ class FeatureEncoder(base.Transformer):
                         continue
             ts = nan
             if ts_field is not None:
-                raw = _at(event, ts_field, ts_dotted)
+                raw = event.get(ts_field)
+                if raw is None and ts_dotted:
+                    raw = _at(event, ts_field, True)
                 if raw is not None:
                     ts = times.get(raw) if type(raw) is str else None
                     if ts is None:
@@ -658,7 +662,8 @@ class FeatureEncoder(base.Transformer):
     def _walker(self, out: _Lists, grow: bool) -> Callable[[Mapping, _Node], Refusal | None]:
         """The function that appends an object's features to ``out``; its fast paths are cache
         hits, everything else goes through `_value`."""
-        add_index, add_value, add_seen = out.indices.append, out.values.append, out.seen.append
+        indices, values = out.indices, out.values
+        add_index, add_value, add_seen = indices.append, values.append, out.seen.append
         child, array, slow = self._child, self._array, self._value
         max_exact = _MAX_EXACT
 
@@ -710,6 +715,27 @@ class FeatureEncoder(base.Transformer):
                 elif t is list:
                     if node.ignored:
                         continue
+                    if not v:  # missing
+                        continue
+                    # the usual bag: strings with columns of their own (`_array` otherwise)
+                    cats = node.cats
+                    start = len(indices)
+                    for e in v:
+                        if type(e) is not str:
+                            break
+                        col = cats.get(e)
+                        if col is None or col < 0:
+                            break
+                        add_index(col)
+                        add_value(1.0)
+                    else:
+                        add_seen(node)
+                        n = len(v)
+                        if n > 1 and (indices[-1] == indices[-2] if n == 2 else
+                                      len(set(indices[start:])) < n):
+                            self._dup = True
+                        continue
+                    del indices[start:], values[start:]
                     refused = array(node, v, out, walk, grow)
                     if refused is not None:
                         return refused
