@@ -662,8 +662,7 @@ class FeatureEncoder(base.Transformer):
     def _walker(self, out: _Lists, grow: bool) -> Callable[[Mapping, _Node], Refusal | None]:
         """The function that appends an object's features to ``out``; its fast paths are cache
         hits, everything else goes through `_value`."""
-        indices, values = out.indices, out.values
-        add_index, add_value, add_seen = indices.append, values.append, out.seen.append
+        add_index, add_value, add_seen = out.indices.append, out.values.append, out.seen.append
         child, array, slow = self._child, self._array, self._value
         max_exact = _MAX_EXACT
 
@@ -715,27 +714,8 @@ class FeatureEncoder(base.Transformer):
                 elif t is list:
                     if node.ignored:
                         continue
-                    if not v:  # missing
+                    if not v:  # an empty array is missing
                         continue
-                    # the usual bag: strings with columns of their own (`_array` otherwise)
-                    cats = node.cats
-                    start = len(indices)
-                    for e in v:
-                        if type(e) is not str:
-                            break
-                        col = cats.get(e)
-                        if col is None or col < 0:
-                            break
-                        add_index(col)
-                        add_value(1.0)
-                    else:
-                        add_seen(node)
-                        n = len(v)
-                        if n > 1 and (indices[-1] == indices[-2] if n == 2 else
-                                      len(set(indices[start:])) < n):
-                            self._dup = True
-                        continue
-                    del indices[start:], values[start:]
                     refused = array(node, v, out, walk, grow)
                     if refused is not None:
                         return refused
