@@ -44,7 +44,11 @@ logger = logging.getLogger(__name__)
 
 
 class Source(Protocol):
-    """What the runner reads from (`FileSource`, `KafkaSource`)."""
+    """What the runner reads from (`ColumnarSource`, `KafkaSource`).
+
+    ``poll`` returns messages, or a sequence of them that carries them already decoded as
+    ``decoded`` (a `DecodedBatch`: `consumers.columnar.source.DecodedMessages`).
+    """
 
     kind: str
     end_reason: str | None
@@ -196,7 +200,7 @@ class Runner:
     schema
         Feature selection; fixed by the first valid message if it is not yet.
     source
-        A `FileSource` or `KafkaSource` positioned where ``model`` stopped.
+        A `ColumnarSource` or `KafkaSource` positioned where ``model`` stopped.
     store
         Where checkpoints go (``None``: no checkpoints).
     outputs, dead_letters
@@ -435,12 +439,14 @@ class Runner:
                 raise
 
     def _process(self, messages: list[Message]) -> None:
-        values = getattr(messages, "values", None)  # a batch may carry them (MessageBatch)
-        if values is None:
-            values = [m.value for m in messages]
-        batch = decode_batch(values, self.schema, self.max_message_bytes)
+        batch = getattr(messages, "decoded", None)  # a columnar source's batches come decoded
+        if batch is None:
+            values = getattr(messages, "values", None)  # a batch may carry them (MessageBatch)
+            if values is None:
+                values = [m.value for m in messages]
+            batch = decode_batch(values, self.schema, self.max_message_bytes)
         if self._first_fields is None and len(batch):
-            self._report_fields(values[int(batch.rows[0])])
+            self._report_fields(messages[int(batch.rows[0])].value)
         predictions, refused = self._learn(batch)
         ok = np.ones(len(batch), dtype=bool)
         for k, _ in refused:

@@ -262,7 +262,8 @@ class ColumnarReader:
         stream.skip_to(max(byte, header.end))
         for offset, block in record_blocks(stream, self.block_bytes, quoted=True):
             batch, malformed = _parse_csv_block(block, header, self._csv_types(header))
-            decoded = decode_arrow_batch(batch, self.schema, text=True)
+            decoded = decode_arrow_batch(batch, self.schema, text=True,
+                                         decimal_comma=header.delimiter != ",")
             if malformed:
                 decoded.bad += [(batch.num_rows + k, BadRecord(MALFORMED_ROW, m))
                                 for k, m in enumerate(malformed)]
