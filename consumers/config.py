@@ -305,7 +305,7 @@ BUILTIN: dict[str, dict] = {
         "fields": {"target": "five_thirty_eight", "features": None, "ignore": []},
         "file": {"path": BUNDLED_LOG, "format": "auto", "pace_field": None, "speed": 1.0},
         "model": {},
-        "run": {"batch_size": 65536, "checkpoint": None, "checkpoint_every_messages": 10000,
+        "run": {"batch_size": 65536, "checkpoint": None, "checkpoint_every_messages": 1000000,
                 "checkpoint_every_seconds": 30.0, "progress": None, "plot": None},
     },
     "kafka": {
