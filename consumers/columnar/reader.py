@@ -394,9 +394,13 @@ class ColumnarReader:
             present = set(parquet.schema_arrow.names)
             wanted = [*(self.schema.features or ()), self.schema.target, *self.extra_columns]
             columns = [c for c in dict.fromkeys(wanted) if c in present]
-        for batch in parquet.iter_batches(batch_size=self.batch_rows,
-                                          row_groups=range(first, len(group_rows)),
-                                          columns=columns, use_threads=False):
+        # One row group at a time: iter_batches over several keeps every group read allocated
+        # until it ends (the whole file, for a long replay).
+        batches = (batch for group in range(first, len(group_rows))
+                   for batch in parquet.iter_batches(batch_size=self.batch_rows,
+                                                     row_groups=[group], columns=columns,
+                                                     use_threads=False))
+        for batch in batches:
             if drop:
                 cut = min(drop, batch.num_rows)
                 batch, drop = batch.slice(cut), drop - cut
