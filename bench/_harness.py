@@ -27,6 +27,25 @@ _ENTRY = Path(PYTHON).with_name("online-lr")
 ONLINE_LR = [str(_ENTRY)] if _ENTRY.exists() else [PYTHON, "-m", "consumers"]
 
 
+#: The reference consumer: kafka-python reading ``n`` messages of a topic and ``json.loads``-ing
+#: each (argv: bootstrap address, topic, group, n), to run as ``python -c BARE_READER ...``.
+BARE_READER = """
+import json, sys, time
+from kafka import KafkaConsumer
+address, topic, group, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+c = KafkaConsumer(topic, bootstrap_servers=address, group_id=group,
+                  auto_offset_reset="earliest", enable_auto_commit=False)
+seen, deadline = 0, time.monotonic() + 600
+while seen < n and time.monotonic() < deadline:
+    for records in c.poll(timeout_ms=1000, max_records=min(500, n - seen)).values():
+        for r in records:
+            json.loads(r.value)
+            seen += 1
+c.close()
+assert seen == n, seen
+"""
+
+
 def load() -> str:
     """The 1-minute load average, to be printed with every table (the host may be shared)."""
     return os.getloadavg().__repr__() if hasattr(os, "getloadavg") else "n/a"
@@ -63,18 +82,34 @@ def json_lines(n: int, d: int, seed: int = 0, chunk: int = 100_000) -> Iterator[
         done += m
 
 
-def _produce_part(address: str, topic: str, n: int, d: int, seed: int) -> None:
+def produce_values(address: str, topic: str, chunks: Iterator[list[bytes]]) -> None:
+    """Send every value of ``chunks`` to ``topic`` (which must exist), in order."""
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=address, acks=1, linger_ms=50,
                              batch_size=1 << 20, max_request_size=8 << 20)
     try:
-        for values in json_lines(n, d, seed):
+        for values in chunks:
             for v in values:
                 producer.send(topic, v)
         producer.flush(timeout=900)
     finally:
         producer.close(timeout=10)
+
+
+def create_topic(address: str, topic: str) -> None:
+    """Create ``topic`` with one partition."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=address)
+    try:
+        admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        admin.close()
+
+
+def _produce_part(address: str, topic: str, n: int, d: int, seed: int) -> None:
+    produce_values(address, topic, json_lines(n, d, seed))
 
 
 def produce_json(address: str, topic: str, n: int, d: int, seed: int = 0,
@@ -84,14 +119,8 @@ def produce_json(address: str, topic: str, n: int, d: int, seed: int = 0,
     ``workers`` > 1 produces with that many processes (interleaved in the partition; each
     part is its own seeded stream): kafka-python sends ~50k messages/s per process at best.
     """
-    from kafka.admin import KafkaAdminClient, NewTopic
-
     start = time.perf_counter()
-    admin = KafkaAdminClient(bootstrap_servers=address)
-    try:
-        admin.create_topics([NewTopic(topic, 1, 1)])
-    finally:
-        admin.close()
+    create_topic(address, topic)
     if workers <= 1:
         _produce_part(address, topic, n, d, seed)
     else:

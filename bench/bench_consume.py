@@ -39,22 +39,6 @@ import uuid
 
 import _harness as h
 
-BARE = """
-import json, sys, time
-from kafka import KafkaConsumer
-address, topic, group, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-c = KafkaConsumer(topic, bootstrap_servers=address, group_id=group,
-                  auto_offset_reset="earliest", enable_auto_commit=False)
-seen, deadline = 0, time.monotonic() + 600
-while seen < n and time.monotonic() < deadline:
-    for records in c.poll(timeout_ms=1000, max_records=min(500, n - seen)).values():
-        for r in records:
-            json.loads(r.value)
-            seen += 1
-c.close()
-assert seen == n, seen
-"""
-
 RIVER = """
 import json, sys, time
 from kafka import KafkaConsumer
@@ -147,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"produced {n:,} messages to {topic} in {took:.1f}s (not timed)", file=sys.stderr)
         times: dict[str, list[float]] = {k: [] for k in KINDS}
         cpus: dict[str, list[float]] = {k: [] for k in KINDS}
-        scripts = {"a": BARE, "c": RIVER, "d": BARE_CONFLUENT, "f": RIVER_CONFLUENT}
+        scripts = {"a": h.BARE_READER, "c": RIVER, "d": BARE_CONFLUENT, "f": RIVER_CONFLUENT}
         for r in range(args.repeat):
             for kind in KINDS:
                 group = f"g-{kind}-{r}-{uuid.uuid4().hex[:6]}"

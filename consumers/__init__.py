@@ -5,10 +5,11 @@ Modules, in data-flow order:
 ``file_source``   CSV / JSON Lines (optionally gzip'd) replay, resumable, optionally paced
 ``kafka_source``  KafkaConsumer wrapper: checkpointed offsets, rebalance listener, liveness
 ``records``       `Message`, `BadRecord` and the `Reason` codes
-``schema``        feature selection (explicit, or fixed by the first valid message)
-``decode``        bytes -> records / arrays, pure (never imports kafka)
+``schema``        the ``fields`` settings as an `online_lr.encoding.FeatureEncoder`
+``decode``        bytes -> encoded rows (a sparse matrix), pure (never imports kafka)
+``learning``      encoded rows -> the model: the one call into the learner
 ``runner``        the prequential loop shared by replay and consume
-``checkpoint``    model + offsets in one atomic, checksummed JSON file
+``checkpoint``    model + offsets + the encoder's state in one atomic, checksummed JSON file
 ``sinks``         predictions and dead letters, produced to Kafka
 ``reporting``     progress bar, log lines, summary, plot: the model beside its baseline
 ``predict``       a learned model (checkpoint or model file) scores a file

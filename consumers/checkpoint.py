@@ -4,7 +4,7 @@ A checkpoint is one JSON file::
 
     {"format": "online-lr-checkpoint", "version": 1,
      "source": {...}, "offsets": {"topic:partition": next_offset, ...},
-     "counters": {...}, "schema": {...}, "model": <SGDRegressor.to_dict()>,
+     "counters": {...}, "schema": <FeatureEncoder.to_dict()>, "model": <SGDRegressor.to_dict()>,
      "checksum": "<sha256 hex>"}
 
 ``offsets`` holds, per partition, the offset of the *next* message to read (last processed + 1,

@@ -80,10 +80,28 @@ def _common(p: argparse.ArgumentParser, default_config: str) -> None:
 
 def _fields(p: argparse.ArgumentParser) -> None:
     _add(p, "--target", key="fields.target", metavar="FIELD", help="target field")
+    _add(p, "--timestamp", key="fields.timestamp", metavar="FIELD",
+         help="event time field (epoch seconds or ISO 8601): reported, never a feature")
     _add(p, "--features", key="fields.features", metavar="A,B,...", type=_csv_list,
-         help="feature fields (default: every numeric field of the first valid message)")
-    _add(p, "--ignore", key="fields.ignore", metavar="A,B,...", type=_csv_list,
-         help="numeric fields that are not features")
+         help="the only feature fields (default: every field but the target)")
+    _add(p, "--include", key="fields.include", metavar="GLOB,...", type=_csv_list,
+         help="patterns of the feature fields, e.g. 'user.*,city' (default: all)")
+    _add(p, "--ignore", key="fields.ignore", metavar="GLOB,...", type=_csv_list,
+         help="patterns of fields that are never features, e.g. other label columns")
+    _add(p, "--categorical", key="fields.categorical", metavar="GLOB,...", type=_csv_list,
+         help="patterns of fields whose numbers are categories (e.g. zip codes)")
+    _add(p, "--transform", key="fields.transform", metavar="PKG.MODULE:FUNCTION",
+         help="a function dict -> dict applied to each event first")
+    _add(p, "--encoding", key="fields.encoding", choices=("onehot", "hash"),
+         help="strings as field=value features (onehot) or hashed into buckets")
+    _add(p, "--hash-bits", key="fields.hash_bits", type=int, metavar="B",
+         help="2**B hash buckets (default 18)")
+    _add(p, "--max-features", key="fields.max_features", type=int, metavar="N",
+         help="named features; past N new ones overflow (default 100000)")
+    _add(p, "--overflow", key="fields.overflow", choices=("hash", "refuse"),
+         help="a new feature past --max-features: hashed, or its event refused")
+    _add(p, "--number-strings", key="fields.number_strings", choices=("parse", "keep"),
+         help="'1.5' in a string: a number (parse, default) or a category (keep)")
 
 
 def _file(p: argparse.ArgumentParser, required: bool) -> None:
@@ -305,13 +323,6 @@ def _open_store(path: str | None, fresh: bool = False):
         raise
 
 
-def _schema(settings):
-    from consumers.schema import Schema
-
-    f = settings.fields
-    return Schema(target=f.target, features=f.features, ignore=f.ignore)
-
-
 def _print_summary(result, plot: str | None, curve) -> int:
     """Print the summary (and write the plot); the exit code of the run."""
     from consumers.errors import EXIT_NOTHING_LEARNED, EXIT_OK
@@ -372,21 +383,21 @@ def cmd_replay(settings) -> int:
     store, checkpoint = _open_store(run.checkpoint, run.fresh)
     outputs = None
     try:
-        model, schema, counters = restore(
-            checkpoint, _schema(settings), settings.model, {"kind": "file", "name": name},
+        model, encoder, counters = restore(
+            checkpoint, settings.fields, settings.model, {"kind": "file", "name": name},
             override_params=run.override_checkpoint_params,
         )
         saved = checkpoint.source if checkpoint is not None else None
         curve = MSECurve() if run.plot else None
         batch_size = min(run.batch_size, PLOT_BATCH_ROWS) if run.plot else run.batch_size
-        with ColumnarSource(source_name, schema, fmt=settings.file.format, start=saved,
+        with ColumnarSource(source_name, encoder, fmt=settings.file.format, start=saved,
                             pace_field=settings.file.pace_field, speed=settings.file.speed,
                             max_message_bytes=settings.fields.max_message_bytes) as source:
             if checkpoint is not None:
                 position, skip = source.position()
                 logger.info("resuming %s from %s row %d (%d updates so far)", name,
                             Path(position.path).name, position.row + skip, model.n_updates)
-            _check_target(source, schema.target)
+            _check_target(source, encoder.target)
             dead_letters = LoggedDeadLetters()
             if settings.run.predictions:
                 from consumers.predict import PredictionsFile
@@ -394,7 +405,7 @@ def cmd_replay(settings) -> int:
                 outputs = PredictionsFile(settings.run.predictions, also=dead_letters)
                 dead_letters = outputs.dead_letters
             runner = Runner(
-                model, schema, source, store=store, outputs=outputs, dead_letters=dead_letters,
+                model, encoder, source, store=store, outputs=outputs, dead_letters=dead_letters,
                 counters=counters, batch_size=batch_size, max_messages=run.max_messages,
                 max_message_bytes=settings.fields.max_message_bytes,
                 every_messages=run.checkpoint_every_messages,
@@ -493,8 +504,8 @@ def cmd_consume(settings) -> int:
     store, checkpoint = _open_store(ckpt_path, run.fresh)
     outputs = source = None
     try:
-        model, schema, counters = restore(
-            checkpoint, _schema(settings), settings.model, {"kind": "kafka", "topic": topic},
+        model, encoder, counters = restore(
+            checkpoint, settings.fields, settings.model, {"kind": "kafka", "topic": topic},
             override_params=run.override_checkpoint_params,
         )
         if checkpoint is not None:
@@ -520,7 +531,7 @@ def cmd_consume(settings) -> int:
                                else stream.group_instance_id),
         )
         runner = Runner(
-            model, schema, source, store=store,
+            model, encoder, source, store=store,
             outputs=outputs if stream.predictions_topic else None, dead_letters=dead_letters,
             counters=counters, batch_size=run.batch_size, max_messages=run.max_messages,
             max_message_bytes=settings.fields.max_message_bytes,
@@ -579,14 +590,14 @@ def cmd_predict(settings, output: str) -> int:
 
     path = _replay_input(settings)
     model_path = _require(settings.run.checkpoint, "run.checkpoint", "--checkpoint")
-    model, features = load_learned(model_path)
-    scored, rows, reasons = score_file(model, features, path, output,
+    model, encoder = load_learned(model_path)
+    scored, rows, reasons = score_file(model, encoder, path, output,
                                        fmt=settings.file.format)
     refused = "".join(f", {code}={n}" for code, n in sorted(reasons.items()))
     print(f"scored {scored} of {rows} rows{refused}; wrote {output}", file=sys.stderr)
     if rows and not scored:
-        logger.error("no row could be scored: every row lacks a feature of the model "
-                     "(%s) or holds a non-number there", ", ".join(features))
+        logger.error("no row could be scored: every row was refused (%s)",
+                     refused.lstrip(", ") or "see the output's reason column")
         return EXIT_NOTHING_LEARNED
     return 0
 

@@ -4,7 +4,9 @@ A config is a mapping of sections; every key is optional (missing keys keep the 
 below). Unknown sections or keys and values of the wrong type are refused with a `ConfigError`
 naming the dotted field, e.g. ``config field 'run.batch_size': expected an int >= 1, got 'ten'``.
 
-``fields``  target, features, ignore, max_message_bytes: how a message becomes a row.
+``fields``  target, timestamp, include/ignore/categorical (globs), transform, encoding,
+            hash_bits, max_features, overflow, number_strings, max_message_bytes: how a
+            message becomes features (`consumers.schema.build_encoder`).
 ``file``    path, format, pace_field, speed: the log `online-lr replay`/`produce` read.
 ``model``   passed as is to `online_lr.SGDRegressor.from_config` (rates or schedules, l2, ...);
             empty (the default of both configs) means ``SGDRegressor()``'s defaults.
@@ -132,10 +134,27 @@ def _f(default: Any, kind: str, *, optional: bool = False, minimum: float | None
 
 @dataclass(frozen=True)
 class FieldsSettings:
-    target: str = _f("y", "str", doc="name of the target field")
+    target: str = _f("y", "str", doc="name of the target field (a dotted path for nested)")
+    timestamp: str | None = _f(None, "str", optional=True,
+                               doc="event time field (seconds or ISO 8601): never a feature")
     features: tuple[str, ...] | None = _f(None, "strs", optional=True,
-                                           doc="feature fields (default: inferred)")
-    ignore: tuple[str, ...] = _f((), "strs", doc="numeric fields that are never features")
+                                           doc="the only feature fields (old name of include)")
+    include: tuple[str, ...] | None = _f(None, "strs", optional=True,
+                                         doc="glob patterns of feature fields (default: all)")
+    ignore: tuple[str, ...] = _f((), "strs", doc="glob patterns of fields never features")
+    categorical: tuple[str, ...] | None = _f(None, "strs", optional=True,
+                                             doc="glob patterns of fields whose numbers are "
+                                                 "categories")
+    transform: str | None = _f(None, "str", optional=True,
+                               doc="'package.module:function' applied to each event first")
+    encoding: str = _f("onehot", "choice", choices=("onehot", "hash"),
+                       doc="strings as field=value features or hashed into buckets")
+    hash_bits: int = _f(18, "int", minimum=1, doc="2**hash_bits hash buckets (1 to 31)")
+    max_features: int = _f(100_000, "int", minimum=0, doc="named features before overflow")
+    overflow: str = _f("hash", "choice", choices=("hash", "refuse"),
+                       doc="a new feature past max_features: hashed or its event refused")
+    number_strings: str = _f("parse", "choice", choices=("parse", "keep"),
+                             doc="'1.5' in a string: a number (parse) or a category (keep)")
     max_message_bytes: int = _f(1 << 20, "int", minimum=1, doc="larger values are refused")
 
 
@@ -302,14 +321,18 @@ _SECTIONS: dict[str, type] = {
 #: to the package (an installed wheel). A test keeps them equal to the files in ``configs/``.
 BUILTIN: dict[str, dict] = {
     "replay": {
-        "fields": {"target": "five_thirty_eight", "features": None, "ignore": []},
+        "fields": {"target": "five_thirty_eight", "timestamp": None, "include": None, "ignore": [],
+                   "categorical": None, "transform": None, "encoding": "onehot", "hash_bits": 18,
+                   "max_features": 100000, "overflow": "hash", "number_strings": "parse"},
         "file": {"path": BUNDLED_LOG, "format": "auto", "pace_field": None, "speed": 1.0},
         "model": {},
         "run": {"batch_size": 65536, "checkpoint": None, "checkpoint_every_messages": 1000000,
                 "checkpoint_every_seconds": 30.0, "progress": None, "plot": None},
     },
     "kafka": {
-        "fields": {"target": "y", "features": None, "ignore": [],
+        "fields": {"target": "y", "timestamp": None, "include": None, "ignore": [],
+                   "categorical": None, "transform": None, "encoding": "onehot", "hash_bits": 18,
+                   "max_features": 100000, "overflow": "hash", "number_strings": "parse",
                    "max_message_bytes": 1048576},
         "model": {},
         "run": {"batch_size": 500, "checkpoint": "online-lr.ckpt.json",
@@ -473,7 +496,12 @@ def validate(config: Any) -> Settings:
         if len(set(settings.fields.features)) != len(settings.fields.features):
             raise ConfigError("fields.features", "duplicate feature names")
         if not settings.fields.features:
-            raise ConfigError("fields.features", "must not be empty (null = infer)")
+            raise ConfigError("fields.features", "must not be empty (null = all fields)")
+        if settings.fields.include is not None:
+            raise ConfigError("fields.features", "give features or include, not both")
+    from consumers.schema import build_encoder
+
+    build_encoder(settings.fields)  # the encoder's own checks, e.g. fields.transform
     return settings
 
 

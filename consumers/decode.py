@@ -1,52 +1,47 @@
-"""Message values -> records, without ever importing kafka.
+"""Message values -> encoded rows, without ever importing kafka.
 
-A value is a UTF-8 JSON object of numeric fields (or a mapping a file source already parsed).
-`decode_batch` turns a list of values, in one pass, into the arrays
-`online_lr.SGDRegressor.learn_sequential` wants plus a `BadRecord` naming the reason of each
-refused value. A batch of only valid values (the usual case) is checked in bulk; any other batch
-row by row, by the reference rules below, with the same result.
+A value is a UTF-8 JSON object (or a mapping a file source already parsed: a CSV row of string
+cells). `decode_batch` parses a batch of values and hands the objects, in one call, to the
+run's `online_lr.encoding.FeatureEncoder`, which turns them into a CSR matrix over its columns
+(its rules: numbers, booleans 0/1, strings one-hot or hashed, nested objects as dotted paths,
+string arrays as bags, ``"1.5"`` as 1.5, a missing feature is 0, new fields join as they come).
+Each refused value gets a `BadRecord` naming the reason.
 
-Rules
------
+Rules of the bytes
+------------------
 * ``None`` and ``b""`` are `Reason.EMPTY`; more than ``max_bytes`` bytes is `Reason.OVERSIZE`
   (checked before parsing).
 * Parsing is orjson's (strict RFC 8259). When orjson refuses a value, the stdlib parser is tried
   only to *explain* the refusal: bytes that are not UTF-8 give `Reason.INVALID_UTF8`, and a
   ``NaN``/``Infinity``/``1e999`` number (which Python's ``json.dumps`` writes) gives
   `Reason.NONFINITE_FEATURE`/`Reason.NONFINITE_TARGET` naming the field.
-* The value must be an object (`Reason.NOT_OBJECT`).
-* The target, when present and not ``null``, must be a finite int or float (bool is not a
-  number here); a message without it is *prediction-only*.
-* Every schema feature must be present and not ``null`` (`Reason.MISSING_FEATURE`) and a finite
-  int or float. Other fields are ignored.
-* Until the schema is fixed, the first valid message fixes it (see `consumers.schema`); a
-  message with no numeric field at that point is `Reason.NO_FEATURES`.
+* The value must be an object (`Reason.NOT_OBJECT`); everything else is the encoder's.
 
->>> b = decode_batch([b'{"a": 1, "b": true, "y": 0}', b'{"a": NaN, "b": 1, "y": 0}'],
-...                  Schema(target="y", features=("a", "b")))
->>> [str(r) for _, r in b.bad]
-["non_numeric_feature: 'b' is bool", "nonfinite_feature: 'a' is nan"]
->>> s = Schema(target="y")
->>> b = decode_batch([b'{"a": 1, "b": 2, "y": 1}', b'[1]', b'{"a": 3, "b": 4}'], s)
->>> b.X.tolist(), b.y.tolist(), b.learn.tolist(), b.rows.tolist(), [(i, str(r)) for i, r in b.bad]
-([[1.0, 2.0], [3.0, 4.0]], [1.0, 0.0], [True, False], [0, 2], [(1, 'not_object: got list')])
+>>> from online_lr.encoding import FeatureEncoder
+>>> enc = FeatureEncoder(target="y")
+>>> b = decode_batch([b'{"a": 1, "b": true, "y": 0}', b'[1]', b'{"a": NaN, "y": 0}',
+...                   b'{"city": "lyon", "user": {"age": 31}}'], enc)
+>>> b.rows.tolist(), b.learn.tolist(), [(i, str(r)) for i, r in b.bad]
+([0, 3], [True, False], [(1, 'not_object: got list'), (2, "nonfinite_feature: 'a' is nan")])
+>>> enc.feature_names, b.encoded.indices.tolist(), b.encoded.values.tolist()
+(['a', 'b', 'city=lyon', 'user.age'], [0, 1, 2, 3], [1.0, 1.0, 1.0, 31.0])
 """
 
 from __future__ import annotations
 
 import json
 import math
-import numbers
-import operator
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from itertools import chain
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import orjson
 
 from consumers.records import BadRecord, Reason, Value
-from consumers.schema import Schema
+
+if TYPE_CHECKING:
+    from online_lr.encoding import EncodedBatch, FeatureEncoder
 
 __all__ = ["DEFAULT_MAX_BYTES", "DecodedBatch", "decode_batch", "parse_value"]
 
@@ -56,30 +51,36 @@ DEFAULT_MAX_BYTES = 1 << 20
 
 @dataclass
 class DecodedBatch:
-    """The valid rows of a batch as arrays, plus the refused ones.
+    """The encoded rows of a batch, plus the refused values.
 
-    ``X[k]`` and ``y[k]`` come from input value ``rows[k]``; ``learn[k]`` is False for a
-    prediction-only row, whose ``y[k]`` is 0.0 (never read). ``bad`` lists ``(index, reason)``
-    in input order. ``columns`` is the schema's feature list (empty while it is not fixed).
+    Row ``k`` of ``encoded`` (a CSR matrix over the encoder's columns) comes from input value
+    ``rows[k]``; ``bad`` lists ``(index, reason)`` of the others, in input order.
     """
 
-    X: np.ndarray
-    y: np.ndarray
-    learn: np.ndarray
+    encoded: EncodedBatch
     rows: np.ndarray
-    columns: tuple[str, ...]
     bad: list[tuple[int, BadRecord]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.rows)
 
+    @property
+    def y(self) -> np.ndarray:
+        """Targets (0.0 where ``learn`` is False)."""
+        return self.encoded.y
+
+    @property
+    def learn(self) -> np.ndarray:
+        """False for a prediction-only row (no target)."""
+        return self.encoded.learn_mask
+
 
 def parse_value(
-    value: Value, max_bytes: int | None = DEFAULT_MAX_BYTES, schema: Schema | None = None
+    value: Value, max_bytes: int | None = DEFAULT_MAX_BYTES, target: str | None = None
 ) -> Mapping | BadRecord:
     """Bytes -> the JSON object they hold, or why not. A mapping is returned as is.
 
-    ``schema`` only sharpens the reason given for a refused value (see `_explain`).
+    ``target`` only sharpens the reason given for a non-finite number (see `_explain`).
     """
     if isinstance(value, Mapping):
         return value
@@ -90,13 +91,13 @@ def parse_value(
     try:
         obj = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
-        return _explain(bytes(value), exc, schema)
+        return _explain(bytes(value), exc, target)
     if not isinstance(obj, dict):
         return BadRecord(Reason.NOT_OBJECT, f"got {_json_type(obj)}")
     return obj
 
 
-def _explain(value: bytes, exc: Exception, schema: Schema | None) -> BadRecord:
+def _explain(value: bytes, exc: Exception, target: str | None) -> BadRecord:
     """Name the reason orjson refused ``value`` (slow path, only for refused values).
 
     Python's json accepts ``NaN``, ``Infinity`` and overflowing numbers, so it can say which
@@ -106,16 +107,34 @@ def _explain(value: bytes, exc: Exception, schema: Schema | None) -> BadRecord:
         text = value.decode("utf-8")
     except UnicodeDecodeError as uexc:
         return BadRecord(Reason.INVALID_UTF8, str(uexc))
-    if schema is not None:
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            obj = None
-        if isinstance(obj, dict):
-            out = _extract(obj, replace(schema))  # a copy: explaining never fixes the schema
-            if isinstance(out, BadRecord):
-                return out
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        obj = None
+    if isinstance(obj, dict):
+        found = _first_nonfinite(obj, "")
+        if found is not None:
+            path, number = found
+            reason = Reason.NONFINITE_TARGET if path == target else Reason.NONFINITE_FEATURE
+            return BadRecord(reason, f"{path!r} is {number!r}")
     return BadRecord(Reason.INVALID_JSON, str(exc))
+
+
+def _first_nonfinite(obj: object, path: str) -> tuple[str, float] | None:
+    """Dotted path and value of the first NaN or infinity in a parsed object, if any."""
+    if isinstance(obj, float):
+        return None if math.isfinite(obj) else (path, obj)
+    if isinstance(obj, dict):
+        items = ((f"{path}.{k}" if path else str(k), v) for k, v in obj.items())
+    elif isinstance(obj, list):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(obj))
+    else:
+        return None
+    for sub, v in items:
+        found = _first_nonfinite(v, sub)
+        if found is not None:
+            return found
+    return None
 
 
 def _json_type(v: object) -> str:
@@ -126,161 +145,43 @@ def _json_type(v: object) -> str:
     )
 
 
-def _number(v: object) -> float | str:
-    """A finite-or-not float from a JSON number, or the name of the wrong type (a str)."""
-    t = type(v)
-    if t is float:
-        return v  # type: ignore[return-value]
-    if t is int:
-        try:
-            return float(v)  # type: ignore[arg-type]
-        except OverflowError:
-            return math.inf
-    if t is not bool and isinstance(v, numbers.Real) and not isinstance(v, np.bool_):
-        return float(v)  # numpy scalars in a mapping
-    return _json_type(v)
-
-
-def _extract(obj: Mapping, schema: Schema) -> tuple[list[float], float | None] | BadRecord:
-    """Feature row and target of a parsed object; fixes the schema on the first valid one."""
-    features = schema.features
-    inferring = features is None
-    if inferring:
-        features = schema.candidates(obj)
-        if not features:
-            return BadRecord(Reason.NO_FEATURES, "no numeric field to learn from")
-    y = obj.get(schema.target)
-    if y is not None:
-        y = _number(y)
-        if type(y) is str:
-            return BadRecord(Reason.NON_NUMERIC_TARGET, f"{schema.target!r} is {y}")
-        if not math.isfinite(y):
-            return BadRecord(Reason.NONFINITE_TARGET, f"{schema.target!r} is {y}")
-    row = []
-    for f in features:
-        v = obj.get(f)
-        if v is None:
-            state = "null" if f in obj else "absent"
-            return BadRecord(Reason.MISSING_FEATURE, f"{f!r} is {state}")
-        v = _number(v)
-        if type(v) is str:
-            return BadRecord(Reason.NON_NUMERIC_FEATURE, f"{f!r} is {v}")
-        if not math.isfinite(v):
-            return BadRecord(Reason.NONFINITE_FEATURE, f"{f!r} is {v}")
-        row.append(v)
-    if inferring:
-        schema.fix(features)
-    return row, y
+def _parse_all(values: Sequence[Value], max_bytes: int | None) -> list | None:
+    """Every value parsed in one C-level pass, or ``None`` if one may be refused."""
+    kinds = set(map(type, values))
+    if kinds == {dict}:
+        return list(values)  # rows a file source already parsed
+    if kinds != {bytes}:
+        return None
+    sizes = list(map(len, values))
+    if min(sizes) == 0 or (max_bytes is not None and max(sizes) > max_bytes):
+        return None
+    try:
+        objs = list(map(orjson.loads, values))
+    except orjson.JSONDecodeError:
+        return None
+    return objs if set(map(type, objs)) == {dict} else None
 
 
 def decode_batch(
-    values: Sequence[Value], schema: Schema, max_bytes: int | None = DEFAULT_MAX_BYTES
+    values: Sequence[Value], encoder: FeatureEncoder, max_bytes: int | None = DEFAULT_MAX_BYTES
 ) -> DecodedBatch:
-    """Decode a batch in one pass into ``(X, y, learn, rows)`` arrays plus the refused values."""
-    fast = _decode_clean_batch(values, schema, max_bytes)
-    if fast is not None:
-        return fast
-    return _decode_batch_by_row(values, schema, max_bytes)
-
-
-_NUMBERS = frozenset((float, int))
-_NUMBERS_OR_NONE = frozenset((float, int, type(None)))
-
-
-def _decode_clean_batch(
-    values: Sequence[Value], schema: Schema, max_bytes: int | None
-) -> DecodedBatch | None:
-    """`decode_batch` of a batch in which every value is valid, or ``None`` if one may not be.
-
-    The common case at stream speed, checked in bulk with C-level ``map``/``set``/numpy passes
-    (bytes -> dicts -> rows of the schema's fields -> the set of their types -> finite arrays)
-    instead of `_extract`'s per-field Python: 3.0 instead of 4.3 µs a message with 10
-    features, half of it orjson's parse. Anything unusual (a refused value, an unfixed schema,
-    a bool, a null feature, a huge int) returns ``None`` before any state changes, and the
-    row-by-row path decides:
-    the result is therefore always the one `_decode_batch_by_row` gives.
-    """
-    features = schema.features
-    if features is None or not values:
-        return None
-    kinds = set(map(type, values))
-    if kinds == {bytes}:
-        sizes = list(map(len, values))
-        if min(sizes) == 0 or (max_bytes is not None and max(sizes) > max_bytes):
-            return None
-        try:
-            objs = list(map(orjson.loads, values))
-        except orjson.JSONDecodeError:
-            return None
-        if set(map(type, objs)) != {dict}:
-            return None
-    elif kinds == {dict}:
-        objs = values  # rows a file source already parsed
-    else:
-        return None
-    pick = operator.itemgetter(*features)
-    try:
-        rows = list(map(pick, objs))
-    except KeyError:
-        return None
-    if len(features) == 1:  # itemgetter of one key returns the value, not a 1-tuple
-        rows = [(v,) for v in rows]
-    ys = list(map(operator.methodcaller("get", schema.target), objs))
-    y_types = set(map(type, ys))
-    if not set(map(type, chain.from_iterable(rows))) <= _NUMBERS or not (
-        y_types <= _NUMBERS_OR_NONE
-    ):
-        return None
-    if type(None) in y_types:
-        learn = np.fromiter((v is not None for v in ys), dtype=bool, count=len(ys))
-        ys = [0.0 if v is None else v for v in ys]
-    else:
-        learn = np.ones(len(ys), dtype=bool)
-    try:
-        X = np.array(rows, dtype=np.float64).reshape(len(rows), len(features))
-        y = np.array(ys, dtype=np.float64)
-    except OverflowError:  # an int beyond float range: non-finite, named row by row
-        return None
-    if not (np.isfinite(X).all() and np.isfinite(y).all()):
-        return None
-    return DecodedBatch(X=X, y=y, learn=learn, rows=np.arange(len(rows), dtype=np.intp),
-                        columns=tuple(features))
-
-
-def _decode_batch_by_row(
-    values: Sequence[Value], schema: Schema, max_bytes: int | None
-) -> DecodedBatch:
-    """`decode_batch` one value at a time: the reference rules, and every refusal's reason."""
-    rows: list[list[float]] = []
-    ys: list[float] = []
-    learn: list[bool] = []
-    index: list[int] = []
+    """Parse a batch and encode its objects in one `FeatureEncoder.encode_many` call."""
     bad: list[tuple[int, BadRecord]] = []
-    for i, value in enumerate(values):
-        obj = parse_value(value, max_bytes, schema)
-        if isinstance(obj, BadRecord):
-            bad.append((i, obj))
-            continue
-        out = _extract(obj, schema)
-        if isinstance(out, BadRecord):
-            bad.append((i, out))
-            continue
-        row, y = out
-        rows.append(row)
-        index.append(i)
-        if y is None:
-            ys.append(0.0)
-            learn.append(False)
-        else:
-            ys.append(y)
-            learn.append(True)
-    columns = schema.features or ()
-    X = np.array(rows, dtype=np.float64).reshape(len(rows), len(columns))
-    return DecodedBatch(
-        X=X,
-        y=np.array(ys, dtype=np.float64),
-        learn=np.array(learn, dtype=bool),
-        rows=np.array(index, dtype=np.intp),
-        columns=tuple(columns),
-        bad=bad,
-    )
+    objs = _parse_all(values, max_bytes) if values else []
+    if objs is not None:
+        kept = np.arange(len(objs), dtype=np.intp)
+    else:
+        objs, index = [], []
+        for i, value in enumerate(values):
+            obj = parse_value(value, max_bytes, encoder.target)
+            if isinstance(obj, BadRecord):
+                bad.append((i, obj))
+            else:
+                objs.append(obj)
+                index.append(i)
+        kept = np.array(index, dtype=np.intp)
+    encoded = encoder.encode_many(objs)
+    if encoded.refusals:
+        bad.extend((int(kept[i]), refusal) for i, refusal in encoded.refusals)
+        bad.sort(key=lambda item: item[0])
+    return DecodedBatch(encoded=encoded, rows=kept[encoded.rows], bad=bad)

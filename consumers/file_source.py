@@ -1,17 +1,18 @@
 """A CSV or JSON Lines log (optionally gzip'd) row by row, optionally at its own pace.
 
 What ``online-lr produce`` sends to Kafka (one message per row). ``online-lr replay`` reads files
-through `consumers.columnar` instead, with the same cell rules and `parse_time`.
+through `consumers.columnar` instead, with the same cell rules.
 
 The format comes from the extension: ``.csv`` is CSV with a header row; ``.jsonl``, ``.ndjson``
 and ``.json`` are JSON Lines (one object per line); a trailing ``.gz`` means gzip. JSON lines are
 delivered as their raw bytes, so they go through exactly the decoder a Kafka message goes
-through. CSV cells are converted here: an empty cell is an absent field, a cell ``float()``
-parses is a number (``nan``/``inf`` included, which the decoder then refuses), anything else
-stays a string (a non-numeric field: never a feature). A file may start with a UTF-8 byte order
-mark (Excel's "CSV UTF-8"), which is dropped. A CSV may be separated by ``,``, ``;``, tabs or
-``|``: the separator is the one of these the header line holds most of. With ``;`` or tabs, a
-decimal comma (``3,5``) is read as a number too (Excel's CSV in many locales).
+through. CSV cells stay strings (an empty cell is an absent field): the encoder reads a number
+in a string by the same rule for every source (`online_lr.encoding.parse_number`), so a CSV and
+a JSON Lines file of the same rows learn the same model. A file may start with a UTF-8 byte
+order mark (Excel's "CSV UTF-8"), which is dropped. A CSV may be separated by ``,``, ``;``, tabs
+or ``|``: the separator is the one of these the header line holds most of. With ``;`` or tabs, a
+decimal comma (``3,5``) is written with a point (``3.5``), so it reads as a number too (Excel's
+CSV in many locales).
 
 The position is a row index: the number of records (non-blank JSON lines, CSV data rows) already
 processed. A source built with ``start=k`` skips the first ``k`` records, which is how a replay
@@ -27,7 +28,7 @@ whose time cannot be read, or goes backwards, are delivered at once.
 >>> _ = open(p, "w").write("t,a,y\\n0,1.5,2\\n1,x,\\n")
 >>> with FileSource(p) as src:
 ...     [(m.offset, m.value) for m in src.poll(10)]
-[(0, {'t': 0.0, 'a': 1.5, 'y': 2.0}), (1, {'t': 1.0, 'a': 'x'})]
+[(0, {'t': '0', 'a': '1.5', 'y': '2'}), (1, {'t': '1', 'a': 'x'})]
 >>> os.remove(p); os.rmdir(d)
 """
 
@@ -40,15 +41,15 @@ import io
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
 
 import orjson
 
 from consumers.records import Message, Value
+from online_lr.encoding import parse_number, parse_timestamp
 
-__all__ = ["FORMATS", "FileSource", "csv_delimiter", "detect_format", "parse_time"]
+__all__ = ["FORMATS", "FileSource", "csv_delimiter", "detect_format"]
 
 FORMATS = ("csv", "jsonl")
 _JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -78,50 +79,13 @@ def detect_format(path: str | Path) -> str:
     raise ValueError(f"cannot tell the format of {str(path)!r}: expected .csv or .jsonl (+ .gz)")
 
 
-def parse_time(value: object) -> float | None:
-    """Seconds from a number or an ISO 8601 string; ``None`` when it cannot be read.
-
-    >>> parse_time(12.5), parse_time("3"), parse_time("1970-01-02")
-    (12.5, 3.0, 86400.0)
-    >>> parse_time("2017-01-23T00:00:00Z")
-    1485129600.0
-    >>> parse_time("yesterday") is None, parse_time(True) is None
-    (True, True)
-    """
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    try:
-        v = float(text)
-        return v if math.isfinite(v) else None
-    except ValueError:
-        pass
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
-
-
-def _cell(text: str, decimal_comma: bool = False) -> object:
-    try:
-        return float(text)
-    except ValueError:
-        if decimal_comma and text.count(",") == 1:
-            try:
-                return float(text.replace(",", "."))
-            except ValueError:
-                pass
-        return text
+def _decimal_point(text: str) -> str:
+    """``"3,5"`` -> ``"3.5"`` when that is a number; any other cell as it is."""
+    if text.count(",") == 1:
+        pointed = text.replace(",", ".")
+        if parse_number(pointed) is not None:
+            return pointed
+    return text
 
 
 class FileSource:
@@ -226,11 +190,9 @@ class FileSource:
         for cells in csv.reader(f, delimiter=delimiter):
             if not cells:
                 continue
-            try:  # all-numeric rows (the usual case) in one C-level pass; same dict either way
-                row = dict(zip(header, map(float, cells)))
-            except ValueError:  # an empty or non-numeric cell: cell by cell
-                row = {k: _cell(v, decimal_comma) for k, v in zip(header, cells) if v != ""}
-            yield row
+            if decimal_comma:
+                cells = [_decimal_point(v) if "," in v else v for v in cells]
+            yield {k: v for k, v in zip(header, cells) if v != ""}
 
     @staticmethod
     def _jsonl_rows(f: io.IOBase) -> Iterator[Value]:
@@ -263,7 +225,7 @@ class FileSource:
                 value = orjson.loads(value) if value else None
             except orjson.JSONDecodeError:
                 value = None
-        t = parse_time(value.get(self.pace_field)) if isinstance(value, Mapping) else None
+        t = parse_timestamp(value.get(self.pace_field)) if isinstance(value, Mapping) else None
         if t is None:
             return self._last_due
         if self._t0 is None:

@@ -21,6 +21,9 @@ Prometheus scrapes, under the runner's lock, so the hot loop pays nothing for th
 ``online_lr_checkpoints_total``                        counter  checkpoints written
 ``online_lr_model_version``                            gauge    version of the last snapshot
 ``online_lr_model_mixes_total``                        counter  parameter mixes applied
+``online_lr_field_missing_events{field}``              gauge    events without a value for the
+                                                                field (encoder's life, resumes
+                                                                included)
 =====================================================  =======  ================================
 
 and prometheus-client's standard collectors: ``process_*`` (CPU, memory, open files; Linux),
@@ -76,6 +79,7 @@ class RunnerCollector:
                 "model_updates": float(model.n_updates),
             }
             reasons = {str(reason): n for reason, n in c.bad_by_reason.items()}
+            missing = r.encoder.missing_counts()
         for name, value in (("messages_consumed", c.messages), ("messages_learned", c.learned),
                             ("messages_predicted", c.predicted_only),
                             ("checkpoints", r.checkpoints)):
@@ -85,6 +89,11 @@ class RunnerCollector:
         for reason, n in sorted(reasons.items()):
             dead.add_metric([reason], n)
         yield dead
+        absent = GaugeMetricFamily(f"{PREFIX}_field_missing_events",
+                                   "events without a value for the field", labels=["field"])
+        for name, n in sorted(missing.items()):
+            absent.add_metric([name], n)
+        yield absent
         for name, value in gauges.items():
             if math.isfinite(value):
                 yield GaugeMetricFamily(f"{PREFIX}_{name}", name.replace("_", " "), value=value)

@@ -2,13 +2,17 @@
 
 The model comes from a checkpoint of ``replay``/``consume`` (verified like any checkpoint, never
 locked: a running consumer's checkpoint can be read) or from a model file written by
-`online_lr.SGDRegressor.save`. Its features are the checkpoint's schema, or the model's weight
-names. Each input row goes through the decoder a learning run uses, so a row is refused for the
-same reasons; the target, if the row has one, is not read.
+`online_lr.SGDRegressor.save`. Rows are encoded by the checkpoint's own
+`online_lr.encoding.FeatureEncoder` (so exactly as the run that learned the model encoded them;
+a model file has its weight names as the only features). The target, if a row has one, is not
+read; a feature the model never learned counts 0.
 
 The output (CSV, JSON Lines or Parquet, by its extension) has one line per input row, in input order: ``row`` (the row's index in the
 file), ``prediction`` (empty when the row cannot be scored) and ``reason`` (empty when scored,
-else the refusal, e.g. ``missing_feature: 'sqm' is absent``). Nothing is dropped.
+else the refusal, e.g. ``nonfinite_feature: 'sqm' is nan``). Nothing is dropped.
+
+In Python, `load_pipeline` gives ``FeatureEncoder | SGDRegressor`` as a River pipeline, which
+predicts from a raw event in one call.
 
 >>> import os, tempfile
 >>> from online_lr import SGDRegressor
@@ -17,14 +21,16 @@ else the refusal, e.g. ``missing_feature: 'sqm' is absent``). Nothing is dropped
 >>> model.set_parameters({"a": 2.0}, 1.0)
 >>> model.save(os.path.join(d, "m.json"))
 >>> _ = open(os.path.join(d, "in.csv"), "w").write("a,y\\n1,3\\nx,0\\n2,\\n")
->>> m, features = load_learned(os.path.join(d, "m.json"))
->>> score_file(m, features, os.path.join(d, "in.csv"), os.path.join(d, "out.csv"))
-(2, 3, {'non_numeric_feature': 1})
+>>> m, encoder = load_learned(os.path.join(d, "m.json"))
+>>> score_file(m, encoder, os.path.join(d, "in.csv"), os.path.join(d, "out.csv"))
+(3, 3, {})
 >>> print(open(os.path.join(d, "out.csv")).read().strip())
 row,prediction,reason
 0,3.0,
-1,,non_numeric_feature: 'a' is string
+1,1.0,
 2,5.0,
+>>> load_pipeline(os.path.join(d, "m.json")).predict_one({"a": "1.5", "b": "x"})
+4.0
 >>> for f in os.listdir(d): os.remove(os.path.join(d, f))
 >>> os.rmdir(d)
 """
@@ -34,22 +40,35 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from consumers.errors import CheckpointError, ConfigError
 from consumers.records import Reason
 
-__all__ = ["PredictionsFile", "load_learned", "score_file"]
-
-#: A target name no row has: every row is predicted, none is learned or refused for its target.
-_NO_TARGET = "\x00no target"
+__all__ = ["PredictionsFile", "load_learned", "load_pipeline", "score_file", "scoring_encoder"]
 
 
-def load_learned(path: str | Path) -> tuple[Any, tuple[str, ...]]:
-    """The model of a checkpoint or model file, and the features it expects, in order."""
+def scoring_encoder(state: Mapping) -> Any:
+    """The encoder of a learning run (its `FeatureEncoder.to_dict`) set up to score: the same
+    columns and rules, the target ignored (never read, never a feature)."""
+    from online_lr.encoding import FeatureEncoder
+
+    params = dict(state["params"])
+    target = params.get("target")
+    if target is not None:
+        params["target"] = None
+        params["ignore"] = [*(params.get("ignore") or ()), target]
+    return FeatureEncoder.from_dict({**state, "params": params})
+
+
+def load_learned(path: str | Path) -> tuple[Any, Any]:
+    """The model of a checkpoint or model file, and the encoder its rows go through."""
     from consumers.checkpoint import FORMAT, read_checkpoint
     from online_lr import SGDRegressor
+    from online_lr.encoding import FORMAT as ENCODER_FORMAT
+    from online_lr.encoding import FeatureEncoder
 
     path = Path(path)
     try:
@@ -62,15 +81,29 @@ def load_learned(path: str | Path) -> tuple[Any, tuple[str, ...]]:
         if isinstance(head, dict) and head.get("format") == FORMAT:
             checkpoint = read_checkpoint(path)
             model = SGDRegressor.from_dict(checkpoint.model)
-            features = (checkpoint.schema or {}).get("features")
+            schema = checkpoint.schema or {}
+            if schema.get("format") == ENCODER_FORMAT:
+                encoder = scoring_encoder(schema)
+            else:  # a checkpoint written before encoders: its numeric features
+                encoder = FeatureEncoder(include=list(schema.get("features") or ()) or None)
         else:
             model = SGDRegressor.from_dict(head)
-            features = list(model.weights)
-    except (TypeError, ValueError) as exc:
+            names = [str(name) for name in model.weights]
+            encoder = FeatureEncoder(include=names)
+            encoder.learn_one(dict.fromkeys(names, 0.0))  # its columns: the model's features
+    except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"the model of {str(path)!r} cannot be restored: {exc}") from None
-    if not features:
+    if not model.weights:
         raise CheckpointError(f"{str(path)!r} holds a model that has learned no feature yet")
-    return model, tuple(str(f) for f in features)
+    return model, encoder
+
+
+def load_pipeline(path: str | Path) -> Any:
+    """``FeatureEncoder | SGDRegressor`` from a checkpoint or model file, as a River pipeline:
+    ``load_pipeline(path).predict_one(raw_event)`` encodes the event as the learning run did
+    and predicts."""
+    model, encoder = load_learned(path)
+    return encoder | model
 
 
 class PredictionsFile:
@@ -106,7 +139,8 @@ class PredictionsFile:
         if self._pending:
             self._pending.sort(key=lambda line: line[0])
             rows, predictions, reasons = zip(*self._pending)
-            self._writer.write({"row": rows, "prediction": predictions, "reason": reasons})
+            self._writer.write({"row": rows, "prediction": predictions,
+                                "reason": _texts(reasons)})
             self._pending = []
 
     def flush(self) -> None:
@@ -117,7 +151,14 @@ class PredictionsFile:
         self._writer.close()
 
 
-def score_file(model: Any, features: tuple[str, ...], path: str | Path, output: str,
+def _texts(values: Any) -> Any:
+    """A column of text (null where None), typed even when every value is None."""
+    import pyarrow as pa
+
+    return pa.array(values, pa.string())
+
+
+def score_file(model: Any, encoder: Any, path: str | Path, output: str,
                fmt: str = "auto") -> tuple[int, int, dict[str, int]]:
     """Write the predictions of every row of ``path`` to ``output`` (CSV, JSON Lines or
     Parquet by its extension; ``"-"``: CSV on stdout).
@@ -126,29 +167,32 @@ def score_file(model: Any, features: tuple[str, ...], path: str | Path, output: 
     """
     import numpy as np
 
-    from consumers.columnar import ColumnarReader, open_writer
-    from consumers.schema import Schema
+    from consumers.columnar import open_writer
+    from consumers.columnar.source import ColumnarSource
 
-    schema = Schema(target=_NO_TARGET, features=features)
     scored = rows = 0
     reasons: Counter[str] = Counter()
-    with ColumnarReader(str(path), schema, fmt=fmt, max_message_bytes=None) as reader, \
+    with ColumnarSource(str(path), encoder, fmt=fmt, max_message_bytes=None) as source, \
             open_writer(output) as out:
-        for batch in reader:
-            decoded, n = batch.decoded, batch.records
+        while (messages := source.poll(1 << 16, 0.0)) is not None:
+            batch, n = messages.decoded, len(messages)
+            names, encoded = encoder.feature_names, batch.encoded
             predictions = np.full(n, np.nan)
             why: list[str | None] = [None] * n
-            names = decoded.columns or features
-            for k, i in enumerate(decoded.rows.tolist()):
+            for k, i in enumerate(batch.rows.tolist()):
+                start, end = encoded.indptr[k], encoded.indptr[k + 1]
+                x = {names[c]: v for c, v in zip(encoded.indices[start:end].tolist(),
+                                                 encoded.values[start:end].tolist())}
                 try:
-                    predictions[i] = model.predict_one(dict(zip(names, decoded.X[k].tolist())))
+                    predictions[i] = model.predict_one(x)
                 except ValueError as exc:  # DivergenceError: the prediction overflows
                     why[i] = f"{Reason.MODEL_REFUSED}: {exc}"
-            for i, bad in decoded.bad:
+            for i, bad in batch.bad:
                 why[i] = str(bad)
             reasons.update(text.split(":", 1)[0] for text in why if text)
-            out.write({"row": np.arange(batch.start.row, batch.end.row), "prediction": predictions,
-                       "reason": why})
+            out.write({"row": np.arange(messages.first, messages.first + n),
+                       "prediction": predictions, "reason": _texts(why)})
             scored += n - sum(1 for text in why if text)
             rows += n
+            source.advance(messages)
     return scored, rows, dict(reasons)

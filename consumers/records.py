@@ -9,13 +9,14 @@ value was refused.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import NamedTuple
+
+from online_lr import encoding
 
 __all__ = ["BadRecord", "Message", "Reason", "Value"]
 
 #: A message value as a source delivers it: raw bytes (Kafka, JSON Lines), ``None`` (a Kafka
-#: tombstone) or an already parsed mapping (a CSV row whose cells were converted by the source).
+#: tombstone) or an already parsed mapping (a CSV row: its cells as strings).
 Value = bytes | None | Mapping[str, object]
 
 
@@ -31,20 +32,14 @@ class Message(NamedTuple):
     timestamp: int | None = None
 
 
-class Reason:
-    """Why a message was refused; the code is the stable part, the detail names the field."""
+class Reason(encoding.Reason):
+    """Why a message was refused: the encoder's codes (`online_lr.encoding.Reason`, e.g.
+    ``nonfinite_feature``, ``transform_failed``) plus those of the bytes and of the model."""
 
     EMPTY = "empty"
     OVERSIZE = "oversize"
     INVALID_UTF8 = "invalid_utf8"
     INVALID_JSON = "invalid_json"
-    NOT_OBJECT = "not_object"
-    NO_FEATURES = "no_features"
-    MISSING_FEATURE = "missing_feature"
-    NON_NUMERIC_FEATURE = "non_numeric_feature"
-    NONFINITE_FEATURE = "nonfinite_feature"
-    NON_NUMERIC_TARGET = "non_numeric_target"
-    NONFINITE_TARGET = "nonfinite_target"
     #: the model refused the update (`online_lr.DivergenceError`): it would have left a weight
     #: non-finite.
     DIVERGED = "diverged"
@@ -52,12 +47,6 @@ class Reason:
     MODEL_REFUSED = "model_refused"
 
 
-@dataclass(frozen=True, slots=True)
-class BadRecord:
-    """A refused record: a `Reason` code plus a human detail (field name, parser message)."""
-
-    reason: str
-    detail: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.reason}: {self.detail}" if self.detail else self.reason
+#: A refused record: a `Reason` code plus a human detail naming the field. The encoder's
+#: `online_lr.encoding.Refusal`, so its refusals need no translation.
+BadRecord = encoding.Refusal

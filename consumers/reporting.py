@@ -65,6 +65,10 @@ class Snapshot:
     lag: int | None = None
     checkpoints: int = 0
     bad_by_reason: dict[str, int] = field(default_factory=dict)
+    #: events (since the encoder started, resumed runs included) in which a field had no value
+    missing_by_field: dict[str, int] = field(default_factory=dict)
+    #: the latest event time (``fields.timestamp``, epoch seconds) of this run, if any
+    event_time: float | None = None
 
     @property
     def rate(self) -> float:
@@ -120,9 +124,37 @@ class ProgressBar:
             self._bar = None
 
 
+#: Fields the log line names in its ``missing=`` part (the most often missing first).
+MISSING_SHOWN = 5
+
+
+def _event_time(s: Snapshot) -> str:
+    """`` event_time=2026-11-01T10:00:00Z`` (the latest of the run), or nothing."""
+    if s.event_time is None:
+        return ""
+    from datetime import datetime, timezone
+
+    try:
+        moment = datetime.fromtimestamp(s.event_time, timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return f" event_time={s.event_time:g}"
+    return f" event_time={moment.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+
+
+def _missing(s: Snapshot) -> str:
+    """`` missing=(floor=2000 city=12 +3 fields)``: the most often missing fields, or nothing."""
+    missing = [(k, v) for k, v in s.missing_by_field.items() if v]
+    if not missing:
+        return ""
+    missing.sort(key=lambda kv: (-kv[1], kv[0]))
+    more = len(missing) - MISSING_SHOWN
+    shown = " ".join(f"{k}={v}" for k, v in missing[:MISSING_SHOWN])
+    return f" missing=({shown}{f' +{more} fields' if more > 0 else ''})"
+
+
 class LogLine:
-    """One INFO line every ``every`` seconds: rate, running MSE, learning rate, lag, and the
-    bad count split by reason."""
+    """One INFO line every ``every`` seconds: rate, running MSE, learning rate, lag, the bad
+    count split by reason and the fields most often missing (events without a value)."""
 
     def __init__(self, every: float | None, clock: Callable[[], float] = time.monotonic):
         self.every = every
@@ -142,10 +174,10 @@ class LogLine:
         self._last, self._last_messages = now, s.messages
         logger.info(
             "messages=%d (%.0f/s) learned=%d predicted_only=%d bad=%d%s running_mse=%s "
-            "rolling_mse=%s baseline_running_mse=%s baseline_rolling_mse=%s lr=%s lag=%s",
+            "rolling_mse=%s baseline_running_mse=%s baseline_rolling_mse=%s lr=%s lag=%s%s%s",
             s.messages, rate, s.learned, s.predicted_only, s.bad, _reasons(s), _fmt(s.running_mse),
             _fmt(s.rolling_mse), _fmt(s.baseline_running_mse), _fmt(s.baseline_rolling_mse),
-            _fmt(s.learning_rate), "n/a" if s.lag is None else s.lag,
+            _fmt(s.learning_rate), "n/a" if s.lag is None else s.lag, _event_time(s), _missing(s),
         )
 
 

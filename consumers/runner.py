@@ -1,8 +1,9 @@
 """The prequential loop shared by `online-lr replay` and `online-lr consume`.
 
-For every batch a source delivers: decode it in one pass (`consumers.decode.decode_batch`),
-let the model predict each valid row and learn the labelled ones in order
-(`SGDRegressor.learn_sequential`, one step per row, the same model as a `learn_one` loop),
+For every batch a source delivers: parse and encode it in one pass (`consumers.decode.decode_batch`
+with the run's `online_lr.encoding.FeatureEncoder`), let the model predict each valid row and
+learn the labelled ones in order (`consumers.learning.learn_encoded`, one step per row, the same
+model as a `learn_one` loop),
 publish the predictions, dead-letter the refused messages, and only then move the source's
 position past the batch. A file replay and a Kafka consumer that see the same rows in the same
 order therefore learn the same model, whatever their batch sizes.
@@ -12,7 +13,7 @@ Checkpoints (`Runner.checkpoint`) are written when ``every_messages`` messages o
 the end. Steps, in order:
 
 1. flush the outputs (the checkpoint may only cover acknowledged outputs);
-2. write model + positions + schema + counters atomically (`consumers.checkpoint`);
+2. write model + positions + encoder + counters atomically (`consumers.checkpoint`);
 3. commit the same offsets to the consumer group (informative; main thread only).
 
 A checkpoint is only ever taken between batches, when the model and the positions agree; after
@@ -32,11 +33,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from consumers.checkpoint import Checkpoint, CheckpointStore
-from consumers.decode import DEFAULT_MAX_BYTES, DecodedBatch, decode_batch, parse_value
+from consumers.decode import DEFAULT_MAX_BYTES, decode_batch, parse_value
 from consumers.errors import BrokerUnavailableError, CheckpointError, ConfigError, SinkError
+from consumers.learning import learn_encoded
 from consumers.records import BadRecord, Message, Reason
 from consumers.reporting import LogLine, MSECurve, ProgressBar, Snapshot, baseline_warning
-from consumers.schema import Schema, unknown_target
+from consumers.schema import saved_encoder, unknown_target
 
 __all__ = ["Counters", "DeadLetters", "Outputs", "RunResult", "Runner", "Source", "restore"]
 
@@ -118,9 +120,12 @@ class RunResult:
     failure: str | None = None
 
 
-def restore(checkpoint: Checkpoint | None, schema: Schema, model_config: dict, expect: dict,
+def restore(checkpoint: Checkpoint | None, fields: Any, model_config: dict, expect: dict,
             *, override_params: bool = False):
-    """Model, schema and counters to start from: the checkpoint's, or fresh ones.
+    """Model, encoder and counters to start from: the checkpoint's, or fresh ones.
+
+    ``fields`` are the ``fields`` settings (`consumers.config.FieldsSettings`); a checkpoint's
+    encoder must have been built with the same ones (`consumers.schema.saved_encoder`).
 
     ``expect`` holds the keys of the running source's `describe()` that must match (kind and
     topic, or kind and file name): a checkpoint of another source is refused. Model settings
@@ -131,7 +136,7 @@ def restore(checkpoint: Checkpoint | None, schema: Schema, model_config: dict, e
     from consumers.config import build_model
 
     if checkpoint is None:
-        return build_model(model_config), schema, Counters()
+        return build_model(model_config), saved_encoder(None, fields), Counters()
     saved = checkpoint.source or {}
     for key in expect:
         if saved.get(key) != expect[key]:
@@ -147,12 +152,8 @@ def restore(checkpoint: Checkpoint | None, schema: Schema, model_config: dict, e
         raise CheckpointError(f"the checkpoint's model cannot be restored: {exc}") from None
     _apply_model_config(model, checkpoint.model, build_model(model_config), model_config,
                         override_params)
-    if checkpoint.schema is not None:
-        try:
-            schema = schema.reconcile(Schema.from_dict(checkpoint.schema))
-        except ValueError as exc:
-            raise CheckpointError(str(exc)) from None
-    return model, schema, Counters.from_dict(checkpoint.counters)
+    encoder = saved_encoder(checkpoint.schema, fields)
+    return model, encoder, Counters.from_dict(checkpoint.counters)
 
 
 def _plain(param: Any) -> Any:
@@ -197,8 +198,9 @@ class Runner:
     ----------
     model
         An `online_lr.SGDRegressor` (fresh, or restored from the checkpoint).
-    schema
-        Feature selection; fixed by the first valid message if it is not yet.
+    encoder
+        The `online_lr.encoding.FeatureEncoder` that turns messages into features (fresh, or
+        restored from the checkpoint).
     source
         A `ColumnarSource` or `KafkaSource` positioned where ``model`` stopped.
     store
@@ -227,7 +229,7 @@ class Runner:
     def __init__(
         self,
         model: Any,
-        schema: Schema,
+        encoder: Any,
         source: Source,
         *,
         store: CheckpointStore | None = None,
@@ -250,7 +252,7 @@ class Runner:
         clock: Callable[[], float] = time.monotonic,
     ):
         self.model = model
-        self.schema = schema
+        self.encoder = encoder
         self.source = source
         self.store = store
         self.outputs = outputs
@@ -272,6 +274,7 @@ class Runner:
         self.check_every = check_every
         self._clock = clock
         self._first_fields: list[str] | None = None  # of the run's first valid message
+        self._event_time: float | None = None  # latest event timestamp of this run
         self._first_detail: dict[str, str] = {}  # reason code -> its first refusal, in full
         self._warned: set[str] = set()
         self._last_check = clock()
@@ -309,6 +312,7 @@ class Runner:
             window=int(getattr(m, "mse_window", 1000)),
             learning_rate=float(m.learning_rate_now), elapsed=self._clock() - self._started,
             lag=self.source.lag(), checkpoints=self.checkpoints,
+            missing_by_field=self.encoder.missing_counts(), event_time=self._event_time,
         )
 
     # -- the loop -----------------------------------------------------------------------------
@@ -398,20 +402,41 @@ class Runner:
                    f"top reasons: {self._top_reasons(snap)}"
         fields = ", ".join(repr(f) for f in self._first_fields or ())
         return (f"learned nothing: none of the {snap.messages} rows had a value for the target "
-                f"{self.schema.target!r} (fields of the first row: {fields})")
+                f"{self.encoder.target!r} (fields of the first row: {fields})")
 
     def _report_fields(self, value: Any) -> None:
-        """Log the features chosen and why each other field is not one; check the target."""
+        """Log what each field of the first row becomes (features, target, timestamp, nothing),
+        warn about date/time strings that become categories; check the target."""
+        from online_lr.encoding import parse_number, parse_timestamp
+
         obj = parse_value(value, None)
         if isinstance(obj, BadRecord):  # pragma: no cover - it was just decoded
             return
         self._first_fields = list(obj)
-        logger.log(self.fields_log_level, "target %r; features (%d): %s", self.schema.target,
-                   len(self.schema.features or ()), ", ".join(self.schema.features or ()))
-        for name, why in self.schema.ignored_fields(obj):
-            logger.log(self.fields_log_level, "ignored field %r: %s", name, why)
-        if self.schema.target not in obj:
-            message = unknown_target(self.schema.target, list(obj))
+        encoder, level = self.encoder, self.fields_log_level
+        logger.log(level, "target %r; features so far: %d", encoder.target,
+                   len(encoder.feature_names))
+        for name, field_value in obj.items():
+            if name == encoder.target:
+                what = "the target"
+            elif name == encoder.timestamp:
+                what = "the timestamp (never a feature)"
+            elif encoder.transform is not None:
+                continue  # the transform sees whole events: a field alone says nothing
+            else:
+                try:
+                    what = ", ".join(encoder.transform_one({name: field_value})) or \
+                        "no feature (ignored, not included, or empty)"
+                except ValueError as exc:
+                    what = str(exc)
+                if isinstance(field_value, str) and parse_number(field_value) is None \
+                        and parse_timestamp(field_value) is not None:
+                    logger.warning("field %r holds date/time strings: each value becomes a "
+                                   "category; name it with --timestamp or --ignore it", name)
+            logger.log(level, "field %r: %s", name, what)
+        target = encoder.target
+        if target not in obj and target.split(".")[0] not in obj:
+            message = unknown_target(target, list(obj))
             if "did you mean" in message:
                 raise ConfigError("fields.target", message)
             logger.warning("%s: rows without it are predicted, not learned", message)
@@ -439,15 +464,21 @@ class Runner:
                 raise
 
     def _process(self, messages: list[Message]) -> None:
-        batch = getattr(messages, "decoded", None)  # a columnar source's batches come decoded
+        batch = getattr(messages, "decoded", None)  # a columnar source's come encoded
         if batch is None:
             values = getattr(messages, "values", None)  # a batch may carry them (MessageBatch)
             if values is None:
                 values = [m.value for m in messages]
-            batch = decode_batch(values, self.schema, self.max_message_bytes)
+            batch = decode_batch(values, self.encoder, self.max_message_bytes)
         if self._first_fields is None and len(batch):
             self._report_fields(messages[int(batch.rows[0])].value)
-        predictions, refused = self._learn(batch)
+        predictions, refused = learn_encoded(self.model, self.encoder.feature_names,
+                                             batch.encoded)
+        times = batch.encoded.timestamps
+        if len(times) and not np.isnan(times).all():
+            latest = float(np.nanmax(times))
+            self._event_time = latest if self._event_time is None else max(latest,
+                                                                           self._event_time)
         ok = np.ones(len(batch), dtype=bool)
         for k, _ in refused:
             ok[k] = False
@@ -476,26 +507,6 @@ class Runner:
         self.source.advance(messages)
         self._since_checkpoint += len(messages)
         self._dirty = True
-
-    def _learn(self, batch: DecodedBatch) -> tuple[np.ndarray, list[tuple[int, BadRecord]]]:
-        """Prequential predictions of the batch's rows, learning the labelled ones in order.
-
-        Rows the model refuses are returned as ``(row, reason)`` and skipped; the rows after
-        them are learned (`SGDRegressor.learn_rows`).
-        """
-        from online_lr.sgd import refusal_message
-
-        if len(batch) == 0:
-            return np.full(0, np.nan), []
-        outcome = self.model.learn_rows(batch.X, batch.y, batch.learn, list(batch.columns))
-        refused = [
-            (row, BadRecord(
-                Reason.DIVERGED if reason == "diverged" else Reason.MODEL_REFUSED,
-                f"{reason}: {refusal_message(reason)}",
-            ))
-            for row, reason in outcome.reasons()
-        ]
-        return outcome.predictions, refused
 
     # -- checkpoints --------------------------------------------------------------------------
 
@@ -556,7 +567,7 @@ class Runner:
                 offsets=offsets,
                 source=self.source.describe(),
                 counters=self.counters.to_dict(),
-                schema=self.schema.to_dict(),
+                schema=self.encoder.to_dict(),
             )
         )
         self.checkpoints += 1

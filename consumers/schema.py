@@ -1,59 +1,36 @@
-"""Feature selection: which fields of a message are features, and which one is the target.
+"""Which fields of a message are features: the ``fields`` settings as a `FeatureEncoder`.
 
-Either the features are listed explicitly, or they are inferred from the first *valid* message:
-every numeric field (int or float, not bool) except the target and the ``ignore`` fields, in the
-order the message lists them. Once fixed the schema never changes: later unknown fields are
-ignored and a message missing a schema feature is invalid. The fixed schema is saved in the
-checkpoint so that a restarted consumer keeps the same features.
+Messages are encoded by `online_lr.encoding.FeatureEncoder` (numbers, booleans, strings one-hot
+or hashed, nested objects, tags, missing and late fields: the rules are in that module).
+`build_encoder` is the one place the ``fields`` settings map onto its parameters; the encoder's
+state travels in the checkpoint (`saved_encoder`), so a resumed run encodes exactly as before.
 
->>> s = Schema(target="y", ignore=("id",))
->>> s.candidates({"id": 7, "a": 1.0, "name": "x", "b": 2, "flag": True, "y": 3.0})
-('a', 'b')
->>> s.fix(("a", "b")); s.features
-('a', 'b')
->>> Schema.from_dict(s.to_dict()) == s
-True
->>> for name, why in s.ignored_fields({"id": 7, "a": 1.0, "b": 2, "city": "Lyon",
-...                                    "sold": "2021-03-04", "y": 3.0}):
-...     print(f"{name}: {why}")
-id: listed in ignore
-city: a string, not a number
-sold: a date/time string, not a number
-y: the target
->>> print(unknown_target("Price", ["sqm", "price", "city"]))
-the target 'Price' is not a field of the input; fields seen: 'sqm', 'price', 'city'; did you mean 'price'?
+The old explicit list ``fields.features`` still works: it is ``fields.include`` with exact
+names, so only those fields are features.
+
+>>> from consumers.config import FieldsSettings
+>>> enc = build_encoder(FieldsSettings(target="price", timestamp="ts", ignore=("label_*",)))
+>>> enc.encode({"price": 3.0, "sqm": 80, "city": "paris", "label_old": 1.0, "ts": 5}).x
+{'sqm': 80.0, 'city=paris': 1.0}
+>>> build_encoder(FieldsSettings(target="y", features=("a",))).encode({"a": 1, "b": 2}).x
+{'a': 1.0}
+>>> print(unknown_target("Price", ["sqm", "price"]))
+the target 'Price' is not a field of the input; fields seen: 'sqm', 'price'; did you mean 'price'?
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-__all__ = ["Schema", "unknown_target"]
+from consumers.errors import CheckpointError, ConfigError
 
+if TYPE_CHECKING:
+    from consumers.config import FieldsSettings
+    from online_lr.encoding import FeatureEncoder
 
-def _looks_like_time(text: str) -> bool:
-    try:
-        datetime.fromisoformat(text.strip())
-    except ValueError:
-        return False
-    return True
-
-
-def _why_not_numeric(value: object) -> str:
-    if value is None:
-        return "null in this row"
-    if isinstance(value, bool):
-        return "a boolean, not a number"
-    if isinstance(value, str):
-        if _looks_like_time(value):
-            return "a date/time string, not a number"
-        return "a string, not a number"
-    if isinstance(value, (list, dict)):
-        return "nested (a list or an object), not a number"
-    return f"a {type(value).__name__}, not a number"
+__all__ = ["build_encoder", "encoder_params", "saved_encoder", "unknown_target"]
 
 
 def unknown_target(target: str, fields: Sequence[str]) -> str:
@@ -65,97 +42,86 @@ def unknown_target(target: str, fields: Sequence[str]) -> str:
     return f"the target {target!r} is not a field of the input; fields seen: {seen}{hint}"
 
 
-@dataclass
-class Schema:
-    """Target name, feature list (``None`` until fixed) and the fields never used as features."""
+def _patterns(names: Sequence[str] | None) -> list[str] | None:
+    return None if names is None else list(names)
 
-    target: str = "y"
-    features: tuple[str, ...] | None = None
-    ignore: tuple[str, ...] = ()
-    explicit: bool = field(default=False)
 
-    def __post_init__(self) -> None:
-        if self.features is not None:
-            self.features = tuple(self.features)
-            if not self.features:
-                raise ValueError("an explicit feature list must not be empty")
-            if self.target in self.features:
-                raise ValueError(f"the target {self.target!r} cannot also be a feature")
-            if len(set(self.features)) != len(self.features):
-                raise ValueError(f"duplicate feature names in {list(self.features)}")
-            self.explicit = True
-        self.ignore = tuple(self.ignore)
+def encoder_params(fields: FieldsSettings) -> dict:
+    """The `FeatureEncoder` parameters the ``fields`` settings stand for (1:1 but
+    ``features``, the old name of an ``include`` list)."""
+    include = fields.include if fields.features is None else fields.features
+    return {
+        "target": fields.target,
+        "timestamp": fields.timestamp,
+        "categorical": _patterns(fields.categorical),
+        "include": _patterns(include),
+        "ignore": _patterns(fields.ignore) or None,
+        "transform": fields.transform,
+        "encoding": fields.encoding,
+        "hash_bits": fields.hash_bits,
+        "max_features": fields.max_features,
+        "overflow": fields.overflow,
+        "number_strings": fields.number_strings,
+    }
 
-    @property
-    def fixed(self) -> bool:
-        return self.features is not None
 
-    def candidates(self, obj: Mapping[str, object]) -> tuple[str, ...]:
-        """The features this message would fix: its numeric fields minus target and ignored."""
-        skip = set(self.ignore)
-        skip.add(self.target)
-        return tuple(
-            k for k, v in obj.items() if k not in skip and type(v) in (int, float)
-        )
+def build_encoder(fields: FieldsSettings) -> FeatureEncoder:
+    """A fresh encoder for the ``fields`` settings; a bad setting is a `ConfigError` naming
+    ``fields.<name>``."""
+    from online_lr.encoding import FeatureEncoder
 
-    def ignored_fields(self, obj: Mapping[str, object]) -> list[tuple[str, str]]:
-        """The fields of ``obj`` that are not features, each with the reason, in its order."""
-        chosen = set(self.features) if self.features is not None else set(self.candidates(obj))
-        out = []
-        for name, value in obj.items():
-            if name in chosen:
-                continue
-            if name == self.target:
-                why = "the target"
-            elif name in self.ignore:
-                why = "listed in ignore"
-            elif type(value) in (int, float):
-                why = "not in the explicit feature list"
-            else:
-                why = _why_not_numeric(value)
-            out.append((name, why))
-        return out
+    try:
+        return FeatureEncoder(**encoder_params(fields))
+    except ValueError as exc:
+        name, _, why = str(exc).partition(": ")
+        raise ConfigError(f"fields.{name}", why or str(exc)) from None
 
-    def fix(self, features: Iterable[str]) -> None:
-        """Fix the feature list (once: a fixed schema is never changed)."""
-        if self.features is not None:
-            raise RuntimeError(f"schema already fixed to {list(self.features)}")
-        self.features = tuple(features)
 
-    def to_dict(self) -> dict:
-        return {
-            "target": self.target,
-            "features": None if self.features is None else list(self.features),
-            "ignore": list(self.ignore),
-            "explicit": self.explicit,
-        }
+def saved_encoder(saved: Mapping | None, fields: FieldsSettings) -> FeatureEncoder:
+    """The encoder of a checkpoint (its ``schema`` entry), checked against the settings.
 
-    @classmethod
-    def from_dict(cls, d: Mapping) -> Schema:
-        s = cls(target=d["target"], ignore=tuple(d.get("ignore", ())))
-        if d.get("features") is not None:
-            s.features = tuple(d["features"])
-        s.explicit = bool(d.get("explicit", False))
-        return s
+    The saved encoder wins (its columns are the model's features); settings that differ from
+    it are refused, naming the field, since the model's weights would no longer mean what they
+    meant. A checkpoint written before encoders (a list of numeric ``features``) is resumed
+    with those fields as an ``include`` list: its numbers are encoded as before.
+    """
+    from online_lr.encoding import FORMAT, FeatureEncoder
 
-    def reconcile(self, saved: Schema) -> Schema:
-        """Merge a schema restored from a checkpoint with this (configured) one.
-
-        The saved feature list wins when the config infers features; a different target, or
-        an explicit feature list that differs from the saved one, is refused (the model's weights
-        would no longer mean what they meant).
-        """
-        if saved.target != self.target:
-            raise ValueError(
-                f"the checkpoint was learned with target {saved.target!r}, "
-                f"the config says {self.target!r}"
+    configured = encoder_params(fields)
+    if saved is None:
+        return build_encoder(fields)
+    if saved.get("format") != FORMAT:
+        if "features" not in saved:
+            raise CheckpointError(f"the checkpoint's schema is not a {FORMAT} state: {saved!r}")
+        return _from_old_schema(saved, fields)
+    try:
+        encoder = FeatureEncoder.from_dict(saved)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"the checkpoint's encoder cannot be restored: {exc}") from None
+    had = saved["params"]
+    for name, value in configured.items():
+        if _comparable(had.get(name)) != _comparable(value):
+            raise ConfigError(
+                f"fields.{'features' if name == 'include' and fields.features else name}",
+                f"the checkpoint was learned with {name}={had.get(name)!r}, the config says "
+                f"{value!r}; start afresh with --fresh (or another checkpoint path)",
             )
-        if self.explicit and saved.features is not None and saved.features != self.features:
-            raise ValueError(
-                f"the checkpoint was learned with features {list(saved.features)}, "
-                f"the config lists {list(self.features or ())}"
-            )
-        merged = Schema(target=self.target, ignore=self.ignore)
-        merged.features = self.features if self.explicit else saved.features
-        merged.explicit = self.explicit
-        return merged
+    return encoder
+
+
+def _comparable(value: object) -> object:
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def _from_old_schema(saved: Mapping, fields: FieldsSettings) -> FeatureEncoder:
+    """An encoder for a checkpoint of numeric ``features`` (before encoders)."""
+    if saved.get("target") != fields.target:
+        raise ConfigError("fields.target", f"the checkpoint was learned with target "
+                                           f"{saved.get('target')!r}, the config says "
+                                           f"{fields.target!r}")
+    features = saved.get("features")
+    if features is None:  # saved before the first valid message: nothing learned from fields
+        return build_encoder(fields)
+    from dataclasses import replace
+
+    return build_encoder(replace(fields, features=tuple(features), include=None))

@@ -10,6 +10,7 @@ compiled with numba (cached on disk):
   L1, averaging), with a damped step where it would overshoot, then the divergence guard, then
   `commit`;
 - `learn_rows`: `learn_row` over the rows of a block (``learn_sequential``, ``learn_rows``);
+  `learn_rows_sparse`: the same over the rows of a CSR matrix (``learn_rows_sparse``);
 - `learn_batch`: one `apply_step` on the mean gradient of a mini-batch (``learn_many``);
 - `learn_row_c` / `predict_row_c`: C entry points to `learn_row`/`predict_row` for the
   Cython dict path (``learn_one``), which passes raw pointers: no Python call in between.
@@ -495,6 +496,41 @@ def learn_row(
     return LEARNED
 
 
+@jit_inline
+def step_row(
+    F: np.ndarray, S: np.ndarray, P: np.ndarray, idx: np.ndarray, X: np.ndarray, i: int,
+    row: int, learn: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, weight_stride: int,
+    lrs: np.ndarray, intercept_lrs: np.ndarray, rate_stride: int, k: int, scratch: np.ndarray,
+    out: np.ndarray, predictions: np.ndarray, outcomes: np.ndarray,
+    squared_errors: np.ndarray, baseline_errors: np.ndarray,
+) -> int:
+    """Block row ``row`` (``X[i]``, features ``idx``): `learn_row` as the k-th learned row if
+    ``learn[row]``, else `predict_row`; records its prediction, outcome and errors (see
+    `learn_rows`) and returns its `ROW_OUTCOMES` code."""
+    if not learn[row]:
+        check = 0.0
+        for c in range(idx.shape[0]):
+            check += X[i, c] * 0.0
+        if check == 0.0:
+            predictions[row] = predict_row(F, S, P, idx, X, i)
+            outcomes[row] = LEARNED
+        else:
+            predictions[row] = math.nan
+            outcomes[row] = NON_FINITE_FEATURE
+        return outcomes[row]
+    r = k * rate_stride
+    code = learn_row(
+        F, S, P, idx, X, i, y[row], sample_weight[row * weight_stride], lrs[r],
+        intercept_lrs[r], lrs[r + rate_stride], scratch, out,
+    )
+    predictions[row] = out[0]
+    outcomes[row] = code
+    if code == LEARNED:
+        squared_errors[k] = out[1]
+        baseline_errors[k] = out[2]
+    return code
+
+
 @jit
 def learn_rows(
     X: np.ndarray,
@@ -532,32 +568,61 @@ def learn_rows(
     F, S, P, idx, X = unmanaged(F), unmanaged(S), unmanaged(P), unmanaged(idx), unmanaged(X)
     k = 0
     for i in range(n):
-        if not learn[i]:
-            check = 0.0
-            for c in range(d):
-                check += X[i, c] * 0.0
-            if check == 0.0:
-                predictions[i] = predict_row(F, S, P, idx, X, i)
-                outcomes[i] = LEARNED
-            else:
-                predictions[i] = math.nan
-                outcomes[i] = NON_FINITE_FEATURE
-                if stop_at_refusal:
-                    return k
-            continue
-        r = k * rate_stride
-        code = learn_row(
-            F, S, P, idx, X, i, y[i], sample_weight[i * weight_stride], lrs[r],
-            intercept_lrs[r], lrs[r + rate_stride], scratch, out,
-        )
-        predictions[i] = out[0]
-        outcomes[i] = code
-        if code == LEARNED:
-            squared_errors[k] = out[1]
-            baseline_errors[k] = out[2]
+        code = step_row(F, S, P, idx, X, i, i, learn, y, sample_weight, weight_stride, lrs,
+                        intercept_lrs, rate_stride, k, scratch, out, predictions, outcomes,
+                        squared_errors, baseline_errors)
+        if code != LEARNED:
+            if stop_at_refusal:
+                return k
+        elif learn[i]:
             k += 1
-        elif stop_at_refusal:
-            return k
+    return k
+
+
+@jit
+def learn_rows_sparse(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray,
+    y: np.ndarray,
+    learn: np.ndarray,
+    sample_weight: np.ndarray,
+    weight_stride: int,
+    lrs: np.ndarray,
+    intercept_lrs: np.ndarray,
+    rate_stride: int,
+    F: np.ndarray,
+    S: np.ndarray,
+    P: np.ndarray,
+    stop_at_refusal: bool,
+    predictions: np.ndarray,
+    outcomes: np.ndarray,
+    squared_errors: np.ndarray,
+    baseline_errors: np.ndarray,
+) -> int:
+    """`learn_rows` over the rows of a CSR matrix: row i holds the features (state indices)
+    ``indices[indptr[i]:indptr[i + 1]]`` with the ``values`` at the same positions. A feature
+    absent from a row is not part of it: 0 in standardized space, its state left alone.
+    Arguments and result otherwise as in `learn_rows`."""
+    n = indptr.shape[0] - 1
+    width = 1
+    for i in range(n):
+        width = max(width, indptr[i + 1] - indptr[i])
+    scratch_owner, out_owner = scratch_for(width), np.empty(3)
+    scratch, out = unmanaged(scratch_owner), unmanaged(out_owner)
+    F, S, P = unmanaged(F), unmanaged(S), unmanaged(P)
+    k = 0
+    for i in range(n):
+        start, end = indptr[i], indptr[i + 1]
+        X = values[start:end].reshape((1, end - start))
+        code = step_row(F, S, P, indices[start:end], X, 0, i, learn, y, sample_weight,
+                        weight_stride, lrs, intercept_lrs, rate_stride, k, scratch, out,
+                        predictions, outcomes, squared_errors, baseline_errors)
+        if code != LEARNED:
+            if stop_at_refusal:
+                return k
+        elif learn[i]:
+            k += 1
     return k
 
 

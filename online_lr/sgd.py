@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -608,6 +608,85 @@ class SGDRegressor(base.MiniBatchRegressor):
         names, X, y, learn, weights = self._block_arguments(X, y, columns, learn, sample_weight)
         return self._learn_block(names, X, y, learn, weights, stop_at_refusal=False)
 
+    def learn_rows_sparse(
+        self,
+        indptr: np.ndarray,
+        indices: np.ndarray,
+        values: np.ndarray,
+        y,
+        columns: Sequence[Hashable],
+        learn: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> LearnOutcome:
+        """`learn_rows` on the rows of a CSR matrix, e.g. `FeatureEncoder.encode_many`'s.
+
+        Row i holds the features ``columns[indices[j]]`` with values ``values[j]`` for ``j`` in
+        ``indptr[i]:indptr[i + 1]``; a feature absent from a row is not part of it (the same
+        row as a dict without that key: 0 in standardized space, its statistics left alone).
+        The same update rule as `learn_one`, one step per row.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from online_lr import SGDRegressor
+        >>> a, b = SGDRegressor(), SGDRegressor()
+        >>> rows = [{"u": 1.0}, {"v": 2.0}, {"u": 3.0, "v": 1.0}]
+        >>> outcome = a.learn_rows_sparse(np.array([0, 1, 2, 4]), np.array([0, 1, 0, 1]),
+        ...                               np.array([1.0, 2.0, 3.0, 1.0]), [1.0, 2.0, 3.0],
+        ...                               columns=["u", "v"])
+        >>> for x, target in zip(rows, [1.0, 2.0, 3.0]):
+        ...     b.learn_one(x, target)
+        >>> all(abs(a.weights[k] - b.weights[k]) < 1e-12 for k in ("u", "v"))
+        True
+
+        """
+        indptr, indices, values, y, learn, weights = self._sparse_arguments(
+            indptr, indices, values, y, columns, learn, sample_weight)
+        n = len(y)
+        predictions = np.full(n, np.nan)
+        codes = np.zeros(n, dtype=np.int64)
+        if self._custom_loss:
+            for i in range(n):  # each row a block of its own features
+                cols = indices[indptr[i]:indptr[i + 1]]
+                self._learn_rows_custom(
+                    [columns[c] for c in cols], values[indptr[i]:indptr[i + 1]][None, :],
+                    y[i:i + 1], learn[i:i + 1], None if weights is None else weights[i:i + 1],
+                    False, predictions[i:i + 1], codes[i:i + 1])
+            return LearnOutcome(predictions, codes)
+        state_indices = self._state.indices(list(columns))[indices]
+        rates, n_learn = self._step_rates(learn, weights)
+        squared_errors, baseline_errors = np.empty(n_learn), np.empty(n_learn)
+        learned = _compiled_kernels().learn_rows_sparse(
+            indptr, state_indices, values, y, learn, *rates, *self._arrays(), False,
+            predictions, codes, squared_errors, baseline_errors,
+        )
+        self._record_errors(squared_errors[:learned], baseline_errors[:learned])
+        self._after_block(squared_errors[:learned])
+        return LearnOutcome(predictions, codes)
+
+    @staticmethod
+    def _sparse_arguments(indptr, indices, values, y, columns, learn, sample_weight):
+        indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+        indices = np.ascontiguousarray(indices, dtype=np.int64)
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        y = _frames.as_vector(y)
+        n = len(y)
+        if indptr.shape != (n + 1,) or indptr[0] != 0 or (np.diff(indptr) < 0).any():
+            raise ValueError(f"indptr must be {n + 1} non-decreasing offsets from 0")
+        if indices.shape != values.shape or indices.shape != (indptr[-1],):
+            raise ValueError(f"indices and values must both have indptr[-1]={indptr[-1]} entries")
+        if len(indices) and (indices.min() < 0 or indices.max() >= len(columns)):
+            raise ValueError(f"indices must be column positions in 0..{len(columns) - 1}")
+        learn = np.ones(n, dtype=np.bool_) if learn is None else np.asarray(learn, dtype=np.bool_)
+        if learn.shape != (n,):
+            raise ValueError(f"learn must have one entry per row ({n})")
+        weights = None if sample_weight is None else _frames.as_vector(sample_weight,
+                                                                         "sample_weight")
+        if weights is not None and (weights.shape != (n,) or not np.isfinite(weights).all()
+                                    or (weights < 0).any()):
+            raise ValueError(f"sample_weight must be {n} finite weights >= 0")
+        return indptr, indices, values, y, learn, weights
+
     def learn_sequential(
         self,
         X,
@@ -704,7 +783,22 @@ class SGDRegressor(base.MiniBatchRegressor):
             self._learn_rows_custom(names, X, y, learn, sample_weight, stop_at_refusal,
                                     predictions, codes)
             return LearnOutcome(predictions, codes)
-        _kernels = _compiled_kernels()
+        (sample_weight, weight_stride, lrs, intercept_lrs, stride), n_learn = self._step_rates(
+            learn, sample_weight)
+        idx = self._state.indices(names)
+        squared_errors = np.empty(n_learn)
+        baseline_errors = np.empty(n_learn)
+        learned = _compiled_kernels().learn_rows(
+            X, y, learn, sample_weight, weight_stride, lrs, intercept_lrs, stride, idx,
+            *self._arrays(), stop_at_refusal, predictions, codes, squared_errors, baseline_errors,
+        )
+        self._record_errors(squared_errors[:learned], baseline_errors[:learned])
+        self._after_block(squared_errors[:learned])
+        return LearnOutcome(predictions, codes)
+
+    def _step_rates(self, learn: np.ndarray, sample_weight: np.ndarray | None):
+        """``(sample_weight, weight_stride, lrs, intercept_lrs, rate_stride)`` as the kernels'
+        row loops take them, and the number of rows to learn."""
         n_learn = int(np.count_nonzero(learn))
         steps = self.n_updates
         lrs, stride = _rates(self._lr, steps, n_learn + 1)
@@ -713,19 +807,8 @@ class SGDRegressor(base.MiniBatchRegressor):
             lrs, intercept_lrs = (np.resize(r, n_learn + 1) for r in (lrs, intercept_lrs))
             stride = 1
         if sample_weight is None:
-            sample_weight, weight_stride = _UNIT_WEIGHT, 0
-        else:
-            weight_stride = 1
-        idx = self._state.indices(names)
-        squared_errors = np.empty(n_learn)
-        baseline_errors = np.empty(n_learn)
-        learned = _kernels.learn_rows(
-            X, y, learn, sample_weight, weight_stride, lrs, intercept_lrs, stride, idx,
-            *self._arrays(), stop_at_refusal, predictions, codes, squared_errors, baseline_errors,
-        )
-        self._record_errors(squared_errors[:learned], baseline_errors[:learned])
-        self._after_block(squared_errors[:learned])
-        return LearnOutcome(predictions, codes)
+            return (_UNIT_WEIGHT, 0, lrs, intercept_lrs, stride), n_learn
+        return (sample_weight, 1, lrs, intercept_lrs, stride), n_learn
 
     def _learn_rows_custom(self, names, X, y, learn, sample_weight, stop_at_refusal,
                            predictions, codes) -> None:

@@ -19,7 +19,7 @@ cells). Otherwise (JSON Lines, Parquet) bool, string, dates, decimals and nested
 not numbers, and a null is ``null``.
 
 >>> import pyarrow as pa
->>> from consumers.schema import Schema
+>>> from consumers.columnar.numeric import Schema
 >>> batch = pa.record_batch({"a": ["1", "x", "2", None], "y": ["3", "4", None, "5"]})
 >>> out = decode_arrow_batch(batch, Schema(target="y"), text=True)
 >>> out.columns, out.X.tolist(), out.y.tolist(), out.learn.tolist(), out.rows.tolist()
@@ -36,10 +36,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from consumers.decode import DecodedBatch, decode_batch
-from consumers.file_source import _cell
-from consumers.records import BadRecord, Reason
-from consumers.schema import Schema
+from consumers.columnar.numeric import DecodedBatch, Reason, Schema, _cell, decode_batch
+from consumers.records import BadRecord
 
 if TYPE_CHECKING:
     import pyarrow as pa

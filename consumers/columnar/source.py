@@ -1,9 +1,17 @@
 """The columnar reader as a runner `Source`: what ``online-lr replay`` reads files through.
 
-`ColumnarSource` hands the runner (`consumers.runner.Runner`) the batches of a
-`ColumnarReader` already decoded (`DecodedMessages`: a sequence of `Message` built on demand,
-carrying its `DecodedBatch`), so the runner's one loop predicts, learns, dead-letters and
-checkpoints them as it does Kafka messages, without a dict per row.
+`ColumnarSource` hands the runner (`consumers.runner.Runner`) the records of a
+`ColumnarReader` already encoded by the run's `online_lr.encoding.FeatureEncoder`
+(`DecodedMessages`: a sequence of `Message` built on demand, carrying its
+`consumers.decode.DecodedBatch`), so the runner's one loop predicts, learns, dead-letters and
+checkpoints them as it does Kafka messages.
+
+Encoding: a stretch whose fields are all finite numbers, each already a feature of its own name,
+is encoded in bulk (`FeatureEncoder.encode_numbers`: no dict per row). Any other (a string, a
+nested or list value, a null feature, a new or ignored field, a categorical one...) goes the row
+path's way: JSON lines through `consumers.decode.decode_batch` as a Kafka message does, CSV and
+Parquet rows as dicts (an empty cell or a null is an absent field) through the same call. Both
+give the same rows, model and encoder counts.
 
 A poll returns at most ``max_records`` rows of the reader's current stretch (a block of CSV or
 JSON Lines, a Parquet batch): a stretch may be delivered in several slices, never one slice
@@ -13,67 +21,62 @@ processed; resuming re-reads that one stretch and drops them.
 
 Pacing: with ``pace_field`` set, each row is held back until ``(t_row - t_first) / speed``
 seconds after the first row was delivered, ``t`` read from that field as
-`consumers.file_source.parse_time` reads it; a row without a readable time, or whose time
+`online_lr.encoding.parse_timestamp` reads it; a row without a readable time, or whose time
 goes backwards, is delivered at once.
 
 >>> import os, tempfile
->>> from consumers.schema import Schema
+>>> from online_lr.encoding import FeatureEncoder
 >>> d = tempfile.mkdtemp(); p = os.path.join(d, "log.csv")
 >>> _ = open(p, "w").write("a,y\\n1,2\\nx,3\\n4,\\n")
->>> source = ColumnarSource(p, Schema(target="y"))
+>>> encoder = FeatureEncoder(target="y")
+>>> source = ColumnarSource(p, encoder)
 >>> batch = source.poll(2)
->>> [m.offset for m in batch], batch.decoded.X.tolist(), [str(r) for _, r in batch.decoded.bad]
-([0, 1], [[1.0]], ["non_numeric_feature: 'a' is string"])
+>>> [m.offset for m in batch], batch.decoded.encoded.indices.tolist(), encoder.feature_names
+([0, 1], [0, 1], ['a', 'a=x'])
 >>> source.advance(batch); source.describe()["skip"]
 2
 >>> [m.value for m in source.poll(10)]
-[{'a': 4.0}]
+[{'a': '4'}]
 >>> source.close(); os.remove(p); os.rmdir(d)
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
 from consumers.columnar.paths import STDIN, format_of
-from consumers.columnar.reader import ColumnarBatch, ColumnarReader, Position
+from consumers.columnar.reader import MALFORMED_ROW, ColumnarBatch, ColumnarReader, Position, RawRows
 from consumers.columnar.text import ByteStream, read_csv_header
-from consumers.decode import DEFAULT_MAX_BYTES, DecodedBatch
+from consumers.decode import DEFAULT_MAX_BYTES, DecodedBatch, decode_batch
 from consumers.errors import CheckpointError
-from consumers.file_source import FileSource, parse_time
-from consumers.records import Message, Value
-from consumers.schema import Schema
+from online_lr.encoding import parse_timestamp as parse_time
+from consumers.records import BadRecord, Message, Value
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["ColumnarSource", "DecodedMessages"]
 
 
 class DecodedMessages(Sequence[Message]):
-    """Rows ``first .. first + count - 1`` of one input, decoded (``decoded``), as messages.
+    """Records ``first .. first + len - 1`` of one input as messages, with ``decoded``.
 
-    A message's value is the row as the model sees it (its features, and the target when
-    labelled) plus the reader's extra columns; it is only built when asked for (a prediction
-    or a dead letter written, the first row reported).
+    A message's value is its record as read (a dict; the JSON line's bytes), built only when
+    asked for (a prediction or a dead letter written, the first row reported).
     """
 
-    def __init__(self, name: str, first: int, count: int, decoded: DecodedBatch,
-                 target: str = "", extra: object = None,
-                 read_row: Callable[[int], Value] | None = None):
+    def __init__(self, name: str, first: int, raw: RawRows, count: int, decoded: DecodedBatch):
         self.name = name
-        self._read_row = read_row  # the first batch's: every field of a row, for the report
-        self.target = target
         self.first = first
         self.count = count
         self.decoded = decoded
-        self._extra = extra
-        self._slot: dict[int, int] | None = None
+        self._raw = raw
 
     def __len__(self) -> int:
         return self.count
@@ -85,32 +88,58 @@ class DecodedMessages(Sequence[Message]):
             i += self.count
         if not 0 <= i < self.count:
             raise IndexError(i)
-        return Message(self.name, 0, self.first + i, self._value(i))
-
-    def _value(self, i: int) -> Value:
-        if self._read_row is not None:
-            return self._read_row(self.first + i)
-        d = self.decoded
-        if self._slot is None:
-            self._slot = {int(r): k for k, r in enumerate(d.rows)}
-        value: dict = {}
-        k = self._slot.get(i)
-        if k is not None:
-            value = dict(zip(d.columns, d.X[k].tolist()))
-            if d.learn[k]:
-                value[self.target] = float(d.y[k])
-        if self._extra is not None:
-            value.update((n, v) for n, v in self._extra.slice(i, 1).to_pylist()[0].items()
-                         if v is not None)
-        return value
+        return Message(self.name, 0, self.first + i, _record(self._raw, i))
 
 
-def _slice(decoded: DecodedBatch, lo: int, hi: int) -> DecodedBatch:
-    """The rows ``lo .. hi - 1`` of a decoded stretch, renumbered from 0."""
-    keep = (decoded.rows >= lo) & (decoded.rows < hi)
-    return replace(decoded, X=decoded.X[keep], y=decoded.y[keep], learn=decoded.learn[keep],
-                   rows=decoded.rows[keep] - lo,
-                   bad=[(i - lo, r) for i, r in decoded.bad if lo <= i < hi])
+def _record(raw: RawRows, i: int) -> Value:
+    """Record ``i`` of a stretch as the row path delivers it."""
+    if raw.lines is not None:
+        return raw.lines[i]
+    if raw.batch is None or i >= raw.batch.num_rows:
+        return {}  # a malformed CSV row
+    return _row_dicts(raw.batch.slice(i, 1))[0]
+
+
+def _row_dicts(batch: pa.RecordBatch) -> list[dict]:
+    """The rows of an Arrow batch as the row path reads them: a null (empty cell) is absent."""
+    return [{k: v for k, v in row.items() if v is not None} for row in batch.to_pylist()]
+
+
+def _numbers(batch: pa.RecordBatch, target: str | None) -> tuple[list[str], np.ndarray,
+                                                                np.ndarray | None] | None:
+    """Field names, feature matrix and targets (NaN: none) when every field but the target is
+    a number in every row (ints exactly representable), else None."""
+    import pyarrow as pa
+
+    names, columns, y = [], [], None
+    for name, column in zip(batch.schema.names, batch.columns):
+        t = column.type
+        if not (pa.types.is_floating(t) or pa.types.is_integer(t)):
+            return None
+        values = column.to_numpy(zero_copy_only=False)
+        if pa.types.is_integer(t):
+            if column.null_count or (len(values) and np.abs(values).max() >= 2**53):
+                return None
+            values = values.astype(np.float64)
+        if name == target:
+            y = np.asarray(values, dtype=np.float64)  # nulls are NaN: no target
+        elif column.null_count:
+            return None
+        else:
+            names.append(name)
+            columns.append(values)
+    if not columns:
+        return None
+    return names, np.column_stack(columns), y
+
+
+def _concat_bad(decoded: DecodedBatch, raw: RawRows, lo: int, hi: int) -> DecodedBatch:
+    """``decoded`` with the malformed CSV rows of records ``lo .. hi - 1`` refused."""
+    if raw.malformed:
+        first = raw.batch.num_rows if raw.batch is not None else 0
+        decoded.bad += [(first + k - lo, BadRecord(MALFORMED_ROW, m))
+                        for k, m in enumerate(raw.malformed) if lo <= first + k < hi]
+    return decoded
 
 
 class ColumnarSource:
@@ -120,8 +149,8 @@ class ColumnarSource:
     ----------
     source
         What `ColumnarReader` reads (see `consumers.columnar.paths`).
-    schema
-        The run's schema (the runner's: the reader fixes it on the first valid row).
+    encoder
+        The run's `online_lr.encoding.FeatureEncoder` (the runner's).
     fmt
         ``"auto"``, ``"csv"``, ``"jsonl"`` or ``"parquet"``.
     start
@@ -138,7 +167,7 @@ class ColumnarSource:
     def __init__(
         self,
         source: str | Path | Sequence[str | Path],
-        schema: Schema,
+        encoder: Any,
         *,
         fmt: str = "auto",
         start: dict | None = None,
@@ -153,8 +182,10 @@ class ColumnarSource:
             raise ValueError(f"speed must be a positive number, got {speed!r}")
         position, self._skip = _resume_point(start)
         self.reader = ColumnarReader(
-            source, schema, fmt=fmt, start=position, max_message_bytes=max_message_bytes,
+            source, None, fmt=fmt, start=position, max_message_bytes=max_message_bytes,
             extra_columns=(pace_field,) if pace_field else (), stdin=stdin)
+        self.encoder = encoder
+        self.max_message_bytes = max_message_bytes
         self.name = Path(str(source)).name if isinstance(source, (str, Path)) else "inputs"
         self.pace_field = pace_field
         self.speed = float(speed)
@@ -167,7 +198,6 @@ class ColumnarSource:
         self._done = 0  # ... and processed (advance)
         self._t0: tuple[float, float] | None = None  # (log time, wall time) of the first row
         self._last_due = -math.inf
-        self._reported = False
 
     def __enter__(self) -> ColumnarSource:
         return self
@@ -182,12 +212,12 @@ class ColumnarSource:
         """The columns of the first input: a CSV's header, a Parquet schema; else None."""
         path = self.reader.paths[0]
         fmt = format_of(path) if self.reader.fmt == "auto" and path != STDIN else self.reader.fmt
+        if path == STDIN or fmt == "jsonl":
+            return None
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
             return list(pq.read_schema(path).names)
-        if fmt != "csv" or path == STDIN:
-            return None
         with open(path, "rb") as f:
             header = read_csv_header(ByteStream(f))
         return list(header.names) if header is not None else None
@@ -217,15 +247,25 @@ class ColumnarSource:
         if self.pace_field is not None:
             hi = self._due_until(stretch, lo, hi, timeout)
         self._handed = hi
-        whole = lo == 0 and hi == stretch.records
-        decoded = stretch.decoded if whole else _slice(stretch.decoded, lo, hi)
-        extra = stretch.extra.slice(lo, hi - lo) if stretch.extra is not None else None
-        read_row = None
-        if not self._reported:  # the runner reports the fields of the first valid row
-            self._reported = True
-            read_row = functools.partial(_read_row, stretch.start.path, self.reader.fmt)
-        return DecodedMessages(Path(stretch.start.path).name, stretch.start.row + lo, hi - lo,
-                               decoded, self.reader.schema.target, extra, read_row)
+        raw = _slice(stretch.decoded, lo, hi)
+        return DecodedMessages(Path(stretch.start.path).name, stretch.start.row + lo, raw,
+                               hi - lo, self._encode(raw, hi - lo))
+
+    def _encode(self, raw: RawRows, n: int) -> DecodedBatch:
+        """The records of ``raw`` encoded (see the module docstring)."""
+        encoder = self.encoder
+        batch = raw.batch
+        fits = raw.lines is None or self.max_message_bytes is None or \
+            max(map(len, raw.lines), default=0) <= self.max_message_bytes
+        numbers = _numbers(batch, encoder.target) if batch is not None and fits else None
+        if numbers is not None:
+            encoded = encoder.encode_numbers(*numbers)
+            if encoded is not None:
+                return _concat_bad(DecodedBatch(encoded, encoded.rows), raw, 0, n)
+        if raw.lines is not None:
+            return decode_batch(raw.lines, encoder, self.max_message_bytes)
+        values = _row_dicts(batch) if batch is not None else []
+        return _concat_bad(decode_batch(values, encoder, None), raw, 0, n)
 
     def _due_until(self, stretch: ColumnarBatch, lo: int, hi: int, timeout: float) -> int:
         """The end of the rows from ``lo`` (at most ``hi``) that are due, waiting up to ``timeout``."""
@@ -280,23 +320,19 @@ class ColumnarSource:
         """Nothing to commit: the checkpoint's position is the only record of progress."""
 
 
-def _read_row(path: str, fmt: str, row: int) -> Value:
-    """Record ``row`` of a file with every field, as the row path reads it (``{}`` on stdin)."""
-    fmt = format_of(path) if fmt == "auto" and path != STDIN else fmt
-    if path == STDIN:
-        return {}
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        seen = 0
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
-            if row < seen + batch.num_rows:
-                return batch.slice(row - seen, 1).to_pylist()[0]
-            seen += batch.num_rows
-        return {}
-    with FileSource(path, fmt=fmt, start=row) as source:
-        messages = source.poll(1) or [Message("", 0, 0, {})]
-    return messages[0].value
+def _slice(raw: RawRows, lo: int, hi: int) -> RawRows:
+    """Records ``lo .. hi - 1`` of a stretch (the malformed CSV rows follow the batch's)."""
+    if lo == 0 and (raw.batch is None or hi >= raw.batch.num_rows) and raw.lines is None:
+        return raw  # a whole stretch: the usual case
+    batch = raw.batch
+    rows = batch.num_rows if batch is not None else 0
+    if batch is not None:
+        batch = batch.slice(min(lo, rows), max(0, min(hi, rows) - lo))
+    lines = raw.lines[lo:hi] if raw.lines is not None else None
+    malformed = [m for k, m in enumerate(raw.malformed or ()) if lo <= rows + k < hi]
+    if batch is not None and raw.malformed and lo > rows:
+        batch = batch.slice(0, 0)
+    return RawRows(batch, lines, malformed)
 
 
 def _resume_point(saved: dict | None) -> tuple[Position | None, int]:

@@ -55,7 +55,8 @@ class PredictionWriter:
     def _batch(self, columns: Mapping[str, Any]) -> pa.RecordBatch:
         import pyarrow as pa
 
-        batch = pa.record_batch({k: pa.array(v, from_pandas=True)  # NaN -> null
+        batch = pa.record_batch({k: v if isinstance(v, pa.Array)
+                                 else pa.array(v, from_pandas=True)  # NaN -> null
                                  for k, v in columns.items()})
         if self._schema is None:
             self._schema = batch.schema

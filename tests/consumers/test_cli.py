@@ -114,7 +114,7 @@ def test_replay_of_a_jsonl_file_with_flags(tmp_path, capsys):
     s = summary(capsys.readouterr().out)
     assert (s["rows"], s["learned"], s["predicted-only"], s["bad"]) == ("61", "59", "1", "1")
     saved = read_checkpoint(ckpt)
-    assert saved.schema["features"] == ["u", "v"]
+    assert saved.schema["feature_names"] == ["u", "v"]
     assert SGDRegressor.from_dict(saved.model).learning_rate_now == pytest.approx(0.2)
 
 
@@ -163,12 +163,13 @@ def test_a_raw_house_price_csv_is_learned_loudly_in_every_spreadsheet_dialect(
         path = house_csv(tmp_path / f"{name}.csv", sep=sep, bom=bom)
         ckpt = tmp_path / f"{name}.ckpt.json"
         caplog.clear()
-        assert main(["replay", str(path), "--target", "price", "--checkpoint", str(ckpt)]) == 0
+        assert main(["replay", str(path), "--target", "price", "--timestamp", "sold",
+                     "--ignore", "city", "--checkpoint", str(ckpt)]) == 0
         out, err = capsys.readouterr()[0], caplog.text
         s = summary(out)
         assert (s["rows"], s["learned"], s["bad"]) == ("5000", "5000", "0")
-        assert "features (3): sqm, rooms, age" in err
-        assert "ignored field 'city': a string" in err and "ignored field 'sold': a date" in err
+        assert "field 'sqm': sqm" in err and "field 'city': no feature" in err
+        assert "field 'sold': the timestamp" in err
         model = SGDRegressor.from_dict(read_checkpoint(ckpt).model)
         runs.append(model)
         if model.rolling_mse > model.baseline_rolling_mse:  # until the learner standardizes
@@ -230,25 +231,33 @@ def test_predict_scores_every_row_of_a_file_with_a_checkpoint(tmp_path, capsys):
     import csv
 
     path, ckpt = house_csv(tmp_path / "h.csv", n=200), tmp_path / "c.json"
-    assert main(["replay", str(path), "--target", "price", "--checkpoint", str(ckpt), "-q"]) == 0
+    assert main(["replay", str(path), "--target", "price", "--timestamp", "sold", "--checkpoint",
+                 str(ckpt), "-q"]) == 0
     new = tmp_path / "new.csv"
-    new.write_text("sqm;rooms;age;city\n70;3;10;Lyon\n;2;5;Paris\n120,5;4;1;Lyon\n")
+    new.write_text("sqm;rooms;age;city;price\n70;3;10;Lyon;x\n;2;5;Paris;\n120,5;4;1;Rome;\n")
     out = tmp_path / "scored.csv"
     assert main(["predict", str(new), "--checkpoint", str(ckpt), "--output", str(out)]) == 0
-    assert "scored 2 of 3 rows, missing_feature=1" in capsys.readouterr().err
+    assert "scored 3 of 3 rows" in capsys.readouterr().err  # the target is never read
     rows = list(csv.DictReader(out.open()))
     model = SGDRegressor.from_dict(read_checkpoint(ckpt).model)
     assert [r["row"] for r in rows] == ["0", "1", "2"]
     assert float(rows[0]["prediction"]) == pytest.approx(
-        model.predict_one({"sqm": 70.0, "rooms": 3.0, "age": 10.0}), rel=1e-12)
-    assert rows[1]["prediction"] == "" and rows[1]["reason"] == "missing_feature: 'sqm' is absent"
-    assert float(rows[2]["prediction"]) == pytest.approx(  # a decimal comma
+        model.predict_one({"sqm": 70.0, "rooms": 3.0, "age": 10.0, "city=Lyon": 1.0}), rel=1e-12)
+    assert float(rows[1]["prediction"]) == pytest.approx(  # a missing feature is 0
+        model.predict_one({"rooms": 2.0, "age": 5.0, "city=Paris": 1.0}), rel=1e-12)
+    assert float(rows[2]["prediction"]) == pytest.approx(  # a decimal comma; a new city
         model.predict_one({"sqm": 120.5, "rooms": 4.0, "age": 1.0}), rel=1e-12)
+    from consumers.predict import load_pipeline
+
+    pipeline = load_pipeline(ckpt)  # the same in Python, from a raw event
+    assert pipeline.predict_one({"sqm": "70", "rooms": 3, "age": 10.0, "city": "Lyon",
+                                 "sold": "2021-01-15", "price": "x"}) == pytest.approx(
+        float(rows[0]["prediction"]), rel=1e-12)
     model_file = tmp_path / "m.json"
     model.save(model_file)
     assert main(["predict", str(path), "--checkpoint", str(model_file), "--output",
                  str(out), "-q"]) == 0
     assert len(list(csv.DictReader(out.open()))) == 200
-    junk = tmp_path / "junk.csv"
-    junk.write_text("x\n1\n")
+    junk = tmp_path / "junk.jsonl"
+    junk.write_text("[1]\n")
     assert main(["predict", str(junk), "--checkpoint", str(ckpt), "--output", str(out)]) == 5

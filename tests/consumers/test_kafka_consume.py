@@ -98,7 +98,7 @@ def test_produce_consume_over_three_partitions_learns_each_labelled_row_once(
     assert model_of(ckpt).n_updates == labelled
     assert sorted(ck.offsets) == [f"{topic}:{p}" for p in range(3)]
     assert sum(ck.offsets.values()) == 300 and min(ck.offsets.values()) > 0
-    assert ck.schema["features"] == ["a", "b"]
+    assert ck.schema["feature_names"] == ["a", "b"]
     # The same offsets were committed to the group, for lag tools.
     from kafka import KafkaConsumer, TopicPartition
 
@@ -228,8 +228,8 @@ def test_consume_says_what_it_learns_and_fails_loudly_when_it_cannot(
         assert main(["consume", "-v", "--bootstrap-servers", kafka_bootstrap, "--topic",
                      labelled, "--group", name("g"), "--checkpoint", str(ckpt),
                      "--idle-timeout", IDLE, "--target", "Price", *client_args()]) == 0
-    assert "features (1): sqm" in caplog.text
-    assert "ignored field 'city': a string, not a number" in caplog.text
+    assert "field 'sqm': sqm" in caplog.text
+    assert "field 'city': city=Lyon" in caplog.text
     capsys.readouterr()
     caplog.clear()
     assert consume(kafka_bootstrap, unlabelled, name("g"), tmp_path / "u.json",

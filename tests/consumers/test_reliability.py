@@ -159,7 +159,7 @@ POISON = {
     "empty value": (b"", Reason.EMPTY, 2),
     "null value (tombstone)": (None, Reason.EMPTY, 1),
     "undecodable bytes": (b"\xff\xfe", Reason.INVALID_UTF8, 2),
-    "string feature": (b'{"a": "1.5", "b": 1, "y": 1}', Reason.NON_NUMERIC_FEATURE, 1),
+    "string target": (b'{"a": 1, "b": 1, "y": "one"}', Reason.NON_NUMERIC_TARGET, 1),
     "NaN feature": (b'{"a": NaN, "b": 1, "y": 1}', Reason.NONFINITE_FEATURE, 1),
     "inf feature": (b'{"a": 1, "b": 1e999, "y": 1}', Reason.NONFINITE_FEATURE, 1),
     "NaN target": (b'{"a": 1, "b": 1, "y": NaN}', Reason.NONFINITE_TARGET, 2),

@@ -12,7 +12,8 @@ from consumers.checkpoint import CheckpointStore
 from consumers.file_source import FileSource
 from consumers.records import Reason
 from consumers.runner import Runner, restore
-from consumers.schema import Schema
+from consumers.config import FieldsSettings
+from online_lr.encoding import FeatureEncoder
 from online_lr import SGDRegressor
 from online_lr.sgd import LearnOutcome
 
@@ -63,15 +64,15 @@ class Collect:
 
 
 def run_file(path, *, batch_size=500, store=None, max_messages=None, model=None,
-             outputs=None, every_messages=None, schema=None):
+             outputs=None, every_messages=None, fields=None):
     checkpoint = store.load() if store is not None else None
-    m, schema, counters = restore(checkpoint, schema or Schema(target="y"), MODEL,
+    m, encoder, counters = restore(checkpoint, fields or FieldsSettings(ignore=("id",)), MODEL,
                                   {"kind": "file", "name": Path(path).name})
     if model is not None:
         m = model
     start = checkpoint.source["position"] if checkpoint else 0
     with FileSource(path, start=start) as src:
-        runner = Runner(m, schema, src, store=store, outputs=outputs, dead_letters=outputs,
+        runner = Runner(m, encoder, src, store=store, outputs=outputs, dead_letters=outputs,
                         counters=counters, batch_size=batch_size, max_messages=max_messages,
                         every_messages=every_messages, every_seconds=None)
         result = runner.run()
@@ -117,7 +118,7 @@ def test_replay_equals_a_learn_one_loop(tmp_path, assert_same_model):
     c = result.totals
     assert (c.messages, c.learned, c.predicted_only, c.bad) == (
         len(rows), n_labelled, len(rows) - n_labelled, 0)
-    assert runner.schema.features == ("a", "b", "c")  # "id" is a string: not a feature
+    assert runner.encoder.feature_names == ["a", "b", "c"]  # "id" is ignored
     assert c.squared_error_sum / c.learned == pytest.approx(runner.model.running_mse, rel=1e-9)
     assert result.reason == "end of input"
 
@@ -132,11 +133,11 @@ def test_batch_size_does_not_change_the_model(tmp_path, batch_size, assert_same_
 
 def test_bad_messages_are_dead_lettered_and_skipped(tmp_path, assert_same_model):
     rows = make_rows(50)
-    poison = {5: b"{oops", 9: b'{"a": "x", "b": 1, "c": 2, "y": 1}', 20: b"[]",
+    poison = {5: b"{oops", 9: b'{"a": 1, "b": 1, "c": 2, "y": "x"}', 20: b"[]",
               30: b'{"a": 1, "b": 2, "c": NaN, "y": 1}'}
     out = Collect()
     runner, result = run_file(write_jsonl(tmp_path / "d.jsonl", rows, poison), outputs=out)
-    assert out.dead == [(5, Reason.INVALID_JSON), (9, Reason.NON_NUMERIC_FEATURE),
+    assert out.dead == [(5, Reason.INVALID_JSON), (9, Reason.NON_NUMERIC_TARGET),
                         (20, Reason.NOT_OBJECT), (30, Reason.NONFINITE_FEATURE)]
     assert result.totals.bad == 4 and result.totals.messages == 54
     clean, _ = run_file(write_jsonl(tmp_path / "clean.jsonl", rows))
@@ -166,9 +167,13 @@ def test_a_diverging_row_is_refused_and_the_rest_is_learned(tmp_path, assert_sam
 class RefusesMarkedRows(SGDRegressor):
     """A model that refuses, as a value, any row holding a == -999 (and learns the others)."""
 
-    def learn_rows(self, X, y, learn=None, columns=None, sample_weight=None):
-        marked = np.asarray(X)[:, 0] == -999
-        outcome = super().learn_rows(X, y, learn & ~marked, columns, sample_weight)
+    def learn_rows_sparse(self, indptr, indices, values, y, columns, learn=None,
+                          sample_weight=None):
+        a = list(columns).index("a")
+        marked = np.array([bool(((indices[s:e] == a) & (values[s:e] == -999)).any())
+                           for s, e in zip(indptr[:-1], indptr[1:])])
+        outcome = super().learn_rows_sparse(indptr, indices, values, y, columns,
+                                            learn & ~marked, sample_weight)
         outcome.codes[marked] = LearnOutcome.REASONS.index("non_finite_feature")
         return outcome
 
@@ -225,14 +230,17 @@ def test_checkpoint_of_another_source_is_refused(tmp_path):
 
     ck = Checkpoint(model=SGDRegressor().to_dict(), source={"kind": "kafka", "topic": "t"})
     with pytest.raises(CheckpointError, match="kind"):
-        restore(ck, Schema(), {}, {"kind": "file", "name": "x.csv"})
+        restore(ck, FieldsSettings(), {}, {"kind": "file", "name": "x.csv"})
+    from consumers.errors import ConfigError
+    from consumers.schema import build_encoder
+
     ck = Checkpoint(model=SGDRegressor().to_dict(), source={"kind": "kafka", "topic": "t"},
-                    schema=Schema(target="z").to_dict())
-    with pytest.raises(CheckpointError, match="target"):
-        restore(ck, Schema(target="y"), {}, {"kind": "kafka", "topic": "t"})
+                    schema=build_encoder(FieldsSettings(target="z")).to_dict())
+    with pytest.raises(ConfigError, match="fields.target"):
+        restore(ck, FieldsSettings(target="y"), {}, {"kind": "kafka", "topic": "t"})
     ck = Checkpoint(model={"format": "nope"}, source={"kind": "kafka", "topic": "t"})
     with pytest.raises(CheckpointError, match="cannot be restored"):
-        restore(ck, Schema(), {}, {"kind": "kafka", "topic": "t"})
+        restore(ck, FieldsSettings(), {}, {"kind": "kafka", "topic": "t"})
 
 
 def test_snapshot_numbers_are_finite_after_a_run(tmp_path):
@@ -253,15 +261,15 @@ def test_checkpoint_of_another_file_is_refused(tmp_path):
 
 
 class FailsOnce(SGDRegressor):
-    """A model whose learn_rows crashes on the second call."""
+    """A model whose learn_rows_sparse crashes on the second call."""
 
     calls = 0
 
-    def learn_rows(self, X, y, learn=None, columns=None, sample_weight=None):
+    def learn_rows_sparse(self, *args, **kwargs):
         FailsOnce.calls += 1
         if FailsOnce.calls == 2:
             raise RuntimeError("boom")
-        return super().learn_rows(X, y, learn, columns, sample_weight)
+        return super().learn_rows_sparse(*args, **kwargs)
 
 
 def test_no_checkpoint_after_an_unexpected_error_mid_batch(tmp_path):
@@ -270,8 +278,8 @@ def test_no_checkpoint_after_an_unexpected_error_mid_batch(tmp_path):
     FailsOnce.calls = 0
     with CheckpointStore(ckpt) as store:
         with FileSource(path) as src:
-            runner = Runner(FailsOnce(**MODEL), Schema(), src, store=store, batch_size=30,
-                            every_messages=30, every_seconds=None)
+            runner = Runner(FailsOnce(**MODEL), FeatureEncoder(target="y"), src, store=store,
+                            batch_size=30, every_messages=30, every_seconds=None)
             with pytest.raises(RuntimeError, match="boom"):
                 runner.run()
             assert runner.checkpoint(final=True) is False  # e.g. from a rebalance listener
@@ -295,8 +303,10 @@ def house_rows(n: int = 600, seed: int = 3) -> list[dict]:
 def test_a_model_worse_than_its_baseline_is_reported_with_reasons(tmp_path, caplog):
     path = write_jsonl(tmp_path / "h.jsonl", house_rows())
     with caplog.at_level("INFO", logger="consumers"):
-        runner, result = run_file(path, schema=Schema(target="price"), model=SGDRegressor(
-            standardize=False, learning_rate=0.01, intercept_lr=0.01))  # raw plain SGD overshoots
+        runner, result = run_file(
+            path, fields=FieldsSettings(target="price", ignore=("sold", "city")),
+            model=SGDRegressor(standardize=False, learning_rate=0.01,
+                               intercept_lr=0.01))  # raw plain SGD overshoots
     s = result.snapshot
     assert s.rolling_mse > 10 * s.baseline_rolling_mse
     assert s.baseline_running_mse == runner.model.baseline_running_mse  # read, not recomputed
@@ -313,15 +323,22 @@ def test_a_model_better_than_its_baseline_is_not_warned_about(tmp_path, caplog):
     assert not [r for r in caplog.records if "worse than a constant" in r.getMessage()]
 
 
-def test_the_features_and_each_ignored_field_are_reported_at_start(tmp_path, caplog):
+def test_what_each_field_becomes_is_reported_at_start(tmp_path, caplog):
     path = write_jsonl(tmp_path / "h.jsonl", house_rows(20))
     with caplog.at_level("INFO", logger="consumers"):
-        run_file(path, schema=Schema(target="price"))
+        run_file(path, fields=FieldsSettings(target="price", ignore=("age",)))
     text = "\n".join(r.getMessage() for r in caplog.records)
-    assert "target 'price'; features (2): sqm, age" in text
-    assert "ignored field 'sold': a date/time string, not a number" in text
-    assert "ignored field 'city': a string, not a number" in text
-    assert "ignored field 'price': the target" in text
+    assert "field 'sqm': sqm" in text
+    assert "field 'city': city=Lyon" in text
+    assert "field 'price': the target" in text
+    assert "field 'age': no feature" in text
+    assert "field 'sold' holds date/time strings" in text
+    with caplog.at_level("INFO", logger="consumers"):
+        caplog.clear()
+        run_file(path, fields=FieldsSettings(target="price", timestamp="sold"))
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "field 'sold': the timestamp (never a feature)" in text
+    assert "date/time strings" not in text
 
 
 def test_a_target_that_is_almost_a_field_stops_the_run(tmp_path):
@@ -329,7 +346,7 @@ def test_a_target_that_is_almost_a_field_stops_the_run(tmp_path):
 
     path = write_jsonl(tmp_path / "h.jsonl", house_rows(20))
     with pytest.raises(ConfigError, match="did you mean 'price'") as info:
-        run_file(path, schema=Schema(target="Price"))
+        run_file(path, fields=FieldsSettings(target="Price"))
     assert "'sqm', 'age'" in str(info.value)
 
 
@@ -337,7 +354,7 @@ def test_a_run_that_learns_nothing_says_why(tmp_path):
     all_bad = write_jsonl(tmp_path / "bad.jsonl", [{"a": 1.0, "y": "x"}] * 5)
     _, result = run_file(all_bad)
     assert result.failure.startswith("learned nothing: all 5 rows were refused")
-    assert "non_numeric_target x5 (first: non_numeric_target: 'y' is string)" in result.failure
+    assert "non_numeric_target x5 (first: non_numeric_target: 'y' is 'x')" in result.failure
     unlabelled = write_jsonl(tmp_path / "u.jsonl", [{"a": 1.0, "b": 2.0}] * 4)
     _, result = run_file(unlabelled)
     assert "none of the 4 rows had a value for the target 'y'" in result.failure
@@ -362,9 +379,9 @@ def _checkpoint_of(tmp_path, model_config: dict):
     store = CheckpointStore(tmp_path / "c.json")
     with store:
         path = write_jsonl(tmp_path / "d.jsonl", make_rows(50))
-        m, schema, counters = restore(None, Schema(target="y"), model_config, {})
+        m, encoder, counters = restore(None, FieldsSettings(target="y"), model_config, {})
         with FileSource(path) as src:
-            Runner(m, schema, src, store=store, every_messages=None, every_seconds=None).run()
+            Runner(m, encoder, src, store=store, every_messages=None, every_seconds=None).run()
         return store.load()
 
 
@@ -373,15 +390,15 @@ def test_changed_model_settings_against_a_checkpoint_are_refused_by_name(tmp_pat
 
     checkpoint = _checkpoint_of(tmp_path, {"learning_rate": 0.01})
     expect = {"kind": "file"}
-    restore(checkpoint, Schema(target="y"), {"learning_rate": 0.01}, expect)  # the same: fine
-    restore(checkpoint, Schema(target="y"), {}, expect)  # nothing set: the checkpoint's
+    restore(checkpoint, FieldsSettings(), {"learning_rate": 0.01}, expect)  # the same: fine
+    restore(checkpoint, FieldsSettings(target="y"), {}, expect)  # nothing set: the checkpoint's
     with pytest.raises(ConfigError, match=r"learning_rate \(checkpoint 0.01, config 0.5\)"
                                           r".*--fresh.*--override-checkpoint-params") as info:
-        restore(checkpoint, Schema(target="y"), {"learning_rate": 0.5, "l2": 0.0}, expect)
+        restore(checkpoint, FieldsSettings(target="y"), {"learning_rate": 0.5, "l2": 0.0}, expect)
     assert info.value.field == "model.learning_rate"
-    model, _, _ = restore(checkpoint, Schema(target="y"), {"learning_rate": 0.5}, expect,
+    model, _, _ = restore(checkpoint, FieldsSettings(target="y"), {"learning_rate": 0.5}, expect,
                           override_params=True)
     assert model.learning_rate_now == 0.5 and model.n_updates == 45
     with pytest.raises(ConfigError, match="not update"):  # not changeable on a learned model
-        restore(checkpoint, Schema(target="y"), {"update": "normalized"}, expect,
+        restore(checkpoint, FieldsSettings(target="y"), {"update": "normalized"}, expect,
                 override_params=True)

@@ -505,6 +505,59 @@ def test_learn_rows_skips_the_refused_rows_and_learns_the_rest():
     assert model.n_updates == 57
 
 
+
+def sparse_rows(rng: np.random.Generator, n: int) -> tuple[list[dict], list[float]]:
+    """Dict rows over five features, each present with probability 0.6 (some rows empty)."""
+    rows = [{f"f{j}": float(rng.normal()) for j in range(5) if rng.random() < 0.6}
+            for _ in range(n)]
+    return rows, [2.0 + sum(x.values()) + 0.1 * float(rng.normal()) for x in rows]
+
+
+def as_csr(rows: list[dict], columns: list[str]):
+    position = {name: j for j, name in enumerate(columns)}
+    indptr = np.cumsum([0] + [len(x) for x in rows])
+    indices = np.array([position[k] for x in rows for k in x], dtype=np.int64)
+    values = np.array([v for x in rows for v in x.values()])
+    return indptr, indices, values
+
+
+@pytest.mark.parametrize("params", [{}, {"standardize": False, "learning_rate": 0.05},
+                                    {"update": "normalized"}, {"loss": optim.losses.Huber()}])
+def test_learn_rows_sparse_is_a_learn_one_loop_on_rows_with_absent_features(params):
+    rows, y = sparse_rows(np.random.default_rng(4), 300)
+    columns = ["f3", "f0", "f4", "f1", "f2"]  # any order
+    learn = np.array([i % 7 != 3 for i in range(300)])
+    sparse, loop = SGDRegressor(**params), SGDRegressor(**params)
+    outcome = sparse.learn_rows_sparse(*as_csr(rows, columns), y, columns=columns, learn=learn)
+    predictions = []
+    for x, target, labelled in zip(rows, y, learn):
+        predictions.append(loop.predict_one(x))
+        if labelled:
+            loop.learn_one(x, target)
+    np.testing.assert_allclose(outcome.predictions, predictions, rtol=1e-9, atol=1e-12)
+    assert sparse.weights.keys() == loop.weights.keys()
+    for name, weight in loop.weights.items():
+        assert sparse.weights[name] == pytest.approx(weight, rel=1e-9, abs=1e-12), name
+    assert sparse.intercept == pytest.approx(loop.intercept, rel=1e-9, abs=1e-12)
+    assert (sparse.n_updates, sparse.rolling_mse) == (loop.n_updates,
+                                                      pytest.approx(loop.rolling_mse, rel=1e-9))
+    assert not outcome.reasons()
+
+
+def test_learn_rows_sparse_refuses_rows_as_values_and_checks_its_arguments():
+    rows, y = sparse_rows(np.random.default_rng(5), 40)
+    rows[5] = {"f0": float("nan")}
+    y[9] = float("inf")
+    columns = [f"f{j}" for j in range(5)]
+    outcome = SGDRegressor().learn_rows_sparse(*as_csr(rows, columns), y, columns=columns)
+    assert outcome.reasons() == [(5, "non_finite_feature"), (9, "non_finite_target")]
+    indptr, indices, values = as_csr(rows, columns)
+    with pytest.raises(ValueError, match="indptr"):
+        SGDRegressor().learn_rows_sparse(indptr[:-1], indices, values, y, columns=columns)
+    with pytest.raises(ValueError, match="column positions"):
+        SGDRegressor().learn_rows_sparse(indptr, indices, values, y, columns=columns[:2])
+
+
 # Losses, rates
 
 
