@@ -87,17 +87,31 @@ def limit_seconds(path: str) -> tuple[float, float]:
     return time.perf_counter() - start, float(model.running_mse)
 
 
+#: ``online-lr`` as its console script runs it, then the process's own peak RSS (VmHWM: the
+#: ``ru_maxrss`` of a spawned child counts the parent's peak, inherited through vfork + exec).
+_REPLAY = """
+import sys
+from consumers.cli import main
+code = main(sys.argv[1:])
+with open("/proc/self/status") as f:
+    peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM"))
+sys.stderr.write('{"peak_kb": %d}\\n' % peak)
+sys.exit(code)
+"""
+
+
 def replay_process(path: str, ckpt: str) -> dict:
     """Wall and start-up seconds, peak RSS (MB) and model MSE of one ``online-lr replay``."""
     from datetime import datetime
 
-    cmd = [*h.ONLINE_LR, "replay", path, "--target", "y", "--checkpoint", ckpt, "--fresh",
-           "--no-progress", "-v", "--log-format", "json"]
+    cmd = [h.PYTHON, "-c", _REPLAY, "replay", path, "--target", "y", "--checkpoint", ckpt,
+           "--fresh", "--no-progress", "-v", "--log-format", "json"]
     with tempfile.TemporaryFile() as err:
         spawned = time.time()
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err,
+                                env={**os.environ, "PYTHONPATH": str(h.REPO)})
+        _, status, _ = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         err.seek(0)
         log = [json.loads(line) for line in err.read().splitlines() if line.startswith(b"{")]
@@ -109,8 +123,8 @@ def replay_process(path: str, ckpt: str) -> dict:
     from online_lr import SGDRegressor
 
     mse = float(SGDRegressor.from_dict(read_checkpoint(ckpt).model).running_mse)
-    return {"wall": wall, "startup": learned - spawned, "peak_mb": usage.ru_maxrss / 1024,
-            "mse": mse}
+    peak_kb = next(rec["peak_kb"] for rec in log if "peak_kb" in rec)
+    return {"wall": wall, "startup": learned - spawned, "peak_mb": peak_kb / 1024, "mse": mse}
 
 
 def river_seconds(path: str, rows: int) -> float:
