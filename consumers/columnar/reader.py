@@ -148,7 +148,9 @@ class ColumnarReader:
     source
         A file, directory, glob, ``-`` (stdin), or a list of them.
     schema
-        Target and features; fixed by the first valid row when the features are inferred.
+        Target and features (`consumers.columnar.numeric.Schema`); fixed by the first valid row
+        when the features are inferred. ``None``: each batch's ``decoded`` is the records as
+        read (`RawRows`), for a caller that encodes them (`consumers.columnar.source`).
     fmt
         ``"csv"``, ``"jsonl"``, ``"parquet"`` or ``"auto"`` (from the extension; sniffed on stdin).
     start

@@ -322,16 +322,15 @@ class ColumnarSource:
 
 def _slice(raw: RawRows, lo: int, hi: int) -> RawRows:
     """Records ``lo .. hi - 1`` of a stretch (the malformed CSV rows follow the batch's)."""
-    if lo == 0 and (raw.batch is None or hi >= raw.batch.num_rows) and raw.lines is None:
-        return raw  # a whole stretch: the usual case
     batch = raw.batch
     rows = batch.num_rows if batch is not None else 0
+    total = len(raw.lines) if raw.lines is not None else rows + len(raw.malformed or ())
+    if lo == 0 and hi >= total:
+        return raw  # a whole stretch: the usual case
     if batch is not None:
         batch = batch.slice(min(lo, rows), max(0, min(hi, rows) - lo))
     lines = raw.lines[lo:hi] if raw.lines is not None else None
     malformed = [m for k, m in enumerate(raw.malformed or ()) if lo <= rows + k < hi]
-    if batch is not None and raw.malformed and lo > rows:
-        batch = batch.slice(0, 0)
     return RawRows(batch, lines, malformed)
 
 

@@ -176,3 +176,13 @@ def test_replay_reads_parquet_hive_partitions_and_stdin(tmp_path, capsys, assert
     assert models[0].n_updates == sum(1 for r in records if "y" in r)
     for m in models[1:]:
         assert_same_model(models[0], m, tol=1e-9)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 100])
+def test_a_csv_row_with_the_wrong_number_of_cells_is_refused_in_any_slice(tmp_path, batch_size):
+    path = write(tmp_path / "log.csv", "a,y\n1,2\n3,4,5\n6,7\n")
+    encoder = FeatureEncoder(target="y")
+    model, lines = run(ColumnarSource(path, encoder), encoder, batch_size=batch_size)
+    assert [r for r, _ in lines] == [0, 1, 2]
+    assert lines[2][1].startswith("malformed_row: 3 cells, the header has 2")
+    assert model.n_updates == 2
