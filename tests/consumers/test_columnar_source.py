@@ -186,3 +186,34 @@ def test_a_csv_row_with_the_wrong_number_of_cells_is_refused_in_any_slice(tmp_pa
     assert [r for r, _ in lines] == [0, 1, 2]
     assert lines[2][1].startswith("malformed_row: 3 cells, the header has 2")
     assert model.n_updates == 2
+
+
+def test_raw_events_in_every_format_encode_and_learn_as_the_row_path(tmp_path, assert_same_model):
+    """Strings, a nested object, missing fields: JSON Lines (the Kafka path), CSV and Parquet
+    through the columnar source give the row path's model and encoder."""
+    rng = np.random.default_rng(5)
+    events = []
+    for i in range(600):
+        event = {"a": float(rng.normal()), "city": ["lyon", "paris", "nice"][i % 3],
+                 "y": float(rng.normal())}
+        if i % 5 == 0:
+            del event["a"]  # missing
+        events.append(event)
+    jsonl = write(tmp_path / "e.jsonl", jsonl_bytes(
+        [{**e, "user": {"age": i % 40}} for i, e in enumerate(events)]))
+    flat = [{"a": e.get("a"), "city": e["city"], "y": e["y"]} for e in events]
+    csv_path = tmp_path / "e.csv"
+    csv_path.write_text("a,city,y\n" + "".join(
+        f"{'' if r['a'] is None else repr(r['a'])},{r['city']},{r['y']!r}\n" for r in flat))
+    parquet = tmp_path / "e.parquet"
+    pq.write_table(pa.table({k: [r[k] for r in flat] for k in ("a", "city", "y")}), parquet,
+                   row_group_size=128)
+    flat_jsonl = write(tmp_path / "flat.jsonl", jsonl_bytes(
+        [{k: v for k, v in r.items() if v is not None} for r in flat]))
+    for path, reference in ((jsonl, jsonl), (csv_path, csv_path), (parquet, flat_jsonl)):
+        row_encoder, col_encoder = FeatureEncoder(target="y"), FeatureEncoder(target="y")
+        row_model, _ = run(FileSource(reference), row_encoder, batch_size=100)
+        col_model, _ = run(ColumnarSource(path, col_encoder), col_encoder, batch_size=250)
+        assert "city=paris" in col_encoder.feature_names
+        assert_same_model(row_model, col_model, tol=1e-9)
+        assert col_encoder.to_dict() == row_encoder.to_dict(), path.name
