@@ -1,4 +1,4 @@
-"""Replaying a large CSV (and its rows as Parquet): the whole ``online-lr replay`` against the limit.
+"""Replaying a large CSV (and its rows as Parquet): the whole ``online-lr replay`` vs the limit.
 
 Run: ``python bench/bench_replay.py`` (a few minutes at the default 5M rows). It writes a CSV
 of ``--rows`` rows (10 numeric features and a target ``y``) and the same rows as Parquet to a

@@ -7,9 +7,9 @@ locked: a running consumer's checkpoint can be read) or from a model file writte
 a model file has its weight names as the only features). The target, if a row has one, is not
 read; a feature the model never learned counts 0.
 
-The output (CSV, JSON Lines or Parquet, by its extension) has one line per input row, in input order: ``row`` (the row's index in the
-file), ``prediction`` (empty when the row cannot be scored) and ``reason`` (empty when scored,
-else the refusal, e.g. ``nonfinite_feature: 'sqm' is nan``). Nothing is dropped.
+The output (CSV, JSON Lines or Parquet, by its extension) has one line per input row, in input
+order: ``row`` (the row's index in the file), ``prediction`` (empty when the row cannot be
+scored) and ``reason`` (empty when scored, else the refusal, e.g. ``nonfinite_feature: 'sqm' is nan``). Nothing is dropped.
 
 In Python, `load_pipeline` gives ``FeatureEncoder | SGDRegressor`` as a River pipeline, which
 predicts from a raw event in one call.

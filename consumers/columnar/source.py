@@ -51,7 +51,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 
 from consumers.columnar.paths import STDIN, format_of
-from consumers.columnar.reader import MALFORMED_ROW, ColumnarBatch, ColumnarReader, Position, RawRows
+from consumers.columnar.reader import (
+    MALFORMED_ROW,
+    ColumnarBatch,
+    ColumnarReader,
+    Position,
+    RawRows,
+)
 from consumers.columnar.text import ByteStream, read_csv_header
 from consumers.decode import DEFAULT_MAX_BYTES, DecodedBatch, decode_batch
 from consumers.errors import CheckpointError
@@ -238,7 +244,7 @@ class ColumnarSource:
         return self._current
 
     def poll(self, max_records: int, timeout: float = 1.0) -> DecodedMessages | None:
-        """Up to ``max_records`` rows that are due; ``[]`` if none is due yet, ``None`` at the end."""
+        """Up to ``max_records`` rows that are due; none if none is due yet; None at the end."""
         stretch = self._stretch()
         if stretch is None:
             return None
@@ -268,7 +274,7 @@ class ColumnarSource:
         return _concat_bad(decode_batch(values, encoder, None), raw, 0, n)
 
     def _due_until(self, stretch: ColumnarBatch, lo: int, hi: int, timeout: float) -> int:
-        """The end of the rows from ``lo`` (at most ``hi``) that are due, waiting up to ``timeout``."""
+        """The end of the rows from ``lo`` (at most ``hi``) due, waiting up to ``timeout``."""
         if self._due is None:
             self._due = self._due_times(stretch)
         now = self._clock()
