@@ -445,8 +445,9 @@ def _message_key(value: Any, field: str | None) -> bytes | None:
 def cmd_produce(settings) -> int:
     from kafka.errors import KafkaError
 
+    from consumers.columnar import format_of
     from consumers.config import resolve_data_path
-    from consumers.errors import BrokerUnavailableError
+    from consumers.errors import BrokerUnavailableError, ConfigError
     from consumers.file_source import FileSource
     from consumers.sinks import _raw, make_producer
     from consumers.topics import ensure_topic
@@ -454,6 +455,13 @@ def cmd_produce(settings) -> int:
     stream = settings.stream
     topic = _require(stream.topic, "stream.topic", "--topic")
     path = resolve_data_path(settings.file.path)
+    fmt = settings.file.format
+    if fmt == "auto":
+        with contextlib.suppress(ValueError):  # an unknown extension: FileSource says so
+            fmt = format_of(path)
+    if fmt == "parquet":
+        raise ConfigError("file.format", "produce sends CSV or JSON Lines rows; Parquet is "
+                                         "read by replay and predict only")
     kw = settings.kafka.client_kwargs()
     ensure_topic(kw, topic, stream.partitions, stream.replication_factor,
                  timeout=stream.broker_timeout)

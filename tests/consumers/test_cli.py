@@ -261,3 +261,11 @@ def test_predict_scores_every_row_of_a_file_with_a_checkpoint(tmp_path, capsys):
     junk = tmp_path / "junk.jsonl"
     junk.write_text("[1]\n")
     assert main(["predict", str(junk), "--checkpoint", str(ckpt), "--output", str(out)]) == 5
+
+
+def test_produce_refuses_parquet_clearly(tmp_path, capsys):
+    path = tmp_path / "rows.parquet"
+    path.write_bytes(b"PAR1")
+    assert main(["produce", str(path), "--topic", "t", "--bootstrap-servers", "127.0.0.1:1",
+                 "-q"]) == 2
+    assert "Parquet is read by replay and predict only" in capsys.readouterr().err
