@@ -513,8 +513,8 @@ class FeatureEncoder(base.Transformer):
 
         Event ``r`` is ``{names[j]: X[r, j]}`` plus the target ``y[r]`` when ``y`` is given and
         ``y[r]`` is not NaN (no target). The result and the counts are `encode_many`'s, when
-        each field is a feature of its own already, under its own name: otherwise (a new or
-        ignored field, a categorical one, a hashed name, a transform, the timestamp among
+        each field is ignored or a feature of its own already, under its own name: otherwise (a
+        new field, a categorical one, a hashed name, a transform, the timestamp among
         ``names``, a non-finite number) this returns None and changes nothing: encode the events
         with `encode_many`.
 
@@ -532,6 +532,12 @@ class FeatureEncoder(base.Transformer):
                 or not np.isfinite(X).all()
                 or (y is not None and np.isinf(y).any())):
             return None
+        fields = self._root.children
+        kept = [j for j, name in enumerate(names)
+                if not (name in fields and fields[name].skip)]  # ignored: never a feature
+        if len(kept) < d:
+            names, X = [names[j] for j in kept], X[:, kept]
+            n, d = X.shape
         columns = [self._named.get(name) for name in names]
         probe = self._encode_all(({name: float(v) for name, v in zip(names, X[0])},),
                                  grow=False)

@@ -163,6 +163,8 @@ class ColumnarSource:
         A checkpoint's ``describe()`` (its ``position`` and ``skip``); ``None``: the beginning.
     pace_field, speed
         Pacing (see the module docstring).
+    block_bytes
+        Bytes of CSV / JSON Lines read at once (Parquet: rows, one per 16 bytes).
     clock, sleep
         Injected for tests.
     """
@@ -180,6 +182,7 @@ class ColumnarSource:
         pace_field: str | None = None,
         speed: float = 1.0,
         max_message_bytes: int | None = DEFAULT_MAX_BYTES,
+        block_bytes: int = 1 << 20,
         stdin: BinaryIO | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -189,6 +192,7 @@ class ColumnarSource:
         position, self._skip = _resume_point(start)
         self.reader = ColumnarReader(
             source, None, fmt=fmt, start=position, max_message_bytes=max_message_bytes,
+            block_bytes=block_bytes, batch_rows=max(1, block_bytes // 16),
             extra_columns=(pace_field,) if pace_field else (), stdin=stdin)
         self.encoder = encoder
         self.max_message_bytes = max_message_bytes

@@ -64,14 +64,21 @@ def with_bad_rows(n: int = 1500) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("batch_size", [1, 97, 65536])
-def test_replay_through_the_columnar_source_equals_the_row_path(tmp_path, batch_size,
+@pytest.mark.parametrize("batch_size, ignore", [(1, None), (97, None), (65536, None),
+                                               (500, ["b"])])
+def test_replay_through_the_columnar_source_equals_the_row_path(tmp_path, batch_size, ignore,
                                                                  assert_same_model):
     path = write(tmp_path / "log.csv", with_bad_rows())
-    row_encoder, col_encoder = FeatureEncoder(target="y"), FeatureEncoder(target="y")
+    row_encoder = FeatureEncoder(target="y", ignore=ignore)
+    col_encoder = FeatureEncoder(target="y", ignore=ignore)
     row_model, row_lines = run(FileSource(path), row_encoder, batch_size=300)
-    col_model, col_lines = run(ColumnarSource(path, col_encoder), col_encoder,
+    bulk = []
+    encode_numbers = col_encoder.encode_numbers
+    col_encoder.encode_numbers = lambda *a: bulk.append(encode_numbers(*a)) or bulk[-1]
+    col_model, col_lines = run(ColumnarSource(path, col_encoder, block_bytes=8192), col_encoder,
                                batch_size=batch_size)
+    del col_encoder.encode_numbers
+    assert sum(b is not None for b in bulk) >= 5  # most blocks in bulk, the others by row
     assert_same_model(row_model, col_model, tol=1e-9)
     assert col_encoder.to_dict() == row_encoder.to_dict()  # columns, counts
     assert [r for r, _ in col_lines] == list(range(1500))  # every row, once, in order
@@ -91,15 +98,16 @@ def test_stop_mid_stretch_and_resume_equals_the_uninterrupted_run(tmp_path, name
     else:
         write(path, jsonl_bytes(records) if ".jsonl" in name else csv_text(records))
     whole_encoder = FeatureEncoder(target="y")
-    whole, _ = run(ColumnarSource(path, whole_encoder), whole_encoder)
+    whole, _ = run(ColumnarSource(path, whole_encoder, block_bytes=8192), whole_encoder)
     store = CheckpointStore(tmp_path / "c.json").open()
     encoder = FeatureEncoder(target="y")
-    model, first = run(ColumnarSource(path, encoder), encoder, batch_size=333, store=store,
-                       max_messages=1234)
+    model, first = run(ColumnarSource(path, encoder, block_bytes=8192), encoder, batch_size=333,
+                       store=store, max_messages=1234)
     saved = read_checkpoint(tmp_path / "c.json")
     assert saved.source["position"]["row"] + saved.source["skip"] == 1234
     encoder = FeatureEncoder.from_dict(saved.schema)
-    model, rest = run(ColumnarSource(path, encoder, start=saved.source), encoder, model=model)
+    model, rest = run(ColumnarSource(path, encoder, start=saved.source, block_bytes=8192),
+                      encoder, model=model)
     store.close()
     assert [r for r, _ in first + rest] == list(range(3000))
     assert_same_model(whole, model, tol=1e-12)
@@ -213,7 +221,8 @@ def test_raw_events_in_every_format_encode_and_learn_as_the_row_path(tmp_path, a
     for path, reference in ((jsonl, jsonl), (csv_path, csv_path), (parquet, flat_jsonl)):
         row_encoder, col_encoder = FeatureEncoder(target="y"), FeatureEncoder(target="y")
         row_model, _ = run(FileSource(reference), row_encoder, batch_size=100)
-        col_model, _ = run(ColumnarSource(path, col_encoder), col_encoder, batch_size=250)
+        col_model, _ = run(ColumnarSource(path, col_encoder, block_bytes=4096), col_encoder,
+                           batch_size=250)
         assert "city=paris" in col_encoder.feature_names
         assert_same_model(row_model, col_model, tol=1e-9)
         assert col_encoder.to_dict() == row_encoder.to_dict(), path.name
