@@ -6,10 +6,10 @@
 `consumers.decode.DecodedBatch`), so the runner's one loop predicts, learns, dead-letters and
 checkpoints them as it does Kafka messages.
 
-Encoding: a stretch whose fields are all finite numbers, each already a feature of its own name,
-is encoded in bulk (`FeatureEncoder.encode_numbers`: no dict per row). Any other (a string, a
-nested or list value, a null feature, a new or ignored field, a categorical one...) goes the row
-path's way: JSON lines through `consumers.decode.decode_batch` as a Kafka message does, CSV and
+Encoding: a stretch whose fields are all finite numbers, each ignored or already a feature of
+its own name, is encoded in bulk (`FeatureEncoder.encode_numbers`: no dict per row). Any other
+(the first, which creates the features; one with a string, a nested or list value, a null
+feature, a new field, a categorical one, the timestamp...) goes the row path's way: JSON lines through `consumers.decode.decode_batch` as a Kafka message does, CSV and
 Parquet rows as dicts (an empty cell or a null is an absent field) through the same call. Both
 give the same rows, model and encoder counts.
 
