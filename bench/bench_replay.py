@@ -1,23 +1,22 @@
-"""Replaying a large CSV (and its rows as Parquet): the product, the columnar reader, the limit.
+"""Replaying a large CSV (and its rows as Parquet): the whole ``online-lr replay`` vs the limit.
 
 Run: ``python bench/bench_replay.py`` (a few minutes at the default 5M rows). It writes a CSV
 of ``--rows`` rows (10 numeric features and a target ``y``) and the same rows as Parquet to a
 temporary directory (not timed), then, interleaved, best of ``--repeat``:
 
 * ``online-lr replay FILE --target y --checkpoint PATH`` as a whole process (spawn to exit,
-  fresh checkpoint each time, default config otherwise): today's row-by-row replay;
+  fresh checkpoint each time, default config otherwise), for the CSV and for the Parquet file:
+  wall seconds, peak RSS (the process's own, from ``wait4``) and start-up, the time from spawn
+  to the first batch learned (the runner's ``-v`` log line, stamped to the millisecond);
 * in this process, timed: ``pyarrow.csv.read_csv(FILE)`` and one
   ``SGDRegressor.learn_sequential`` over all rows with the same model settings: the limit of
   reading and learning (all in memory);
-* in this process: `consumers.columnar.ColumnarReader` over the CSV, then over the Parquet
-  file, each batch handed to ``learn_sequential`` (streaming);
-* once, in a child process: the columnar reader + ``learn_sequential`` streaming the CSV, for
-  its peak RSS (bar: 400 MB) and the time from spawn to the first batch learned;
 * once: ``river.stream.iter_csv`` + River ``LinearRegression.learn_one`` on the first
   ``--river-rows`` rows, extrapolated to all rows.
 
-It prints a table of wall seconds, rows/s and the ratio to the limit. The models learned in
-process are checked to agree (running MSE to 1e-9): the reader learns what the limit learns.
+It prints a table of wall seconds, rows/s and the ratio to the limit, and checks the bars:
+replay >= 50% of the limit's speed, Parquet at least as fast as CSV, peak RSS < 400 MB. The
+models the replays learned are checked against the limit's (running MSE to 1e-9).
 """
 
 from __future__ import annotations
@@ -88,50 +87,44 @@ def limit_seconds(path: str) -> tuple[float, float]:
     return time.perf_counter() - start, float(model.running_mse)
 
 
-def reader_seconds(path: str) -> tuple[float, float]:
-    """(seconds, running MSE) of the columnar reader streaming ``path`` into learn_sequential."""
-    from consumers.columnar import ColumnarReader
-    from consumers.columnar.numeric import Schema
-
-    start = time.perf_counter()
-    model = new_model()
-    with ColumnarReader(path, Schema(target="y")) as reader:
-        for batch in reader:
-            d = batch.decoded
-            model.learn_sequential(d.X, d.y, d.columns, d.learn)
-    return time.perf_counter() - start, float(model.running_mse)
-
-
-_CHILD = """
-import sys, time, json
-t0 = float(sys.argv[2])
-
-def peak_mb():  # VmHWM: ru_maxrss would include the parent's peak (kept across exec)
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
-
-from consumers.columnar import ColumnarReader
-from consumers.config import build_model, load_settings
-from consumers.columnar.numeric import Schema
-model = build_model(load_settings("replay", None, {"fields.target": "y"}).model)
-first = None
-with ColumnarReader(sys.argv[1], Schema(target="y")) as reader:
-    for batch in reader:
-        d = batch.decoded
-        model.learn_sequential(d.X, d.y, d.columns, d.learn)
-        if first is None:
-            first = time.time() - t0
-            base = peak_mb()
-print(json.dumps({"first_batch_s": first, "peak_mb": peak_mb(), "after_first_batch_mb": base}))
+#: ``online-lr`` as its console script runs it, then the process's own peak RSS (VmHWM: the
+#: ``ru_maxrss`` of a spawned child counts the parent's peak, inherited through vfork + exec).
+_REPLAY = """
+import sys
+from consumers.cli import main
+code = main(sys.argv[1:])
+with open("/proc/self/status") as f:
+    peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM"))
+sys.stderr.write('{"peak_kb": %d}\\n' % peak)
+sys.exit(code)
 """
 
 
-def child_rss(path: str) -> dict:
-    """Peak RSS (MB) and spawn-to-first-batch seconds of a process streaming ``path``."""
-    env = {**os.environ, "PYTHONPATH": str(h.REPO)}
-    out = subprocess.run([h.PYTHON, "-c", _CHILD, path, repr(time.time())], env=env,
-                         check=True, capture_output=True, text=True)
-    return json.loads(out.stdout)
+def replay_process(path: str, ckpt: str) -> dict:
+    """Wall and start-up seconds, peak RSS (MB) and model MSE of one ``online-lr replay``."""
+    from datetime import datetime
+
+    cmd = [h.PYTHON, "-c", _REPLAY, "replay", path, "--target", "y", "--checkpoint", ckpt,
+           "--fresh", "--no-progress", "-v", "--log-format", "json"]
+    with tempfile.TemporaryFile() as err:
+        spawned = time.time()
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err,
+                                env={**os.environ, "PYTHONPATH": str(h.REPO)})
+        _, status, _ = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        err.seek(0)
+        log = [json.loads(line) for line in err.read().splitlines() if line.startswith(b"{")]
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {log[-3:]}")
+    first = next(rec["time"] for rec in log if rec["message"].startswith("first batch"))
+    learned = datetime.strptime(first, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() - time.timezone
+    from consumers.checkpoint import read_checkpoint
+    from online_lr import SGDRegressor
+
+    mse = float(SGDRegressor.from_dict(read_checkpoint(ckpt).model).running_mse)
+    peak_kb = next(rec["peak_kb"] for rec in log if "peak_kb" in rec)
+    return {"wall": wall, "startup": learned - spawned, "peak_mb": peak_kb / 1024, "mse": mse}
 
 
 def river_seconds(path: str, rows: int) -> float:
@@ -164,50 +157,48 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.rows:,} rows ({os.path.getsize(path) / 1e6:.0f} MB CSV, "
               f"{os.path.getsize(parquet) / 1e6:.0f} MB Parquet) in "
               f"{time.perf_counter() - t:.0f}s (not timed)", file=sys.stderr)
-        cli, cli_cpu, limit, csv_reader, pq_reader = [], [], [], [], []
+        runs: dict[str, list[dict]] = {"csv": [], "parquet": []}
+        limit = []
         for r in range(args.repeat):
-            ckpt = os.path.join(work, f"replay-{r}.ckpt.json")
-            wall, cpu, _ = h.run_timed([*h.ONLINE_LR, "replay", path, "--target", "y",
-                                          "--checkpoint", ckpt, "--no-progress"])
-            cli.append(wall)
-            cli_cpu.append(cpu)
+            for fmt, file in (("csv", path), ("parquet", parquet)):
+                runs[fmt].append(replay_process(file, os.path.join(work, f"{fmt}.ckpt.json")))
             seconds, mse = limit_seconds(path)
             limit.append(seconds)
-            csv_s, csv_mse = reader_seconds(path)
-            csv_reader.append(csv_s)
-            pq_s, pq_mse = reader_seconds(parquet)
-            pq_reader.append(pq_s)
-            if not np.allclose([csv_mse, pq_mse], mse, rtol=1e-9, atol=0):
-                raise SystemExit(f"the models differ: MSE {mse} (limit), {csv_mse} (CSV "
-                                 f"reader), {pq_mse} (Parquet reader)")
-            print(f"  run {r + 1}: replay {wall:.2f}s, limit {seconds:.2f}s, reader CSV "
-                  f"{csv_s:.2f}s, Parquet {pq_s:.2f}s (MSE {mse:.4g})", file=sys.stderr)
-        child = child_rss(path)
+            got = [runs[fmt][-1]["mse"] for fmt in runs]
+            if not np.allclose(got, mse, rtol=1e-9, atol=0):
+                raise SystemExit(f"the models differ: MSE {mse} (limit), {got} (replay CSV, "
+                                 "Parquet)")
+            print(f"  run {r + 1}: replay CSV {runs['csv'][-1]['wall']:.2f}s, Parquet "
+                  f"{runs['parquet'][-1]['wall']:.2f}s, limit {seconds:.2f}s (MSE {mse:.4g})",
+                  file=sys.stderr)
         river_rows = min(args.river_rows, args.rows)
         river = river_seconds(path, river_rows) * args.rows / river_rows
         n = args.rows
         best_limit = min(limit)
+        best = {fmt: min(runs[fmt], key=lambda run: run["wall"]) for fmt in runs}
 
-        def row(name: str, seconds: float) -> list[str]:
-            return [name, f"{seconds:.2f}", f"{n / seconds:,.0f}", f"{seconds / best_limit:.2f}x"]
+        def row(name: str, seconds: float, run: dict | None = None) -> list[str]:
+            extra = [f"{run['startup']:.2f}", f"{run['peak_mb']:.0f}"] if run else ["", ""]
+            return [name, f"{seconds:.2f}", f"{n / seconds:,.0f}",
+                    f"{best_limit / seconds:.0%}", *extra]
 
         print(f"\n{n:,} rows, 10 features; best of {args.repeat}; load average {h.load()}\n")
-        print(h.markdown(["", "wall s", "rows/s", "vs limit"], [
-            row("`online-lr replay FILE --target y --checkpoint …` (whole process, row path)",
-                min(cli)),
+        print(h.markdown(["", "wall s", "rows/s", "speed vs limit", "start-up s", "peak RSS MB"], [
+            row("`online-lr replay FILE.csv --target y --checkpoint …` (whole process)",
+                best["csv"]["wall"], best["csv"]),
+            row("`online-lr replay FILE.parquet --target y --checkpoint …` (whole process)",
+                best["parquet"]["wall"], best["parquet"]),
             row("limit: `pyarrow.csv.read_csv` + `learn_sequential` (in process, all in memory)",
                 best_limit),
-            row("`ColumnarReader` CSV + `learn_sequential` (in process, streaming)",
-                min(csv_reader)),
-            row("`ColumnarReader` Parquet + `learn_sequential` (in process, streaming)",
-                min(pq_reader)),
             row(f"`river.stream.iter_csv` + River `learn_one` ({river_rows:,} rows, "
                 "extrapolated)", river),
         ]))
-        print(f"\nreplay CPU (user + sys), best: {min(cli_cpu):.2f}s")
-        print(f"columnar reader streaming the CSV in a fresh process: peak RSS "
-              f"{child['peak_mb']:.0f} MB ({child['after_first_batch_mb']:.0f} MB after the "
-              f"first batch); spawn to first batch learned {child['first_batch_s']:.2f}s")
+        bars = {
+            "replay CSV >= 50% of the limit's speed": best["csv"]["wall"] <= 2 * best_limit,
+            "Parquet at least as fast as CSV": best["parquet"]["wall"] <= best["csv"]["wall"],
+            "peak RSS < 400 MB": max(run["peak_mb"] for v in runs.values() for run in v) < 400,
+        }
+        print("\n" + "; ".join(f"{bar}: {'yes' if ok else 'NO'}" for bar, ok in bars.items()))
     finally:
         import shutil
 

@@ -24,6 +24,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = ["build_parser", "main"]
@@ -137,10 +138,11 @@ def _file(p: argparse.ArgumentParser, required: bool) -> None:
         p.add_argument("file", metavar="FILE", help="CSV or JSON Lines file, optionally .gz")
     else:
         p.add_argument("file", metavar="FILE", nargs="?", default=None,
-                       help="CSV or JSON Lines file, optionally .gz (default: the config's "
-                            "file.path, i.e. the bundled TrumpApproval log)")
-    _add(p, "--format", key="file.format", choices=("auto", "csv", "jsonl"),
-         help="file format (default: from the extension)")
+                       help="CSV, JSON Lines (optionally .gz) or Parquet file, a directory, a "
+                            "glob (hive partitions: 'logs/date=2026-11-*/') or - (stdin); "
+                            "default: the config's file.path, i.e. the bundled TrumpApproval log")
+    _add(p, "--format", key="file.format", choices=("auto", "csv", "jsonl", "parquet"),
+         help="file format (default: from the extension; sniffed on stdin)")
     _add(p, "--pace-field", key="file.pace_field", metavar="FIELD",
          help="replay at the log's pace, reading times (epoch seconds or ISO 8601) from FIELD")
     _add(p, "--speed", key="file.speed", type=float, metavar="X",
@@ -195,21 +197,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add(p, "--plot", key="run.plot", metavar="PNG",
          help="write a plot of the rolling MSE of the model and of its baseline (predicting "
               "the mean target)")
+    _add(p, "--predictions", key="run.predictions", metavar="OUT",
+         help="write row, prediction, reason of every row to OUT (.csv, .jsonl or .parquet; "
+              "- : CSV on stdout)")
     _add(p, "--progress", key="run.progress", action=argparse.BooleanOptionalAction,
          help="progress bar on stderr (default: only on a terminal)")
     _common(p, "replay")
 
     p = sub.add_parser("predict", help="score a CSV/JSONL file with a learned model",
                        description="Predict every row of FILE with the model of a checkpoint "
-                                   "(or a model file written by SGDRegressor.save) and write a "
-                                   "CSV: row, prediction, reason (empty when scored), one line "
+                                   "(or a model file written by SGDRegressor.save) and write "
+                                   "row, prediction, reason (empty when scored), one line "
                                    "per input row.")
-    p.add_argument("file", metavar="FILE", help="CSV or JSON Lines file, optionally .gz")
-    _add(p, "--format", key="file.format", choices=("auto", "csv", "jsonl"),
+    p.add_argument("file", metavar="FILE",
+                   help="CSV, JSON Lines (optionally .gz) or Parquet file, directory or glob")
+    _add(p, "--format", key="file.format", choices=("auto", "csv", "jsonl", "parquet"),
          help="file format (default: from the extension)")
     _add(p, "--checkpoint", key="run.checkpoint", metavar="PATH",
          help="checkpoint of replay/consume, or a model file (SGDRegressor.save)")
-    p.add_argument("--output", metavar="CSV", required=True, help="where to write ('-': stdout)")
+    p.add_argument("--output", metavar="OUT", required=True,
+                   help="where to write: .csv, .jsonl or .parquet ('-': CSV on stdout)")
     _common(p, "replay")
 
     p = sub.add_parser("produce", help="send each row of a log to a topic as a JSON message",
@@ -378,45 +385,67 @@ PLOT_BATCH_ROWS = 25
 # -- commands ----------------------------------------------------------------------------------
 
 
-def cmd_replay(settings) -> int:
+def _replay_input(settings) -> str:
+    """The replay's input as `consumers.columnar.paths` reads it (a bundled log resolved)."""
+    from consumers.columnar import expand
     from consumers.config import resolve_data_path
-    from consumers.file_source import FileSource
+    from consumers.errors import ConfigError
+
+    path = settings.file.path
+    source = path if path == "-" else str(resolve_data_path(path))
+    try:
+        expand(source)
+    except (FileNotFoundError, ValueError) as exc:
+        raise ConfigError("file.path", str(exc)) from None
+    return source
+
+
+def cmd_replay(settings) -> int:
+    from consumers.columnar.source import ColumnarSource
     from consumers.reporting import MSECurve, ProgressBar
     from consumers.runner import Runner, restore
     from consumers.sinks import LoggedDeadLetters
 
-    path = resolve_data_path(settings.file.path)
-    if not path.is_file():
-        from consumers.errors import ConfigError
-
-        raise ConfigError("file.path", f"no such file: {str(path)!r}")
+    source_name = _replay_input(settings)
+    name = Path(source_name).name
     run = settings.run
     store, checkpoint = _open_store(run.checkpoint, run.fresh)
+    outputs = None
     try:
         model, encoder, counters = restore(
-            checkpoint, settings.fields, settings.model, {"kind": "file", "name": path.name},
+            checkpoint, settings.fields, settings.model, {"kind": "file", "name": name},
             override_params=run.override_checkpoint_params,
         )
-        start = int((checkpoint.source or {}).get("position", 0)) if checkpoint else 0
-        if checkpoint is not None:
-            logger.info("resuming %s from row %d (%d updates so far)", path.name, start,
-                        model.n_updates)
+        saved = checkpoint.source if checkpoint is not None else None
         curve = MSECurve() if run.plot else None
         batch_size = min(run.batch_size, PLOT_BATCH_ROWS) if run.plot else run.batch_size
-        with FileSource(path, fmt=settings.file.format, pace_field=settings.file.pace_field,
-                        speed=settings.file.speed, start=start) as source:
+        with ColumnarSource(source_name, encoder, fmt=settings.file.format, start=saved,
+                            pace_field=settings.file.pace_field, speed=settings.file.speed,
+                            max_message_bytes=settings.fields.max_message_bytes) as source:
+            if checkpoint is not None:
+                position, skip = source.position()
+                logger.info("resuming %s from %s row %d (%d updates so far)", name,
+                            Path(position.path).name, position.row + skip, model.n_updates)
             _check_target(source, encoder.target)
+            dead_letters = LoggedDeadLetters()
+            if settings.run.predictions:
+                from consumers.predict import PredictionsFile
+
+                outputs = PredictionsFile(settings.run.predictions, also=dead_letters)
+                dead_letters = outputs.dead_letters
             runner = Runner(
-                model, encoder, source, store=store, dead_letters=LoggedDeadLetters(),
+                model, encoder, source, store=store, outputs=outputs, dead_letters=dead_letters,
                 counters=counters, batch_size=batch_size, max_messages=run.max_messages,
                 max_message_bytes=settings.fields.max_message_bytes,
                 every_messages=run.checkpoint_every_messages,
                 every_seconds=run.checkpoint_every_seconds,
-                progress=ProgressBar(run.progress, desc=path.name), curve=curve,
+                progress=ProgressBar(run.progress, desc=name), curve=curve,
             )
             with _graceful(runner):
                 result = runner.run()
     finally:
+        if outputs is not None:
+            outputs.close()
         if store is not None:
             store.close()
     return _print_summary(result, run.plot, curve)
@@ -445,8 +474,9 @@ def _message_key(value: Any, field: str | None) -> bytes | None:
 def cmd_produce(settings) -> int:
     from kafka.errors import KafkaError
 
+    from consumers.columnar import format_of
     from consumers.config import resolve_data_path
-    from consumers.errors import BrokerUnavailableError
+    from consumers.errors import BrokerUnavailableError, ConfigError
     from consumers.file_source import FileSource
     from consumers.sinks import _raw, make_producer
     from consumers.topics import ensure_topic
@@ -454,6 +484,13 @@ def cmd_produce(settings) -> int:
     stream = settings.stream
     topic = _require(stream.topic, "stream.topic", "--topic")
     path = resolve_data_path(settings.file.path)
+    fmt = settings.file.format
+    if fmt == "auto":
+        with contextlib.suppress(ValueError):  # an unknown extension: FileSource says so
+            fmt = format_of(path)
+    if fmt == "parquet":
+        raise ConfigError("file.format", "produce sends CSV or JSON Lines rows; Parquet is "
+                                         "read by replay and predict only")
     kw = settings.kafka.client_kwargs()
     ensure_topic(kw, topic, stream.partitions, stream.replication_factor,
                  timeout=stream.broker_timeout)
@@ -585,13 +622,10 @@ def cmd_model(settings, as_json: bool = False) -> int:
 
 
 def cmd_predict(settings, output: str) -> int:
-    from consumers.config import resolve_data_path
-    from consumers.errors import EXIT_NOTHING_LEARNED, ConfigError
+    from consumers.errors import EXIT_NOTHING_LEARNED
     from consumers.predict import load_learned, score_file
 
-    path = resolve_data_path(settings.file.path)
-    if not path.is_file():
-        raise ConfigError("file.path", f"no such file: {str(path)!r}")
+    path = _replay_input(settings)
     model_path = _require(settings.run.checkpoint, "run.checkpoint", "--checkpoint")
     model, encoder = load_learned(model_path)
     scored, rows, reasons = score_file(model, encoder, path, output,

@@ -10,7 +10,7 @@ naming the dotted field, e.g. ``config field 'run.batch_size': expected an int >
 ``file``    path, format, pace_field, speed: the log `online-lr replay`/`produce` read.
 ``model``   passed as is to `online_lr.SGDRegressor.from_config` (rates or schedules, l2, ...);
             empty (the default of both configs) means ``SGDRegressor()``'s defaults.
-``run``     batch_size, max_messages, checkpoint*, log_every_seconds, progress, plot,
+``run``     batch_size, max_messages, checkpoint*, log_every_seconds, progress, plot, predictions,
             metrics_port, metrics_host.
 ``stream``  topic, group, group_instance_id, predictions_topic, dead_letter_topic, start_from,
             idle_timeout, broker_timeout, poll_timeout, partitions, replication_factor,
@@ -162,7 +162,7 @@ class FieldsSettings:
 class FileSettings:
     path: str | None = _f(None, "str", optional=True,
                           doc="CSV / JSON Lines file (.gz ok); 'bundled:NAME' = consumers/data")
-    format: str = _f("auto", "choice", choices=("auto", "csv", "jsonl"))
+    format: str = _f("auto", "choice", choices=("auto", "csv", "jsonl", "parquet"))
     pace_field: str | None = _f(None, "str", optional=True,
                                 doc="replay at the log's pace, reading times from this field")
     speed: float = _f(1.0, "float", positive=True, doc="pacing speed factor")
@@ -181,6 +181,9 @@ class RunSettings:
                                doc="progress bar (null: only on a terminal)")
     plot: str | None = _f(None, "str", optional=True,
                           doc="PNG of the rolling MSE of the model and of its baseline")
+    predictions: str | None = _f(None, "str", optional=True,
+                                 doc="replay: write row, prediction, reason of every row here "
+                                     "(.csv, .jsonl or .parquet)")
     fresh: bool = _f(False, "bool", doc="ignore an existing checkpoint and overwrite it")
     override_checkpoint_params: bool = _f(
         False, "bool", doc="apply changed model rates/penalties to a resumed checkpoint's model")
@@ -323,7 +326,7 @@ BUILTIN: dict[str, dict] = {
                    "max_features": 100000, "overflow": "hash", "number_strings": "parse"},
         "file": {"path": BUNDLED_LOG, "format": "auto", "pace_field": None, "speed": 1.0},
         "model": {},
-        "run": {"batch_size": 500, "checkpoint": None, "checkpoint_every_messages": 10000,
+        "run": {"batch_size": 65536, "checkpoint": None, "checkpoint_every_messages": 1000000,
                 "checkpoint_every_seconds": 30.0, "progress": None, "plot": None},
     },
     "kafka": {

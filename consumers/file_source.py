@@ -1,4 +1,7 @@
-"""Replay a CSV or JSON Lines log (optionally gzip'd) as a stream, optionally at its own pace.
+"""A CSV or JSON Lines log (optionally gzip'd) row by row, optionally at its own pace.
+
+What ``online-lr produce`` sends to Kafka (one message per row). ``online-lr replay`` reads files
+through `consumers.columnar` instead, with the same cell rules.
 
 The format comes from the extension: ``.csv`` is CSV with a header row; ``.jsonl``, ``.ndjson``
 and ``.json`` are JSON Lines (one object per line); a trailing ``.gz`` means gzip. JSON lines are
@@ -163,14 +166,6 @@ class FileSource:
     def _open_text(self) -> io.TextIOWrapper:
         # utf-8-sig: a byte order mark is dropped instead of becoming part of the first name
         return io.TextIOWrapper(self._open_binary(), encoding="utf-8-sig", newline="")
-
-    def fields(self) -> list[str] | None:
-        """A CSV's column names (its header); ``None`` for JSON Lines, whose rows each say."""
-        if self.fmt != "csv":
-            return None
-        with self._open_text() as f:
-            line = f.readline()
-        return next(csv.reader([line], delimiter=csv_delimiter(line)), [])
 
     def _open(self) -> Iterator[Value]:
         if self.fmt == "csv":

@@ -7,9 +7,9 @@ locked: a running consumer's checkpoint can be read) or from a model file writte
 a model file has its weight names as the only features). The target, if a row has one, is not
 read; a feature the model never learned counts 0.
 
-The output is a CSV with one line per input row, in input order: ``row`` (the row's index in the
-file), ``prediction`` (empty when the row cannot be scored) and ``reason`` (empty when scored,
-else the refusal, e.g. ``nonfinite_feature: 'sqm' is nan``). Nothing is dropped.
+The output (CSV, JSON Lines or Parquet, by its extension) has one line per input row, in input
+order: ``row`` (the row's index in the file), ``prediction`` (empty when the row cannot be
+scored) and ``reason`` (empty when scored, else the refusal, e.g. ``nonfinite_feature: 'sqm' is nan``). Nothing is dropped.
 
 In Python, `load_pipeline` gives ``FeatureEncoder | SGDRegressor`` as a River pipeline, which
 predicts from a raw event in one call.
@@ -37,19 +37,17 @@ row,prediction,reason
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import json
-import sys
+import math
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from consumers.errors import CheckpointError, ConfigError
 from consumers.records import Reason
 
-__all__ = ["load_learned", "load_pipeline", "score_file", "scoring_encoder"]
+__all__ = ["PredictionsFile", "load_learned", "load_pipeline", "score_file", "scoring_encoder"]
 
 
 def scoring_encoder(state: Mapping) -> Any:
@@ -108,47 +106,93 @@ def load_pipeline(path: str | Path) -> Any:
     return encoder | model
 
 
-@contextlib.contextmanager
-def _output(path: str) -> Iterator[TextIO]:
-    if path == "-":
-        yield sys.stdout
-        return
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        yield f
+class PredictionsFile:
+    """``replay --predictions OUT``: every row's ``row, prediction, reason``, in input order.
+
+    The runner's `Outputs` (the scored rows) and, through `dead_letters`, its dead letters (the
+    refused ones, also passed on to ``also``); rows are written once every row before them is
+    known, so the file is in input order and holds one line per input row.
+    """
+
+    def __init__(self, path: str, also: Any = None):
+        from consumers.columnar import open_writer
+
+        self._writer = open_writer(path)
+        self._also = also
+        self._pending: list[tuple[int, float, str | None]] = []
+
+    def add_predictions(self, messages: Any, predictions: Any) -> None:
+        self._write_pending()  # the runner hands a batch's scored rows before its refused ones
+        self._pending = [(m.offset, float(p), None) for m, p in zip(messages, predictions)]
+
+    @property
+    def dead_letters(self) -> PredictionsFile:
+        return self
+
+    def add(self, items: Any) -> None:
+        """Dead letters: their rows, with no prediction and the reason."""
+        self._pending += [(m.offset, math.nan, str(bad)) for m, bad in items]
+        if self._also is not None:
+            self._also.add(items)
+
+    def _write_pending(self) -> None:
+        if self._pending:
+            self._pending.sort(key=lambda line: line[0])
+            rows, predictions, reasons = zip(*self._pending)
+            self._writer.write({"row": rows, "prediction": predictions,
+                                "reason": _texts(reasons)})
+            self._pending = []
+
+    def flush(self) -> None:
+        self._write_pending()
+
+    def close(self) -> None:
+        self._write_pending()
+        self._writer.close()
+
+
+def _texts(values: Any) -> Any:
+    """A column of text (null where None), typed even when every value is None."""
+    import pyarrow as pa
+
+    return pa.array(values, pa.string())
 
 
 def score_file(model: Any, encoder: Any, path: str | Path, output: str,
-               fmt: str = "auto", batch_size: int = 1000) -> tuple[int, int, dict[str, int]]:
-    """Write the predictions of every row of ``path`` to ``output`` (CSV; ``"-"``: stdout).
+               fmt: str = "auto") -> tuple[int, int, dict[str, int]]:
+    """Write the predictions of every row of ``path`` to ``output`` (CSV, JSON Lines or
+    Parquet by its extension; ``"-"``: CSV on stdout).
 
     Returns ``(rows scored, rows read, {reason code: rows refused})``.
     """
-    from consumers.decode import decode_batch
-    from consumers.file_source import FileSource
+    import numpy as np
+
+    from consumers.columnar import open_writer
+    from consumers.columnar.source import ColumnarSource
 
     scored = rows = 0
     reasons: Counter[str] = Counter()
-    with FileSource(path, fmt=fmt) as source, _output(output) as out:
-        writer = csv.writer(out)
-        writer.writerow(["row", "prediction", "reason"])
-        while (messages := source.poll(batch_size, 0.0)) is not None:
-            batch = decode_batch([m.value for m in messages], encoder, None)
+    with ColumnarSource(str(path), encoder, fmt=fmt, max_message_bytes=None) as source, \
+            open_writer(output) as out:
+        while (messages := source.poll(1 << 16, 0.0)) is not None:
+            batch, n = messages.decoded, len(messages)
             names, encoded = encoder.feature_names, batch.encoded
-            lines: list[list[object]] = [[m.offset, "", ""] for m in messages]
-            for k, i in enumerate(batch.rows):
+            predictions = np.full(n, np.nan)
+            why: list[str | None] = [None] * n
+            for k, i in enumerate(batch.rows.tolist()):
                 start, end = encoded.indptr[k], encoded.indptr[k + 1]
                 x = {names[c]: v for c, v in zip(encoded.indices[start:end].tolist(),
                                                  encoded.values[start:end].tolist())}
                 try:
-                    lines[i][1] = model.predict_one(x)
+                    predictions[i] = model.predict_one(x)
                 except ValueError as exc:  # DivergenceError: the prediction overflows
-                    lines[i][2] = f"{Reason.MODEL_REFUSED}: {exc}"
-                    reasons[Reason.MODEL_REFUSED] += 1
-                    scored -= 1
+                    why[i] = f"{Reason.MODEL_REFUSED}: {exc}"
             for i, bad in batch.bad:
-                lines[i][2] = str(bad)
-                reasons[bad.reason] += 1
-            writer.writerows(lines)
-            scored += len(batch)
-            rows += len(messages)
+                why[i] = str(bad)
+            reasons.update(text.split(":", 1)[0] for text in why if text)
+            out.write({"row": np.arange(messages.first, messages.first + n),
+                       "prediction": predictions, "reason": _texts(why)})
+            scored += n - sum(1 for text in why if text)
+            rows += n
+            source.advance(messages)
     return scored, rows, dict(reasons)

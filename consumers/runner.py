@@ -46,7 +46,11 @@ logger = logging.getLogger(__name__)
 
 
 class Source(Protocol):
-    """What the runner reads from (`FileSource`, `KafkaSource`)."""
+    """What the runner reads from (`ColumnarSource`, `KafkaSource`).
+
+    ``poll`` returns messages, or a sequence of them that carries them already decoded as
+    ``decoded`` (a `DecodedBatch`: `consumers.columnar.source.DecodedMessages`).
+    """
 
     kind: str
     end_reason: str | None
@@ -198,7 +202,7 @@ class Runner:
         The `online_lr.encoding.FeatureEncoder` that turns messages into features (fresh, or
         restored from the checkpoint).
     source
-        A `FileSource` or `KafkaSource` positioned where ``model`` stopped.
+        A `ColumnarSource` or `KafkaSource` positioned where ``model`` stopped.
     store
         Where checkpoints go (``None``: no checkpoints).
     outputs, dead_letters
@@ -460,12 +464,14 @@ class Runner:
                 raise
 
     def _process(self, messages: list[Message]) -> None:
-        values = getattr(messages, "values", None)  # a batch may carry them (MessageBatch)
-        if values is None:
-            values = [m.value for m in messages]
-        batch = decode_batch(values, self.encoder, self.max_message_bytes)
+        batch = getattr(messages, "decoded", None)  # a columnar source's come encoded
+        if batch is None:
+            values = getattr(messages, "values", None)  # a batch may carry them (MessageBatch)
+            if values is None:
+                values = [m.value for m in messages]
+            batch = decode_batch(values, self.encoder, self.max_message_bytes)
         if self._first_fields is None and len(batch):
-            self._report_fields(values[int(batch.rows[0])])
+            self._report_fields(messages[int(batch.rows[0])].value)
         predictions, refused = learn_encoded(self.model, self.encoder.feature_names,
                                              batch.encoded)
         times = batch.encoded.timestamps

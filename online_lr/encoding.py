@@ -507,6 +507,55 @@ class FeatureEncoder(base.Transformer):
             np.flatnonzero(encoded),
         )
 
+    def encode_numbers(self, names: Sequence[str], X: np.ndarray, y: np.ndarray | None
+                       ) -> EncodedBatch | None:
+        """`encode_many` of events whose fields are all finite numbers, in bulk; else None.
+
+        Event ``r`` is ``{names[j]: X[r, j]}`` plus the target ``y[r]`` when ``y`` is given and
+        ``y[r]`` is not NaN (no target). The result and the counts are `encode_many`'s, when
+        each field is ignored or a feature of its own already, under its own name: otherwise (a
+        new field, a categorical one, a hashed name, a transform, the timestamp among
+        ``names``, a non-finite number) this returns None and changes nothing: encode the events
+        with `encode_many`.
+
+        >>> enc = FeatureEncoder(target="y")
+        >>> X = np.array([[1.0, 2.0], [3.0, 4.0]])
+        >>> enc.encode_numbers(["a", "b"], X, np.array([1.0, np.nan])) is None  # no columns yet
+        True
+        >>> _ = enc.encode_many([{"a": 0.0, "b": 0.0}])
+        >>> b = enc.encode_numbers(["a", "b"], X, np.array([1.0, np.nan]))
+        >>> b.indices.tolist(), b.values.tolist(), b.learn_mask.tolist(), enc.n_events
+        ([0, 1, 0, 1], [1.0, 2.0, 3.0, 4.0], [True, False], 3)
+        """
+        n, d = X.shape
+        if (n == 0 or self._transform_fn is not None or self.timestamp in names
+                or not np.isfinite(X).all()
+                or (y is not None and np.isinf(y).any())):
+            return None
+        fields = self._root.children
+        kept = [j for j, name in enumerate(names)
+                if not (name in fields and fields[name].skip)]  # ignored: never a feature
+        if len(kept) < d:
+            names, X = [names[j] for j in kept], X[:, kept]
+            n, d = X.shape
+        columns = [self._named.get(name) for name in names]
+        probe = self._encode_all(({name: float(v) for name, v in zip(names, X[0])},),
+                                 grow=False)
+        if probe.refusals or probe.indices != columns or None in columns:
+            return None  # a field that is not a numeric feature of the same name
+        indices = np.tile(np.asarray(columns, dtype=np.int64), n)
+        target = np.full(n, np.nan) if y is None else np.asarray(y, dtype=np.float64)
+        learn = ~np.isnan(target)
+        self._n_events += n
+        for node in probe.seen:
+            path = node.path
+            if path in self._seen or len(self._seen) < _COUNTED_FIELDS:
+                self._seen[path] = self._seen.get(path, 0) + n
+        return EncodedBatch([], np.arange(0, n * d + 1, d, dtype=np.int64), indices,
+                            np.ascontiguousarray(X, dtype=np.float64).ravel(),
+                            np.where(learn, target, 0.0), learn, [], np.full(n, np.nan),
+                            np.arange(n))
+
     def learn_one(self, x: dict) -> None:
         """River: learn the fields of ``x`` (new columns, counts)."""
         self._encode_all((x,), grow=True)

@@ -6,6 +6,7 @@ Modules, in data-flow order (pyarrow is imported only when a file is read or wri
 ``text``          CSV / JSON Lines bytes cut into blocks of whole records, with their offsets
 ``arrow_decode``  an Arrow batch -> `DecodedBatch` arrays and refused rows (the row path's rules)
 ``reader``        `ColumnarReader`: decoded batches in a defined order, resumable by `Position`
+``source``        `ColumnarSource`: the reader as the runner's source, encoded by the run's encoder
 ``writers``       streaming CSV / JSON Lines / Parquet writers of predictions
 """
 

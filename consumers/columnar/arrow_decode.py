@@ -81,7 +81,7 @@ def _type_name(t: pa.DataType) -> str:
     return str(t)
 
 
-def _text_column(arr: pa.Array) -> _Column:
+def _text_column(arr: pa.Array, decimal_comma: bool = False) -> _Column:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -92,7 +92,7 @@ def _text_column(arr: pa.Array) -> _Column:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     # A cell Arrow does not parse: decide cell by cell with float(), as the row path does.
-    cells = [np.nan if v is None else _cell(v) for v in arr.to_pylist()]
+    cells = [np.nan if v is None else _cell(v, decimal_comma) for v in arr.to_pylist()]
     non_numeric = np.fromiter((type(c) is str for c in cells), bool, len(cells))
     values = np.array([np.nan if type(c) is str else c for c in cells], dtype=np.float64)
     return _Column(values, missing, non_numeric, "string", "absent")
@@ -115,7 +115,8 @@ def _absent_column(n: int) -> _Column:
     return _Column(np.full(n, np.nan), np.ones(n, bool), np.zeros(n, bool), "", "absent")
 
 
-def _column(batch: pa.RecordBatch, name: str, text: bool) -> _Column:
+def _column(batch: pa.RecordBatch, name: str, text: bool, decimal_comma: bool = False
+            ) -> _Column:
     index = batch.schema.get_field_index(name)
     if index < 0:
         return _absent_column(batch.num_rows)
@@ -123,7 +124,7 @@ def _column(batch: pa.RecordBatch, name: str, text: bool) -> _Column:
     if not text:
         return _typed_column(arr)
     if arr.type in _string_types():
-        return _text_column(arr)
+        return _text_column(arr, decimal_comma)
     column = _typed_column(arr)  # CSV cells Arrow already parsed as numbers
     column.absent_word = "absent"
     return column
@@ -135,22 +136,23 @@ def _string_types():
     return (pa.string(), pa.large_string())
 
 
-def _row_mappings(batch: pa.RecordBatch, text: bool, chunk: int = 256) -> Iterator[dict]:
+def _row_mappings(batch: pa.RecordBatch, text: bool, decimal_comma: bool = False,
+                  chunk: int = 256) -> Iterator[dict]:
     """The rows as the mappings a row source delivers (CSV cells converted as FileSource does)."""
     for start in range(0, batch.num_rows, chunk):
         for row in batch.slice(start, chunk).to_pylist():
             if text:
-                row = {k: _cell(v) if isinstance(v, str) else v
+                row = {k: _cell(v, decimal_comma) if isinstance(v, str) else v
                        for k, v in row.items() if v is not None}
             yield row
 
 
 def _infer_schema(
-    batch: pa.RecordBatch, schema: Schema, text: bool
+    batch: pa.RecordBatch, schema: Schema, text: bool, decimal_comma: bool = False
 ) -> tuple[int, list[tuple[int, BadRecord]]]:
     """Decode rows with the reference until one fixes ``schema``: (its index, the refused)."""
     bad: list[tuple[int, BadRecord]] = []
-    for i, row in enumerate(_row_mappings(batch, text)):
+    for i, row in enumerate(_row_mappings(batch, text, decimal_comma)):
         out = decode_batch([row], schema, None)
         if out.bad:
             bad.append((i, out.bad[0][1]))
@@ -174,11 +176,12 @@ def _detail(name: str, col: _Column, code: int, i: int) -> str:
     return f"{name!r} is {float(col.values[i])}"
 
 
-def _decode_fixed(batch: pa.RecordBatch, schema: Schema, text: bool) -> DecodedBatch:
+def _decode_fixed(batch: pa.RecordBatch, schema: Schema, text: bool,
+                  decimal_comma: bool = False) -> DecodedBatch:
     features = schema.features or ()
     n = batch.num_rows
-    target = _column(batch, schema.target, text)
-    columns = [_column(batch, f, text) for f in features]
+    target = _column(batch, schema.target, text, decimal_comma)
+    columns = [_column(batch, f, text, decimal_comma) for f in features]
     code = np.zeros(n, np.int8)
     field = np.full(n, -1, np.intp)  # -1: the target, j: feature j
     y_number = ~target.missing & ~target.non_numeric
@@ -210,18 +213,21 @@ def _decode_fixed(batch: pa.RecordBatch, schema: Schema, text: bool) -> DecodedB
     return DecodedBatch(X=X, y=y, learn=learn, rows=rows, columns=tuple(features), bad=bad)
 
 
-def decode_arrow_batch(batch: pa.RecordBatch, schema: Schema, *, text: bool) -> DecodedBatch:
+def decode_arrow_batch(batch: pa.RecordBatch, schema: Schema, *, text: bool,
+                       decimal_comma: bool = False) -> DecodedBatch:
     """Decode ``batch`` against ``schema`` (fixing it on the first valid row if it is not fixed).
+
+    ``decimal_comma``: a text cell ``3,5`` is 3.5 (a CSV separated by ``;``, tabs or ``|``).
 
     ``rows`` and the indices in ``bad`` are row numbers in ``batch``; ``X`` is C-contiguous.
     """
     if schema.fixed:
-        return _decode_fixed(batch, schema, text)
-    first, bad = _infer_schema(batch, schema, text)
+        return _decode_fixed(batch, schema, text, decimal_comma)
+    first, bad = _infer_schema(batch, schema, text, decimal_comma)
     if not schema.fixed:
         return DecodedBatch(X=np.empty((0, 0)), y=np.empty(0), learn=np.empty(0, bool),
                             rows=np.empty(0, np.intp), columns=(), bad=bad)
-    rest = _decode_fixed(batch.slice(first), schema, text)
+    rest = _decode_fixed(batch.slice(first), schema, text, decimal_comma)
     rest.rows += first
     rest.bad = bad + [(i + first, r) for i, r in rest.bad]
     return rest

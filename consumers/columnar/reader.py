@@ -74,10 +74,25 @@ if TYPE_CHECKING:
 __all__ = ["MALFORMED_ROW", "ColumnarBatch", "ColumnarReader", "Position"]
 
 
+@dataclass
+class RawRows:
+    """A stretch's records as read, for a caller that decodes them itself (``schema=None``).
+
+    ``batch``: the records as an Arrow batch (CSV cells as float64 when every cell of the block
+    is a finite number, else as text; Parquet and JSON Lines typed), or None when Arrow could
+    not read the block as one table; ``lines``: the JSON lines (JSON Lines only);
+    ``malformed``: the CSV rows with the wrong number of cells, which follow the batch's rows.
+    """
+
+    batch: pa.RecordBatch | None = None
+    lines: list[bytes] | None = None
+    malformed: list[str] | None = None
+
+
 class _Stretch(NamedTuple):
     """What reading one block (or Parquet batch) gives: rows, how many records, where it ended."""
 
-    decoded: DecodedBatch
+    decoded: DecodedBatch | RawRows
     records: int
     byte: int
     extra: pa.RecordBatch | None = None
@@ -133,7 +148,9 @@ class ColumnarReader:
     source
         A file, directory, glob, ``-`` (stdin), or a list of them.
     schema
-        Target and features; fixed by the first valid row when the features are inferred.
+        Target and features (`consumers.columnar.numeric.Schema`); fixed by the first valid row
+        when the features are inferred. ``None``: each batch's ``decoded`` is the records as
+        read (`RawRows`), for a caller that encodes them (`consumers.columnar.source`).
     fmt
         ``"csv"``, ``"jsonl"``, ``"parquet"`` or ``"auto"`` (from the extension; sniffed on stdin).
     start
@@ -154,7 +171,7 @@ class ColumnarReader:
     def __init__(
         self,
         source: str | Path | Sequence[str | Path],
-        schema: Schema,
+        schema: Schema | None,
         *,
         fmt: str = "auto",
         start: Position | None = None,
@@ -262,7 +279,16 @@ class ColumnarReader:
         stream.skip_to(max(byte, header.end))
         for offset, block in record_blocks(stream, self.block_bytes, quoted=True):
             batch, malformed = _parse_csv_block(block, header, self._csv_types(header))
-            decoded = decode_arrow_batch(batch, self.schema, text=True)
+            if self.schema is None:
+                raw = _finite_or_text(batch, block, header)
+                if header.delimiter != ",":
+                    raw = _decimal_points(raw)
+                yield _Stretch(RawRows(raw, None, malformed),
+                               batch.num_rows + len(malformed), offset + len(block),
+                               self._extra(batch, len(malformed)))
+                continue
+            decoded = decode_arrow_batch(batch, self.schema, text=True,
+                                         decimal_comma=header.delimiter != ",")
             if malformed:
                 decoded.bad += [(batch.num_rows + k, BadRecord(MALFORMED_ROW, m))
                                 for k, m in enumerate(malformed)]
@@ -274,7 +300,11 @@ class ColumnarReader:
 
         All of them as text until the schema is fixed; then its columns as numbers (a block
         with a cell that is not one is parsed again as text) and the extra columns as text.
+        Without a schema: all of them as numbers (or all as text).
         """
+        if self.schema is None:
+            return {**dict.fromkeys(header.names, "number"),
+                    **dict.fromkeys(self.extra_columns, "text")}
         if not self.schema.fixed:
             return dict.fromkeys([*header.names, *self.extra_columns], "text")
         wanted = [*(self.schema.features or ()), self.schema.target]
@@ -299,6 +329,12 @@ class ColumnarReader:
 
     def _jsonl(self, stream: ByteStream) -> Iterator[_Stretch]:
         for offset, block in record_blocks(stream, self.block_bytes, quoted=False):
+            if self.schema is None:
+                lines = [s for s in map(bytes.strip, block.split(b"\n")) if s]
+                batch = _jsonl_table(block, len(lines))
+                extra = self._extra(batch) if batch is not None else self._jsonl_extra(lines)
+                yield _Stretch(RawRows(batch, lines), len(lines), offset + len(block), extra)
+                continue
             fast = self._jsonl_fast(block) if self.schema.fixed else None
             if fast is not None:
                 decoded, batch = fast
@@ -389,20 +425,74 @@ class ColumnarReader:
             first += 1
         drop = row - skipped  # rows of the first group read that were already learned
         columns = None
-        if self.schema.fixed:
+        if self.schema is not None and self.schema.fixed:
             present = set(parquet.schema_arrow.names)
             wanted = [*(self.schema.features or ()), self.schema.target, *self.extra_columns]
             columns = [c for c in dict.fromkeys(wanted) if c in present]
-        for batch in parquet.iter_batches(batch_size=self.batch_rows,
-                                          row_groups=range(first, len(group_rows)),
-                                          columns=columns, use_threads=False):
+        # One row group at a time: iter_batches over several keeps every group read allocated
+        # until it ends (the whole file, for a long replay).
+        batches = (batch for group in range(first, len(group_rows))
+                   for batch in parquet.iter_batches(batch_size=self.batch_rows,
+                                                     row_groups=[group], columns=columns,
+                                                     use_threads=False))
+        for batch in batches:
             if drop:
                 cut = min(drop, batch.num_rows)
                 batch, drop = batch.slice(cut), drop - cut
                 if batch.num_rows == 0:
                     continue
+            if self.schema is None:
+                yield _Stretch(RawRows(batch), batch.num_rows, 0, self._extra(batch))
+                continue
             decoded = decode_arrow_batch(batch, self.schema, text=False)
             yield _Stretch(decoded, batch.num_rows, 0, self._extra(batch))
+
+
+def _finite_or_text(batch: pa.RecordBatch, block: bytes, header: CsvHeader) -> pa.RecordBatch:
+    """``batch`` if its numbers are all finite, else the block again as text: ``nan`` or ``inf``
+    in a CSV cell is text to the row path (`online_lr.encoding.parse_number`)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for column in batch.columns:
+        if pa.types.is_floating(column.type) and column.null_count < len(column) and \
+                not pc.all(pc.is_finite(column)).as_py():
+            names = batch.schema.names
+            return _parse_csv_block(block, header, dict.fromkeys(names, "text"))[0]
+    return batch
+
+
+def _decimal_points(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Text cells with a decimal comma (``3,5``) written with a point, as the row path does
+    (`consumers.file_source._decimal_point`) in a CSV not separated by commas."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from consumers.file_source import _decimal_point
+
+    columns = []
+    for column in batch.columns:
+        if pa.types.is_string(column.type) and pc.any(pc.match_substring(column, ",")).as_py():
+            column = pa.array([v if v is None or "," not in v else _decimal_point(v)
+                               for v in column.to_pylist()], pa.string())
+        columns.append(column)
+    return pa.record_batch(columns, names=batch.schema.names)
+
+
+def _jsonl_table(block: bytes, n_lines: int) -> pa.RecordBatch | None:
+    """The JSON lines of ``block`` as one Arrow batch, or None (a line Arrow cannot read, two
+    objects on a line, or nothing)."""
+    import pyarrow as pa
+    import pyarrow.json as pajson
+
+    try:
+        table = pajson.read_json(io.BytesIO(block), read_options=pajson.ReadOptions(
+            use_threads=False, block_size=len(block) + 1))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_rows != n_lines or n_lines == 0:
+        return None
+    return table.combine_chunks().to_batches()[0]
 
 
 def _parse_csv_block(

@@ -5,7 +5,7 @@
 for ``-``. Each `PredictionWriter.write` appends one batch of columns and nothing is held in
 memory between batches: a replay of any length writes its predictions as it goes. The first
 batch fixes the columns and their types; later batches must have the same columns (their values
-are cast to those types). JSON Lines writes a NaN as ``null``.
+are cast to those types). A NaN is written as null (an empty CSV cell).
 
 >>> import os, tempfile
 >>> d = tempfile.mkdtemp(); p = os.path.join(d, "pred.jsonl")
@@ -55,7 +55,9 @@ class PredictionWriter:
     def _batch(self, columns: Mapping[str, Any]) -> pa.RecordBatch:
         import pyarrow as pa
 
-        batch = pa.record_batch({k: pa.array(v) for k, v in columns.items()})
+        batch = pa.record_batch({k: v if isinstance(v, pa.Array)
+                                 else pa.array(v, from_pandas=True)  # NaN -> null
+                                 for k, v in columns.items()})
         if self._schema is None:
             self._schema = batch.schema
             self._writer = self._open_format()
@@ -68,9 +70,7 @@ class PredictionWriter:
 
     def _open_format(self) -> Any:
         if self.fmt == "csv":
-            import pyarrow.csv as pacsv
-
-            return pacsv.CSVWriter(self._sink, self._schema)
+            return _CsvWriter(self._sink, self._schema.names)
         if self.fmt == "parquet":
             import pyarrow.parquet as pq
 
@@ -99,6 +99,26 @@ class PredictionWriter:
             else:
                 self._sink.flush()
             self._sink = None
+
+
+class _CsvWriter:
+    """CSV as the ``csv`` module writes it (Arrow's quotes every string and the header): a null
+    is an empty cell, a float its ``repr``."""
+
+    def __init__(self, sink: Any, names: list[str]):
+        import codecs
+        import csv
+
+        self._text = codecs.getwriter("utf-8")(sink)
+        self._csv = csv.writer(self._text, lineterminator="\n")
+        self._csv.writerow(names)
+
+    def write_batch(self, batch: pa.RecordBatch) -> None:
+        columns = [c.to_pylist() for c in batch.columns]
+        self._csv.writerows(zip(*columns))
+
+    def close(self) -> None:
+        """Nothing held: every batch is written through."""
 
 
 def open_writer(path: str | Path, fmt: str = "auto") -> PredictionWriter:

@@ -17,6 +17,11 @@ from online_lr import SGDRegressor
 REPO = Path(__file__).resolve().parents[2]
 
 
+
+def rows_done(source: dict) -> int:
+    """Rows of a one-file replay a checkpoint's position has processed."""
+    return source["position"]["row"] + source["skip"]
+
 def summary(text: str) -> dict[str, str]:
     out = {}
     for line in text.splitlines():
@@ -87,7 +92,7 @@ def test_replay_checkpoint_resume_and_plot(tmp_path, capsys):
                  "--batch-size", "128"]) == 0
     first = summary(capsys.readouterr().out)
     assert first["rows"] == "600" and first["stopped"] == "max_messages"
-    assert read_checkpoint(ckpt).source["position"] == 600
+    assert rows_done(read_checkpoint(ckpt).source) == 600
     assert main(["replay", "-q", "--checkpoint", str(ckpt), "--plot", str(png)]) == 0
     second = summary(capsys.readouterr().out)
     assert second["rows"] == "401 (resumed after 600)"
@@ -225,7 +230,7 @@ def test_model_settings_against_a_checkpoint_fresh_and_override(tmp_path, capsys
                  "--set", "model.learning_rate=1e-9", "-q"]) == 2
     err = capsys.readouterr().err
     assert "learning_rate (checkpoint 0.01, config 1e-09)" in err and "--fresh" in err
-    assert read_checkpoint(ckpt).source["position"] == 100  # untouched
+    assert rows_done(read_checkpoint(ckpt).source) == 100  # untouched
     assert main(["replay", str(path), "--target", "price", "--checkpoint", str(ckpt),
                  "--set", "model.learning_rate=1e-9", "--override-checkpoint-params",
                  "-q"]) == 0
@@ -234,7 +239,7 @@ def test_model_settings_against_a_checkpoint_fresh_and_override(tmp_path, capsys
     assert main(["replay", str(path), "--target", "price", "--checkpoint", str(ckpt),
                  "--set", "model.learning_rate=1e-9", "--fresh", "-q"]) == 0
     fresh = read_checkpoint(ckpt)
-    assert fresh.counters["messages"] == 300 and fresh.source["position"] == 300
+    assert fresh.counters["messages"] == 300 and rows_done(fresh.source) == 300
     assert SGDRegressor.from_dict(fresh.model).n_updates == 300
 
 
@@ -272,3 +277,11 @@ def test_predict_scores_every_row_of_a_file_with_a_checkpoint(tmp_path, capsys):
     junk = tmp_path / "junk.jsonl"
     junk.write_text("[1]\n")
     assert main(["predict", str(junk), "--checkpoint", str(ckpt), "--output", str(out)]) == 5
+
+
+def test_produce_refuses_parquet_clearly(tmp_path, capsys):
+    path = tmp_path / "rows.parquet"
+    path.write_bytes(b"PAR1")
+    assert main(["produce", str(path), "--topic", "t", "--bootstrap-servers", "127.0.0.1:1",
+                 "-q"]) == 2
+    assert "Parquet is read by replay and predict only" in capsys.readouterr().err

@@ -174,7 +174,6 @@ def test_excel_csvs_read_like_plain_ones(tmp_path, raw, delimiter):
     path = tmp_path / "houses.csv"
     path.write_bytes(raw)
     with FileSource(path) as src:
-        assert src.fields() == ["price", "sqm", "city"]
         assert [m.value for m in src.poll(10)] == [{"price": "3.5", "sqm": "70", "city": "Lyon"}]
     assert csv_delimiter(raw.decode("utf-8-sig").splitlines()[0]) == delimiter
 
@@ -184,7 +183,6 @@ def test_a_decimal_comma_is_a_number_only_when_commas_do_not_separate(tmp_path):
     path.write_text('a,b\n"3,5",1\n')
     with FileSource(path) as src:
         assert [m.value for m in src.poll(10)] == [{"a": "3,5", "b": "1"}]
-    assert FileSource(tmp_path / "x.jsonl").fields() is None
 
 
 def test_a_byte_order_mark_before_json_lines_is_dropped(tmp_path):

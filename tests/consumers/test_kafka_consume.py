@@ -40,10 +40,23 @@ def consume(bootstrap: str, topic: str, group: str, ckpt: Path, *extra: str) -> 
                  *extra])
 
 
+def same_rows_as_jsonl_and_parquet(csv_path: str, directory: Path) -> list[Path]:
+    """The rows of a CSV written again as JSON Lines and as Parquet."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    table = pacsv.read_csv(csv_path)
+    jsonl, parquet = directory / "rows.jsonl", directory / "rows.parquet"
+    jsonl.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in table.to_pylist()))
+    pq.write_table(table, parquet, row_group_size=300)
+    return [jsonl, parquet]
+
+
 def test_consume_learns_the_model_replay_learns(
     kafka_bootstrap, tmp_path, capsys, assert_same_model
 ):
-    """The bundled log through a one-partition topic = the bundled log replayed from the file."""
+    """The bundled log through a one-partition topic = the bundled log replayed from the file,
+    as CSV, JSON Lines and Parquet."""
     topic = name("trump")
     assert main(["produce", BUNDLED, "--topic", topic, "--bootstrap-servers", kafka_bootstrap,
                  "-q", *client_args()]) == 0
@@ -56,6 +69,10 @@ def test_consume_learns_the_model_replay_learns(
     assert s["stopped"] == "end of partitions"  # --stop-at-end, not the (backstop) idle timeout
     assert main(["replay", "-q", "--checkpoint", str(replayed)]) == 0
     assert_same_model(model_of(consumed), model_of(replayed))
+    for copy in same_rows_as_jsonl_and_parquet(BUNDLED, tmp_path):
+        ckpt = tmp_path / f"{copy.name}.json"
+        assert main(["replay", str(copy), "-q", "--checkpoint", str(ckpt)]) == 0
+        assert_same_model(model_of(consumed), model_of(ckpt), tol=1e-9)
     ck = read_checkpoint(consumed)
     assert ck.offsets == {f"{topic}:0": 1001}
     assert ck.source == {"kind": "kafka", "topic": topic, "group": ck.source["group"]}

@@ -1,0 +1,359 @@
+"""The columnar reader as a runner `Source`: what ``online-lr replay`` reads files through.
+
+`ColumnarSource` hands the runner (`consumers.runner.Runner`) the records of a
+`ColumnarReader` already encoded by the run's `online_lr.encoding.FeatureEncoder`
+(`DecodedMessages`: a sequence of `Message` built on demand, carrying its
+`consumers.decode.DecodedBatch`), so the runner's one loop predicts, learns, dead-letters and
+checkpoints them as it does Kafka messages.
+
+Encoding: a stretch whose fields are all finite numbers, each ignored or already a feature of
+its own name, is encoded in bulk (`FeatureEncoder.encode_numbers`: no dict per row). Any other
+(the first, which creates the features; one with a string, a nested or list value, a null
+feature, a new field, a categorical one, the timestamp...) goes the row path's way: JSON lines through `consumers.decode.decode_batch` as a Kafka message does, CSV and
+Parquet rows as dicts (an empty cell or a null is an absent field) through the same call. Both
+give the same rows, model and encoder counts.
+
+A poll returns at most ``max_records`` rows of the reader's current stretch (a block of CSV or
+JSON Lines, a Parquet batch): a stretch may be delivered in several slices, never one slice
+across two stretches. The position a checkpoint stores (`ColumnarSource.describe`) is the
+`Position` where the current stretch starts plus ``skip``, the records of that stretch already
+processed; resuming re-reads that one stretch and drops them.
+
+Pacing: with ``pace_field`` set, each row is held back until ``(t_row - t_first) / speed``
+seconds after the first row was delivered, ``t`` read from that field as
+`online_lr.encoding.parse_timestamp` reads it; a row without a readable time, or whose time
+goes backwards, is delivered at once.
+
+>>> import os, tempfile
+>>> from online_lr.encoding import FeatureEncoder
+>>> d = tempfile.mkdtemp(); p = os.path.join(d, "log.csv")
+>>> _ = open(p, "w").write("a,y\\n1,2\\nx,3\\n4,\\n")
+>>> encoder = FeatureEncoder(target="y")
+>>> source = ColumnarSource(p, encoder)
+>>> batch = source.poll(2)
+>>> [m.offset for m in batch], batch.decoded.encoded.indices.tolist(), encoder.feature_names
+([0, 1], [0, 1], ['a', 'a=x'])
+>>> source.advance(batch); source.describe()["skip"]
+2
+>>> [m.value for m in source.poll(10)]
+[{'a': '4'}]
+>>> source.close(); os.remove(p); os.rmdir(d)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import numpy as np
+
+from consumers.columnar.paths import STDIN, format_of
+from consumers.columnar.reader import (
+    MALFORMED_ROW,
+    ColumnarBatch,
+    ColumnarReader,
+    Position,
+    RawRows,
+)
+from consumers.columnar.text import ByteStream, read_csv_header
+from consumers.decode import DEFAULT_MAX_BYTES, DecodedBatch, decode_batch
+from consumers.errors import CheckpointError
+from online_lr.encoding import parse_timestamp as parse_time
+from consumers.records import BadRecord, Message, Value
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["ColumnarSource", "DecodedMessages"]
+
+
+class DecodedMessages(Sequence[Message]):
+    """Records ``first .. first + len - 1`` of one input as messages, with ``decoded``.
+
+    A message's value is its record as read (a dict; the JSON line's bytes), built only when
+    asked for (a prediction or a dead letter written, the first row reported).
+    """
+
+    def __init__(self, name: str, first: int, raw: RawRows, count: int, decoded: DecodedBatch):
+        self.name = name
+        self.first = first
+        self.count = count
+        self.decoded = decoded
+        self._raw = raw
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(self.count))]
+        if i < 0:
+            i += self.count
+        if not 0 <= i < self.count:
+            raise IndexError(i)
+        return Message(self.name, 0, self.first + i, _record(self._raw, i))
+
+
+def _record(raw: RawRows, i: int) -> Value:
+    """Record ``i`` of a stretch as the row path delivers it."""
+    if raw.lines is not None:
+        return raw.lines[i]
+    if raw.batch is None or i >= raw.batch.num_rows:
+        return {}  # a malformed CSV row
+    return _row_dicts(raw.batch.slice(i, 1))[0]
+
+
+def _row_dicts(batch: pa.RecordBatch) -> list[dict]:
+    """The rows of an Arrow batch as the row path reads them: a null (empty cell) is absent."""
+    return [{k: v for k, v in row.items() if v is not None} for row in batch.to_pylist()]
+
+
+def _numbers(batch: pa.RecordBatch, target: str | None) -> tuple[list[str], np.ndarray,
+                                                                np.ndarray | None] | None:
+    """Field names, feature matrix and targets (NaN: none) when every field but the target is
+    a number in every row (ints exactly representable), else None."""
+    import pyarrow as pa
+
+    names, columns, y = [], [], None
+    for name, column in zip(batch.schema.names, batch.columns):
+        t = column.type
+        if not (pa.types.is_floating(t) or pa.types.is_integer(t)):
+            return None
+        values = column.to_numpy(zero_copy_only=False)
+        if pa.types.is_integer(t):
+            if column.null_count or (len(values) and np.abs(values).max() >= 2**53):
+                return None
+            values = values.astype(np.float64)
+        if name == target:
+            y = np.asarray(values, dtype=np.float64)  # nulls are NaN: no target
+        elif column.null_count:
+            return None
+        else:
+            names.append(name)
+            columns.append(values)
+    if not columns:
+        return None
+    return names, np.column_stack(columns), y
+
+
+def _concat_bad(decoded: DecodedBatch, raw: RawRows, lo: int, hi: int) -> DecodedBatch:
+    """``decoded`` with the malformed CSV rows of records ``lo .. hi - 1`` refused."""
+    if raw.malformed:
+        first = raw.batch.num_rows if raw.batch is not None else 0
+        decoded.bad += [(first + k - lo, BadRecord(MALFORMED_ROW, m))
+                        for k, m in enumerate(raw.malformed) if lo <= first + k < hi]
+    return decoded
+
+
+class ColumnarSource:
+    """A resumable, optionally paced `Source` over files, directories, globs or ``-``.
+
+    Parameters
+    ----------
+    source
+        What `ColumnarReader` reads (see `consumers.columnar.paths`).
+    encoder
+        The run's `online_lr.encoding.FeatureEncoder` (the runner's).
+    fmt
+        ``"auto"``, ``"csv"``, ``"jsonl"`` or ``"parquet"``.
+    start
+        A checkpoint's ``describe()`` (its ``position`` and ``skip``); ``None``: the beginning.
+    pace_field, speed
+        Pacing (see the module docstring).
+    block_bytes
+        Bytes of CSV / JSON Lines read at once (Parquet: rows, one per 16 bytes).
+    clock, sleep
+        Injected for tests.
+    """
+
+    kind = "file"
+    end_reason = None
+
+    def __init__(
+        self,
+        source: str | Path | Sequence[str | Path],
+        encoder: Any,
+        *,
+        fmt: str = "auto",
+        start: dict | None = None,
+        pace_field: str | None = None,
+        speed: float = 1.0,
+        max_message_bytes: int | None = DEFAULT_MAX_BYTES,
+        block_bytes: int = 1 << 20,
+        stdin: BinaryIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if not (speed > 0 and math.isfinite(speed)):
+            raise ValueError(f"speed must be a positive number, got {speed!r}")
+        position, self._skip = _resume_point(start)
+        self.reader = ColumnarReader(
+            source, None, fmt=fmt, start=position, max_message_bytes=max_message_bytes,
+            block_bytes=block_bytes, batch_rows=max(1, block_bytes // 16),
+            extra_columns=(pace_field,) if pace_field else (), stdin=stdin)
+        self.encoder = encoder
+        self.max_message_bytes = max_message_bytes
+        self.name = Path(str(source)).name if isinstance(source, (str, Path)) else "inputs"
+        self.pace_field = pace_field
+        self.speed = float(speed)
+        self._clock = clock
+        self._sleep = sleep
+        self._batches: Iterator[ColumnarBatch] | None = None
+        self._current: ColumnarBatch | None = None
+        self._due: np.ndarray | None = None  # wall time each row of the stretch is due
+        self._handed = 0  # records of the current stretch handed out by poll()
+        self._done = 0  # ... and processed (advance)
+        self._t0: tuple[float, float] | None = None  # (log time, wall time) of the first row
+        self._last_due = -math.inf
+
+    def __enter__(self) -> ColumnarSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def fields(self) -> list[str] | None:
+        """The columns of the first input: a CSV's header, a Parquet schema; else None."""
+        path = self.reader.paths[0]
+        fmt = format_of(path) if self.reader.fmt == "auto" and path != STDIN else self.reader.fmt
+        if path == STDIN or fmt == "jsonl":
+            return None
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        with open(path, "rb") as f:
+            header = read_csv_header(ByteStream(f))
+        return list(header.names) if header is not None else None
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _stretch(self) -> ColumnarBatch | None:
+        """The stretch rows are handed out of (the next one once this one is all handed out)."""
+        while self._current is None or self._handed >= self._current.records:
+            if self._batches is None:
+                self._batches = iter(self.reader)
+            self._current = next(self._batches, None)
+            if self._current is None:
+                return None
+            self._handed = self._done = min(self._skip, self._current.records)
+            self._skip = 0
+            self._due = None
+        return self._current
+
+    def poll(self, max_records: int, timeout: float = 1.0) -> DecodedMessages | None:
+        """Up to ``max_records`` rows that are due; none if none is due yet; None at the end."""
+        stretch = self._stretch()
+        if stretch is None:
+            return None
+        lo = self._handed
+        hi = min(stretch.records, lo + max_records)
+        if self.pace_field is not None:
+            hi = self._due_until(stretch, lo, hi, timeout)
+        self._handed = hi
+        raw = _slice(stretch.decoded, lo, hi)
+        return DecodedMessages(Path(stretch.start.path).name, stretch.start.row + lo, raw,
+                               hi - lo, self._encode(raw, hi - lo))
+
+    def _encode(self, raw: RawRows, n: int) -> DecodedBatch:
+        """The records of ``raw`` encoded (see the module docstring)."""
+        encoder = self.encoder
+        batch = raw.batch
+        fits = raw.lines is None or self.max_message_bytes is None or \
+            max(map(len, raw.lines), default=0) <= self.max_message_bytes
+        numbers = _numbers(batch, encoder.target) if batch is not None and fits else None
+        if numbers is not None:
+            encoded = encoder.encode_numbers(*numbers)
+            if encoded is not None:
+                return _concat_bad(DecodedBatch(encoded, encoded.rows), raw, 0, n)
+        if raw.lines is not None:
+            return decode_batch(raw.lines, encoder, self.max_message_bytes)
+        values = _row_dicts(batch) if batch is not None else []
+        return _concat_bad(decode_batch(values, encoder, None), raw, 0, n)
+
+    def _due_until(self, stretch: ColumnarBatch, lo: int, hi: int, timeout: float) -> int:
+        """The end of the rows from ``lo`` (at most ``hi``) due, waiting up to ``timeout``."""
+        if self._due is None:
+            self._due = self._due_times(stretch)
+        now = self._clock()
+        if self._due[lo] > now:
+            self._sleep(max(0.0, min(float(self._due[lo]), now + timeout) - now))
+            now = self._clock()
+        due = np.flatnonzero(self._due[lo:hi] > now)
+        return lo + int(due[0]) if len(due) else hi
+
+    def _due_times(self, stretch: ColumnarBatch) -> np.ndarray:
+        """Wall-clock time at which each row of ``stretch`` may be delivered."""
+        times = stretch.extra.column(0).to_pylist() if stretch.extra is not None else []
+        due = np.empty(stretch.records)
+        for i in range(stretch.records):
+            t = parse_time(times[i]) if i < len(times) else None
+            if t is not None:
+                if self._t0 is None:
+                    self._t0 = (t, self._clock())
+                self._last_due = max(self._last_due, self._t0[1] + (t - self._t0[0]) / self.speed)
+            due[i] = self._last_due
+        return due
+
+    # -- position -----------------------------------------------------------------------------
+
+    def advance(self, messages: Sequence[Message]) -> None:
+        """Mark ``messages`` (the last poll's, in order) as processed."""
+        self._done += len(messages)
+
+    def position(self) -> tuple[Position, int]:
+        """Where to resume: a stretch's start and the records of it already processed."""
+        if self._current is None:
+            return self.reader.position, self._skip
+        if self._done >= self._current.records:
+            return self._current.end, 0
+        return self._current.start, self._done
+
+    def offsets(self) -> dict[str, int]:
+        return {}
+
+    def describe(self) -> dict:
+        position, skip = self.position()
+        return {"kind": self.kind, "name": self.name, "position": position.to_dict(),
+                "skip": skip}
+
+    def lag(self) -> int | None:
+        return None
+
+    def commit(self, offsets: dict[str, int]) -> None:
+        """Nothing to commit: the checkpoint's position is the only record of progress."""
+
+
+def _slice(raw: RawRows, lo: int, hi: int) -> RawRows:
+    """Records ``lo .. hi - 1`` of a stretch (the malformed CSV rows follow the batch's)."""
+    batch = raw.batch
+    rows = batch.num_rows if batch is not None else 0
+    total = len(raw.lines) if raw.lines is not None else rows + len(raw.malformed or ())
+    if lo == 0 and hi >= total:
+        return raw  # a whole stretch: the usual case
+    if batch is not None:
+        batch = batch.slice(min(lo, rows), max(0, min(hi, rows) - lo))
+    lines = raw.lines[lo:hi] if raw.lines is not None else None
+    malformed = [m for k, m in enumerate(raw.malformed or ()) if lo <= rows + k < hi]
+    return RawRows(batch, lines, malformed)
+
+
+def _resume_point(saved: dict | None) -> tuple[Position | None, int]:
+    """The `Position` and records to skip a checkpoint's source holds (None: the beginning)."""
+    if saved is None:
+        return None, 0
+    position = saved.get("position")
+    if not isinstance(position, dict):
+        raise CheckpointError(
+            f"the checkpoint was written by an older replay (row position {position!r}), which "
+            "this version cannot resume: pass --fresh to start again (or another --checkpoint)")
+    try:
+        return Position.from_dict(position), int(saved.get("skip", 0))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"the checkpoint's file position cannot be read: {exc}") from None
