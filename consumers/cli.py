@@ -43,35 +43,6 @@ examples:
 """
 
 
-def _defer_scipy_special() -> None:
-    """Load ``scipy.special`` on its first use instead of at ``import river.optim``.
-
-    River's losses module imports it for its classification losses only: it is the biggest
-    import of a command's start-up that the learner never uses (~0.1 s of CPU; numba's kernels
-    load ``scipy.linalg`` anyway). The module is the real one, loaded by the standard
-    library's `importlib.util.LazyLoader` the first time one of its attributes is read.
-    """
-    import importlib.util
-
-    if "scipy.special" in sys.modules:
-        return
-    try:
-        spec = importlib.util.find_spec("scipy.special")
-    except ImportError:
-        return
-    if spec is None or spec.loader is None:
-        return
-    import scipy
-
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["scipy.special"] = module
-    spec.loader.exec_module(module)
-    # ``from scipy import special`` then finds the attribute and does not re-import it (which
-    # would read the module's ``__spec__`` and so load it).
-    scipy.special = module
-
-
 def _csv_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
@@ -649,7 +620,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose, args.quiet, args.log_format)
-    _defer_scipy_special()
     command, config_name = COMMANDS[args.command]
     from consumers.errors import ConsumersError
 

@@ -47,22 +47,6 @@ def test_help_is_fast_and_imports_nothing_heavy():
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=REPO, timeout=30)
 
 
-def test_replay_defers_scipy_special_until_it_is_used(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    code = (
-        "import sys\n"
-        "from consumers.cli import main\n"
-        "assert main(['replay', '-q']) == 0\n"
-        "special = sys.modules['scipy.special']\n"
-        "assert type(special).__name__ == '_LazyModule', type(special)\n"
-        "from scipy import special as again\n"
-        "assert again is special and again.expit(0.0) == 0.5\n"
-        "assert type(special).__name__ == 'module'\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=tmp_path, timeout=120,
-                   stdout=subprocess.DEVNULL)
-
-
 @pytest.mark.parametrize("command", ["replay", "predict", "produce", "consume"])
 def test_subcommand_help(command, capsys):
     with pytest.raises(SystemExit) as info:
