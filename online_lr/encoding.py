@@ -597,7 +597,9 @@ class FeatureEncoder(base.Transformer):
                 continue
             y = nan
             if target is not None:
-                y = _at(event, target, target_dotted)
+                y = event.get(target)
+                if y is None and target_dotted:
+                    y = _at(event, target, True)
                 if y is None:
                     y = nan
                 elif type(y) is not float or y - y != 0.0:
@@ -607,7 +609,9 @@ class FeatureEncoder(base.Transformer):
                         continue
             ts = nan
             if ts_field is not None:
-                raw = _at(event, ts_field, ts_dotted)
+                raw = event.get(ts_field)
+                if raw is None and ts_dotted:
+                    raw = _at(event, ts_field, True)
                 if raw is not None:
                     ts = times.get(raw) if type(raw) is str else None
                     if ts is None:
@@ -758,6 +762,8 @@ class FeatureEncoder(base.Transformer):
                     continue
                 elif t is list:
                     if node.ignored:
+                        continue
+                    if not v:  # an empty array is missing
                         continue
                     refused = array(node, v, out, walk, grow)
                     if refused is not None:
