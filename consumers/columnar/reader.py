@@ -43,7 +43,7 @@ Position(file=0, path='...log.csv', row=3, byte=23)
 >>> resume = Position(file=0, path=p, row=2, byte=18)
 >>> with ColumnarReader(p, start=resume) as r:
 ...     [b.raw.batch.to_pydict() for b in r]
-[{'a': [6.0], 'b': [7.0], 'y': [nan]}]
+[{'a': [6.0], 'b': [7.0], 'y': [None]}]
 >>> os.remove(p); os.rmdir(d)
 """
 
@@ -143,7 +143,7 @@ class ColumnarReader:
     start
         `Position` to resume from (a checkpoint's); default: the beginning.
     block_bytes
-        Bytes of CSV / JSON Lines decoded at once (a batch holds the rows of one block).
+        Bytes of CSV / JSON Lines read at once (a batch holds the records of one block).
     batch_rows
         Rows per Parquet batch.
     extra_columns
