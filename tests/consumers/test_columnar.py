@@ -86,13 +86,19 @@ def values(batches, name: str) -> list:
     return out
 
 
-def learn(source, encoder=None):
-    """The model a run of ``source`` learns (and its encoder)."""
-    from consumers.runner import Runner
-    from online_lr import SGDRegressor
+def _encoder():
+    """A fresh encoder of target ``y``."""
     from online_lr.encoding import FeatureEncoder
 
-    model, encoder = SGDRegressor(**MODEL), encoder or FeatureEncoder(target="y")
+    return FeatureEncoder(target="y")
+
+
+def learn(source, encoder):
+    """The model a run of ``source`` learns with ``encoder`` (the source's, if it has one)."""
+    from consumers.runner import Runner
+    from online_lr import SGDRegressor
+
+    model = SGDRegressor(**MODEL)
     with source:
         Runner(model, encoder, source, batch_size=300, every_messages=None,
                every_seconds=None).run()
@@ -134,12 +140,6 @@ def test_the_same_rows_learn_the_same_model_in_every_format(same_rows, assert_sa
     assert models[0].n_updates == sum(1 for r in rows() if "y" in r)
     for m in models[1:]:
         assert_same_model(models[0], m, tol=1e-9)
-
-
-def _encoder():
-    from online_lr.encoding import FeatureEncoder
-
-    return FeatureEncoder(target="y")
 
 
 # -- which files, in which order --------------------------------------------------------------
