@@ -2,12 +2,11 @@
 
 Modules, in data-flow order (pyarrow is imported only when a file is read or written):
 
-``paths``         which inputs a source names (files, directories, globs, hive partitions, ``-``)
-``text``          CSV / JSON Lines bytes cut into blocks of whole records, with their offsets
-``arrow_decode``  an Arrow batch -> `DecodedBatch` arrays and refused rows (the row path's rules)
-``reader``        `ColumnarReader`: decoded batches in a defined order, resumable by `Position`
-``source``        `ColumnarSource`: the reader as the runner's source, encoded by the run's encoder
-``writers``       streaming CSV / JSON Lines / Parquet writers of predictions
+``paths``    which inputs a source names (files, directories, globs, hive partitions, ``-``)
+``text``     CSV / JSON Lines bytes cut into blocks of whole records, with their offsets
+``reader``   `ColumnarReader`: records as read, in a defined order, resumable by `Position`
+``source``   `ColumnarSource`: the reader as the runner's source, encoded by the run's encoder
+``writers``  streaming CSV / JSON Lines / Parquet writers of predictions
 """
 
 from consumers.columnar.paths import expand, format_of

@@ -1,25 +1,24 @@
-"""Stream CSV, JSON Lines and Parquet inputs as decoded batches, resumable by position.
+"""Stream CSV, JSON Lines and Parquet inputs as batches of records, resumable by position.
 
 `ColumnarReader` reads the inputs of a source (see `consumers.columnar.paths` for which files
-and in which order) with Arrow and yields `ColumnarBatch` es: the rows of a stretch of one file
-decoded into the arrays `SGDRegressor.learn_sequential` takes (`consumers.decode.DecodedBatch`:
-feature names, a C-contiguous float64 matrix, the targets, the labelled mask, the refused rows
-with their reason codes), plus the `Position` before and after that stretch. Rows come in file
-order, files in path order.
+and in which order) with Arrow and yields `ColumnarBatch` es: the records of a stretch of one
+file as read (`RawRows`: an Arrow batch, the JSON lines, the malformed CSV rows), plus the
+`Position` before and after that stretch. Rows come in file order, files in path order. The
+reader does not decide what a record means: `consumers.columnar.source` encodes them with the
+run's encoder, by the row path's rules.
 
 Formats
 -------
 * CSV: a header row; the delimiter (``,``, ``;``, tab or ``|``) is sniffed from it, a UTF-8 byte
-  order mark is dropped, quoted cells may hold newlines. Cells are decoded as
-  `consumers.file_source` decodes them (`consumers.columnar.arrow_decode`). A row with more or
-  fewer cells than the header is refused as `MALFORMED_ROW` (the row replay pads or truncates
-  it instead); Arrow does not say where it was in its block, so it is listed after the block's
-  other rows.
-* JSON Lines: one object per line. A block Arrow reads as plain numbers goes the fast way;
-  any other (a null or absent feature, a bool, a string, a non-object, a blank line, a line
-  over ``max_message_bytes``...) is decoded line by line by `consumers.decode.decode_batch`,
-  which is the rule for a Kafka message: same model, same refusals.
-* Parquet: integer and floating-point columns are numbers; nulls are null.
+  order mark is dropped, quoted cells may hold newlines. A block's cells are float64 when every
+  one is a finite number, else text (a decimal comma written with a point when the delimiter
+  is not a comma, as `consumers.file_source` does); an empty cell is null. A row with more or
+  fewer cells than the header is listed in ``malformed`` (the source refuses it as
+  `MALFORMED_ROW`; the row replay pads or truncates it instead); Arrow does not say where it
+  was in its block, so it follows the block's other rows.
+* JSON Lines: one object per line; ``lines`` holds the block's non-blank lines, ``batch`` the
+  block as Arrow read it, or None when Arrow cannot read it as one table.
+* Parquet: the columns as typed; nulls are null.
 * ``-`` reads stdin: gzip'd if it starts with gzip's magic bytes (as any CSV/JSON Lines input),
   Parquet if it starts with ``PAR1`` (read whole into memory: Parquet needs its footer), JSON
   Lines if its first non-blank byte is ``{``, CSV otherwise; ``fmt`` overrides.
@@ -29,24 +28,22 @@ Positions
 A `Position` names a file (index in the input list, and its path to check it is the same
 one), the records of that file already read (``row``: data rows, refused ones included, blank
 lines not counted) and, for CSV and JSON Lines, the byte offset in the decompressed stream
-where the next record starts. ``ColumnarReader(source, schema, start=position)`` resumes there
+where the next record starts. ``ColumnarReader(source, start=position)`` resumes there
 without decoding what came before: it seeks a plain file to the byte, reads gzip and stdin up to
 it without parsing, and skips whole Parquet row groups (and slices the first one it reads).
 
 >>> import os, tempfile
->>> from consumers.columnar.numeric import Schema
 >>> d = tempfile.mkdtemp(); p = os.path.join(d, "log.csv")
 >>> _ = open(p, "w").write("a,b,y\\n1,2,3\\n4,x,5\\n6,7,\\n")
->>> with ColumnarReader(p, Schema(target="y")) as reader:
-...     [(b.decoded.X.tolist(), b.decoded.learn.tolist(), [(i, str(r)) for i, r in b.decoded.bad])
-...      for b in reader]
-[([[1.0, 2.0], [6.0, 7.0]], [True, False], [(1, "non_numeric_feature: 'b' is string")])]
+>>> with ColumnarReader(p) as reader:
+...     [b.raw.batch.to_pydict() for b in reader]
+[{'a': ['1', '4', '6'], 'b': ['2', 'x', '7'], 'y': ['3', '5', None]}]
 >>> reader.position
 Position(file=0, path='...log.csv', row=3, byte=23)
 >>> resume = Position(file=0, path=p, row=2, byte=18)
->>> with ColumnarReader(p, Schema(target="y", features=("a", "b")), start=resume) as r:
-...     [b.decoded.X.tolist() for b in r]
-[[[6.0, 7.0]]]
+>>> with ColumnarReader(p, start=resume) as r:
+...     [b.raw.batch.to_pydict() for b in r]
+[{'a': [6.0], 'b': [7.0], 'y': [None]}]
 >>> os.remove(p); os.rmdir(d)
 """
 
@@ -59,24 +56,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
-import numpy as np
-
-from consumers.columnar.arrow_decode import decode_arrow_batch
 from consumers.columnar.paths import COLUMNAR_FORMATS, STDIN, expand, format_of
 from consumers.columnar.text import ByteStream, CsvHeader, read_csv_header, record_blocks
-from consumers.columnar.numeric import DecodedBatch, Schema, decode_batch
-from consumers.decode import DEFAULT_MAX_BYTES
-from consumers.records import BadRecord
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["MALFORMED_ROW", "ColumnarBatch", "ColumnarReader", "Position"]
+__all__ = ["MALFORMED_ROW", "ColumnarBatch", "ColumnarReader", "Position", "RawRows"]
 
 
 @dataclass
 class RawRows:
-    """A stretch's records as read, for a caller that decodes them itself (``schema=None``).
+    """A stretch's records as read, for a caller that encodes them (`consumers.columnar.source`).
 
     ``batch``: the records as an Arrow batch (CSV cells as float64 when every cell of the block
     is a finite number, else as text; Parquet and JSON Lines typed), or None when Arrow could
@@ -92,7 +83,7 @@ class RawRows:
 class _Stretch(NamedTuple):
     """What reading one block (or Parquet batch) gives: rows, how many records, where it ended."""
 
-    decoded: DecodedBatch | RawRows
+    raw: RawRows
     records: int
     byte: int
     extra: pa.RecordBatch | None = None
@@ -121,15 +112,15 @@ class Position:
 
 @dataclass
 class ColumnarBatch:
-    """Decoded rows of one stretch of one file.
+    """The records of one stretch of one file.
 
-    Row ``i`` of the stretch (``decoded.rows`` and the indices of ``decoded.bad`` are such row
-    numbers) is record ``start.row + i`` of the file. ``extra`` holds the reader's
+    Row ``i`` of ``raw.batch`` (or ``raw.lines``; the malformed CSV rows follow the batch's) is
+    record ``start.row + i`` of the file. ``extra`` holds the reader's
     ``extra_columns`` for every row of the stretch (valid and refused, null where a row lacks
     one), as Arrow read them: CSV cells as text, JSON values and Parquet columns typed.
     """
 
-    decoded: DecodedBatch
+    raw: RawRows
     start: Position
     end: Position
     extra: pa.RecordBatch | None = None
@@ -147,20 +138,14 @@ class ColumnarReader:
     ----------
     source
         A file, directory, glob, ``-`` (stdin), or a list of them.
-    schema
-        Target and features (`consumers.columnar.numeric.Schema`); fixed by the first valid row
-        when the features are inferred. ``None``: each batch's ``decoded`` is the records as
-        read (`RawRows`), for a caller that encodes them (`consumers.columnar.source`).
     fmt
         ``"csv"``, ``"jsonl"``, ``"parquet"`` or ``"auto"`` (from the extension; sniffed on stdin).
     start
         `Position` to resume from (a checkpoint's); default: the beginning.
     block_bytes
-        Bytes of CSV / JSON Lines decoded at once (a batch holds the rows of one block).
+        Bytes of CSV / JSON Lines read at once (a batch holds the records of one block).
     batch_rows
         Rows per Parquet batch.
-    max_message_bytes
-        A JSON line longer than this is refused (`Reason.OVERSIZE`), as a Kafka message is.
     extra_columns
         Columns delivered as read with each batch (`ColumnarBatch.extra`): an id to write
         beside the predictions, the field pacing reads...
@@ -171,13 +156,11 @@ class ColumnarReader:
     def __init__(
         self,
         source: str | Path | Sequence[str | Path],
-        schema: Schema | None,
         *,
         fmt: str = "auto",
         start: Position | None = None,
         block_bytes: int = 1 << 20,
         batch_rows: int = 1 << 16,
-        max_message_bytes: int | None = DEFAULT_MAX_BYTES,
         extra_columns: Sequence[str] = (),
         stdin: BinaryIO | None = None,
     ):
@@ -186,11 +169,9 @@ class ColumnarReader:
         if block_bytes < 1 or batch_rows < 1:
             raise ValueError("block_bytes and batch_rows must be >= 1")
         self.paths = expand(source)
-        self.schema = schema
         self.fmt = fmt
         self.block_bytes = block_bytes
         self.batch_rows = batch_rows
-        self.max_message_bytes = max_message_bytes
         self.extra_columns = tuple(extra_columns)
         self._stdin = stdin
         self._start = self._locate(start or Position(0, self.paths[0]))
@@ -229,7 +210,7 @@ class ColumnarReader:
             try:
                 for part in self._read_file(path, at):
                     end = Position(index, path, at.row + part.records, part.byte)
-                    batch = ColumnarBatch(part.decoded, at, end, part.extra)
+                    batch = ColumnarBatch(part.raw, at, end, part.extra)
                     self.position = at = end
                     yield batch
             finally:
@@ -279,36 +260,18 @@ class ColumnarReader:
         stream.skip_to(max(byte, header.end))
         for offset, block in record_blocks(stream, self.block_bytes, quoted=True):
             batch, malformed = _parse_csv_block(block, header, self._csv_types(header))
-            if self.schema is None:
-                raw = _finite_or_text(batch, block, header)
-                if header.delimiter != ",":
-                    raw = _decimal_points(raw)
-                yield _Stretch(RawRows(raw, None, malformed),
-                               batch.num_rows + len(malformed), offset + len(block),
-                               self._extra(batch, len(malformed)))
-                continue
-            decoded = decode_arrow_batch(batch, self.schema, text=True,
-                                         decimal_comma=header.delimiter != ",")
-            if malformed:
-                decoded.bad += [(batch.num_rows + k, BadRecord(MALFORMED_ROW, m))
-                                for k, m in enumerate(malformed)]
-            yield _Stretch(decoded, batch.num_rows + len(malformed), offset + len(block),
-                           self._extra(batch, len(malformed)))
+            raw = _finite_or_text(batch, block, header)
+            if header.delimiter != ",":
+                raw = _decimal_points(raw)
+            yield _Stretch(RawRows(raw, None, malformed), batch.num_rows + len(malformed),
+                           offset + len(block), self._extra(batch, len(malformed)))
 
     def _csv_types(self, header: CsvHeader) -> dict[str, str]:
-        """The columns to convert, and to what: ``"number"`` or ``"text"``.
-
-        All of them as text until the schema is fixed; then its columns as numbers (a block
-        with a cell that is not one is parsed again as text) and the extra columns as text.
-        Without a schema: all of them as numbers (or all as text).
-        """
-        if self.schema is None:
-            return {**dict.fromkeys(header.names, "number"),
-                    **dict.fromkeys(self.extra_columns, "text")}
-        if not self.schema.fixed:
-            return dict.fromkeys([*header.names, *self.extra_columns], "text")
-        wanted = [*(self.schema.features or ()), self.schema.target]
-        return {**dict.fromkeys(self.extra_columns, "text"), **dict.fromkeys(wanted, "number")}
+        """The columns to convert, and to what: ``"number"`` or ``"text"``: all of them as
+        numbers (a block with a cell that is not one is parsed again as text), the extra
+        columns as text."""
+        return {**dict.fromkeys(header.names, "number"),
+                **dict.fromkeys(self.extra_columns, "text")}
 
     def _extra(self, batch: pa.RecordBatch, pad: int = 0) -> pa.RecordBatch | None:
         """The extra columns of ``batch`` (null where absent), plus ``pad`` rows of nulls."""
@@ -329,20 +292,10 @@ class ColumnarReader:
 
     def _jsonl(self, stream: ByteStream) -> Iterator[_Stretch]:
         for offset, block in record_blocks(stream, self.block_bytes, quoted=False):
-            if self.schema is None:
-                lines = [s for s in map(bytes.strip, block.split(b"\n")) if s]
-                batch = _jsonl_table(block, len(lines))
-                extra = self._extra(batch) if batch is not None else self._jsonl_extra(lines)
-                yield _Stretch(RawRows(batch, lines), len(lines), offset + len(block), extra)
-                continue
-            fast = self._jsonl_fast(block) if self.schema.fixed else None
-            if fast is not None:
-                decoded, batch = fast
-                yield _Stretch(decoded, len(decoded), offset + len(block), self._extra(batch))
-                continue
             lines = [s for s in map(bytes.strip, block.split(b"\n")) if s]
-            yield _Stretch(decode_batch(lines, self.schema, self.max_message_bytes), len(lines),
-                           offset + len(block), self._jsonl_extra(lines))
+            batch = _jsonl_table(block, len(lines))
+            extra = self._extra(batch) if batch is not None else self._jsonl_extra(lines)
+            yield _Stretch(RawRows(batch, lines), len(lines), offset + len(block), extra)
 
     def _jsonl_extra(self, lines: list[bytes]) -> pa.RecordBatch | None:
         """The extra fields of JSON lines decoded one by one (null where a line has none)."""
@@ -368,41 +321,6 @@ class ColumnarReader:
                                         for v in values]))
         return pa.record_batch(arrays, names=list(self.extra_columns))
 
-    def _jsonl_fast(self, block: bytes) -> tuple[DecodedBatch, pa.RecordBatch] | None:
-        """The block decoded by Arrow when every line is an object of plain numbers, else None.
-
-        Returns the decoded rows and the Arrow batch they came from.
-        """
-        import pyarrow as pa
-        import pyarrow.json as pajson
-
-        ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 0x0A)
-        n_lines = len(ends) + (not block.endswith(b"\n"))
-        if self.max_message_bytes is not None and len(block) > self.max_message_bytes:
-            lengths = np.diff(np.concatenate(([-1], ends, [len(block)])))
-            if lengths.max() - 1 > self.max_message_bytes:
-                return None
-        names = [*(self.schema.features or ()), self.schema.target]
-        try:
-            table = pajson.read_json(
-                io.BytesIO(block),
-                read_options=pajson.ReadOptions(use_threads=False, block_size=len(block) + 1),
-                parse_options=pajson.ParseOptions(
-                    explicit_schema=pa.schema([(n, pa.float64()) for n in names]),
-                    unexpected_field_behavior="infer" if self.extra_columns else "ignore",
-                ),
-            )
-        except pa.ArrowInvalid:
-            return None
-        if table.num_rows != n_lines or any(
-            table.column(f).null_count for f in self.schema.features or ()
-        ):
-            return None  # a blank line, two objects on a line, an absent or null feature
-        batch = table.combine_chunks().to_batches()[0] if table.num_rows else None
-        if batch is None:
-            return None
-        return decode_arrow_batch(batch, self.schema, text=False), batch
-
     # -- Parquet ------------------------------------------------------------------------------
 
     def _parquet(
@@ -424,16 +342,11 @@ class ColumnarReader:
             skipped += group_rows[first]
             first += 1
         drop = row - skipped  # rows of the first group read that were already learned
-        columns = None
-        if self.schema is not None and self.schema.fixed:
-            present = set(parquet.schema_arrow.names)
-            wanted = [*(self.schema.features or ()), self.schema.target, *self.extra_columns]
-            columns = [c for c in dict.fromkeys(wanted) if c in present]
         # One row group at a time: iter_batches over several keeps every group read allocated
         # until it ends (the whole file, for a long replay).
         batches = (batch for group in range(first, len(group_rows))
                    for batch in parquet.iter_batches(batch_size=self.batch_rows,
-                                                     row_groups=[group], columns=columns,
+                                                     row_groups=[group],
                                                      use_threads=False))
         for batch in batches:
             if drop:
@@ -441,11 +354,7 @@ class ColumnarReader:
                 batch, drop = batch.slice(cut), drop - cut
                 if batch.num_rows == 0:
                     continue
-            if self.schema is None:
-                yield _Stretch(RawRows(batch), batch.num_rows, 0, self._extra(batch))
-                continue
-            decoded = decode_arrow_batch(batch, self.schema, text=False)
-            yield _Stretch(decoded, batch.num_rows, 0, self._extra(batch))
+            yield _Stretch(RawRows(batch), batch.num_rows, 0, self._extra(batch))
 
 
 def _finite_or_text(batch: pa.RecordBatch, block: bytes, header: CsvHeader) -> pa.RecordBatch:

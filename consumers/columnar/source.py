@@ -191,7 +191,7 @@ class ColumnarSource:
             raise ValueError(f"speed must be a positive number, got {speed!r}")
         position, self._skip = _resume_point(start)
         self.reader = ColumnarReader(
-            source, None, fmt=fmt, start=position, max_message_bytes=max_message_bytes,
+            source, fmt=fmt, start=position,
             block_bytes=block_bytes, batch_rows=max(1, block_bytes // 16),
             extra_columns=(pace_field,) if pace_field else (), stdin=stdin)
         self.encoder = encoder
@@ -257,7 +257,7 @@ class ColumnarSource:
         if self.pace_field is not None:
             hi = self._due_until(stretch, lo, hi, timeout)
         self._handed = hi
-        raw = _slice(stretch.decoded, lo, hi)
+        raw = _slice(stretch.raw, lo, hi)
         return DecodedMessages(Path(stretch.start.path).name, stretch.start.row + lo, raw,
                                hi - lo, self._encode(raw, hi - lo))
 
