@@ -30,6 +30,8 @@ STOP_DEADLINE_S = 60
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "kafka: needs the real local Kafka broker (scripts/kafka-local)")
+    config.addinivalue_line(
+        "markers", "kafka_python_only: a broker test of kafka-python itself, not run per client")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -11,10 +11,12 @@ KAFKA_FIXTURES = ("kafka_bootstrap", "kafka_broker")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A test that uses ``kafka_client`` and the real broker runs once per client library."""
+    """A test that uses ``kafka_client`` and the real broker runs once per client library
+    (once, with kafka-python, when marked ``kafka_python_only``: it tests that client itself)."""
     names = metafunc.fixturenames
     if "kafka_client" in names and any(f in names for f in KAFKA_FIXTURES):
-        metafunc.parametrize("kafka_client", CLIENTS, indirect=True)
+        only = metafunc.definition.get_closest_marker("kafka_python_only")
+        metafunc.parametrize("kafka_client", CLIENTS[:1] if only else CLIENTS, indirect=True)
 
 
 @pytest.fixture
