@@ -27,23 +27,28 @@ _ENTRY = Path(PYTHON).with_name("online-lr")
 ONLINE_LR = [str(_ENTRY)] if _ENTRY.exists() else [PYTHON, "-m", "consumers"]
 
 
-#: The reference consumer: kafka-python reading ``n`` messages of a topic and ``json.loads``-ing
-#: each (argv: bootstrap address, topic, group, n), to run as ``python -c BARE_READER ...``.
-BARE_READER = """
+#: A kafka-python consumer script reading ``n`` messages of a topic (argv: bootstrap address,
+#: topic, group, n), to run as ``python -c SCRIPT ...``; ``{setup}`` runs first, ``{body}`` on
+#: each record ``r`` (indented for the inner loop).
+KAFKA_PYTHON_LOOP = """
 import json, sys, time
 from kafka import KafkaConsumer
 address, topic, group, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+{setup}
 c = KafkaConsumer(topic, bootstrap_servers=address, group_id=group,
                   auto_offset_reset="earliest", enable_auto_commit=False)
 seen, deadline = 0, time.monotonic() + 600
 while seen < n and time.monotonic() < deadline:
     for records in c.poll(timeout_ms=1000, max_records=min(500, n - seen)).values():
         for r in records:
-            json.loads(r.value)
+{body}
             seen += 1
 c.close()
 assert seen == n, seen
 """
+
+#: The reference consumer: kafka-python reading the messages and ``json.loads``-ing each.
+BARE_READER = KAFKA_PYTHON_LOOP.format(setup="", body="            json.loads(r.value)")
 
 
 def load() -> str:

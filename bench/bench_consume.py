@@ -39,26 +39,11 @@ import uuid
 
 import _harness as h
 
-RIVER = """
-import json, sys, time
-from kafka import KafkaConsumer
-from river import linear_model
-address, topic, group, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-model = linear_model.LinearRegression()
-c = KafkaConsumer(topic, bootstrap_servers=address, group_id=group,
-                  auto_offset_reset="earliest", enable_auto_commit=False)
-seen, deadline = 0, time.monotonic() + 600
-while seen < n and time.monotonic() < deadline:
-    for records in c.poll(timeout_ms=1000, max_records=min(500, n - seen)).values():
-        for r in records:
-            x = json.loads(r.value)
-            y = x.pop("y")
-            model.predict_one(x)
-            model.learn_one(x, y)
-            seen += 1
-c.close()
-assert seen == n, seen
-"""
+RIVER = h.KAFKA_PYTHON_LOOP.format(
+    setup="from river import linear_model\nmodel = linear_model.LinearRegression()",
+    body="            x = json.loads(r.value)\n            y = x.pop('y')\n"
+         "            model.predict_one(x)\n            model.learn_one(x, y)",
+)
 
 _CONFLUENT_LOOP = """
 import sys, time, orjson
