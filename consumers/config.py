@@ -4,7 +4,7 @@ by msgspec against the typed sections below.
 A config is a mapping of sections; every key is optional (a missing key keeps its default, given
 once, in the section classes below). Unknown sections or keys and values of the wrong type are
 refused with a `ConfigError` naming the dotted field, e.g. ``config field 'run.batch_size':
-expected int >= 1, got 'ten'``; an unknown key with the closest known one (``did you mean``).
+expected int, got 'ten'``; an unknown key with the closest known one (``did you mean``).
 
 ``fields``  target, timestamp, include/ignore/categorical (globs), transform, encoding,
             hash_bits, max_features, overflow, number_strings, max_message_bytes: how a
@@ -47,20 +47,19 @@ value never enters a repr, a log line or a checkpoint.
 Traceback (most recent call last):
 ...
 consumers.errors.ConfigError: config field 'run.batch_size': expected int, got 'ten'
->>> validate({"run": {"batchsize": 10}})
+>>> validate({"run": {"plt": "mse.png"}})
 Traceback (most recent call last):
 ...
-consumers.errors.ConfigError: config field 'run.batchsize': unknown key; did you mean 'batch_size'?...
+consumers.errors.ConfigError: config field 'run.plt': unknown key 'plt'; did you mean 'plot'? ...
 """
 
 from __future__ import annotations
 
 import copy
-import difflib
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -85,7 +84,6 @@ __all__ = [
     "load_settings",
     "parse_value",
     "resolve_data_path",
-    "unknown_key",
     "validate",
 ]
 
@@ -303,21 +301,6 @@ def validate(config: Any) -> Settings:
     return settings
 
 
-def unknown_key(field: str, known: Iterable[str], what: str = "key") -> ConfigError:
-    """The error of a key that is not a setting, with the closest known one.
-
-    The one place such a message is made: config sections and keys, and the model's parameters
-    (the learner's `UnknownParameterError`, see `build_model`).
-
-    >>> print(unknown_key("run.bach_size", ["batch_size", "plot"]))
-    config field 'run.bach_size': unknown key; did you mean 'batch_size'? known: batch_size, plot
-    """
-    known = list(known)
-    close = difflib.get_close_matches(field.rpartition(".")[2], known, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return ConfigError(field, f"unknown {what}; {hint}known: {', '.join(known)}")
-
-
 def _config_error(message: str, config: Any) -> ConfigError:
     """msgspec's ``Expected `int`, got `str` - at `$.run.batch_size``` as a `ConfigError`:
     the dotted field, the value given, mapping and list in YAML's words."""
@@ -325,12 +308,7 @@ def _config_error(message: str, config: Any) -> ConfigError:
     path = path or ""  # "run.batch_size", "fields.ignore[1]", "kafka.extra[...]" (a value)
     unknown = re.fullmatch(r"Object contains unknown field `(.*)`", text)
     if unknown:
-        field = f"{path}.{unknown[1]}" if path else unknown[1]
-        if path == "kafka" and unknown[1] in _SECRET_KEYS:
-            return ConfigError(field, "secrets are not accepted in config files or flags; put "
-                                      "the secret in an environment variable and name it in "
-                                      f"kafka.{_SECRET_KEYS[unknown[1]]}")
-        return unknown_key(field, _struct_field_names(path), "key" if path else "section")
+        return _unknown_key(path, unknown[1])
     value = _MISSING if key_in else _value_at(config, path)
     if text.startswith("Invalid enum value"):
         text = "expected " + _choices(path)
@@ -343,6 +321,22 @@ def _config_error(message: str, config: Any) -> ConfigError:
     elif key_in or "[...]" in path:
         text = f"{'a key' if key_in else 'a value'}: {text}"
     return ConfigError(path.replace("[...]", "") or "<root>", text)
+
+
+def _unknown_key(section: str, key: str) -> ConfigError:
+    """An unknown section (``section == ""``) or key, said as the learner says an unknown model
+    parameter (`online_lr.exceptions.UnknownParameterError`: with the closest known name)."""
+    from online_lr.exceptions import UnknownParameterError
+
+    field = f"{section}.{key}" if section else key
+    if section == "kafka" and key in _SECRET_KEYS:
+        return ConfigError(field, "secrets are not accepted in config files or flags; put the "
+                                  "secret in an environment variable and name it in "
+                                  f"kafka.{_SECRET_KEYS[key]}")
+    known = [f.name for f in _type_at(section).fields]
+    why = str(UnknownParameterError(key, known, "key" if section else "section"))
+    return ConfigError(field, why + ("; any other client setting goes in kafka.extra"
+                                     if section == "kafka" else ""))
 
 
 _MISSING = object()
@@ -363,10 +357,6 @@ def _type_at(path: str) -> msgspec.inspect.Type:
     for name in filter(None, path.split(".")):
         info = next(f.type for f in info.fields if f.name == name)
     return info
-
-
-def _struct_field_names(path: str) -> list[str]:
-    return [f.name for f in _type_at(path).fields]
 
 
 def _choices(path: str) -> str:
@@ -551,6 +541,6 @@ def build_model(model_config: Mapping):
     try:
         return SGDRegressor.from_config(model_config)
     except UnknownParameterError as exc:
-        raise unknown_key(f"model.{exc.key}", sorted(exc.known), "model parameter") from None
+        raise ConfigError(f"model.{exc.key}", str(exc)) from None
     except (TypeError, ValueError) as exc:
         raise ConfigError("model", str(exc)) from None
