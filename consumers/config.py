@@ -305,11 +305,12 @@ def _config_error(message: str, config: Any) -> ConfigError:
     """msgspec's ``Expected `int`, got `str` - at `$.run.batch_size``` as a `ConfigError`:
     the dotted field, the value given, mapping and list in YAML's words."""
     text, key_in, path = re.fullmatch(r"(.*?)(?: - at (`key` in )?`\$\.?(.*)`)?", message).groups()
-    path = path or ""  # "run.batch_size", "fields.ignore[1]", "kafka.extra[...]" (a value)
+    path = path or ""  # "run.batch_size", "fields.ignore[1]", "kafka.extra[...]" (its values)
     unknown = re.fullmatch(r"Object contains unknown field `(.*)`", text)
     if unknown:
         return _unknown_key(path, unknown[1])
-    value = _MISSING if key_in else _value_at(config, path)
+    # kafka.extra is the one place a secret could hide by mistake: its values are never shown
+    value = _MISSING if key_in or path.startswith("kafka.extra") else _value_at(config, path)
     if text.startswith("Invalid enum value"):
         text = "expected " + _choices(path)
     elif value is not _MISSING:
@@ -369,8 +370,8 @@ def _choices(path: str) -> str:
 
 def _check_finite(settings: Settings) -> None:
     """Refuse ``.inf`` (`Positive` already refuses nan): no deadline or pace is infinite."""
-    for name, section in msgspec.structs.asdict(settings).items():
-        for key, value in msgspec.structs.asdict(section).items() if name != "model" else ():
+    for name in set(Settings.__struct_fields__) - {"model"}:
+        for key, value in msgspec.structs.asdict(getattr(settings, name)).items():
             if isinstance(value, float) and not math.isfinite(value):
                 raise ConfigError(f"{name}.{key}", f"expected a finite number, got {value!r}")
 

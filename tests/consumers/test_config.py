@@ -117,11 +117,14 @@ def test_a_refusal_says_what_was_expected_and_what_was_given(data, says):
     assert says in str(info.value)
 
 
-def test_a_wrong_value_inside_kafka_extra_is_not_shown():
+def test_a_wrong_value_in_kafka_extra_is_not_shown():
     with pytest.raises(ConfigError) as info:
         validate({"kafka": {"extra": {"a": [SECRET]}}})
     assert str(info.value) == ("config field 'kafka.extra': a value: "
                                "expected bool | int | float | str, got list")
+    with pytest.raises(ConfigError) as info:
+        validate({"kafka": {"extra": f"sasl.password={SECRET}"}})
+    assert str(info.value) == "config field 'kafka.extra': expected mapping | null, got str"
 
 
 @pytest.mark.parametrize(
