@@ -1,8 +1,10 @@
-"""Settings: YAML config files, overridden by command-line flags, validated field by field.
+"""Settings: YAML config files, overridden by the environment and command-line flags, validated
+by msgspec against the typed sections below.
 
-A config is a mapping of sections; every key is optional (missing keys keep the defaults
-below). Unknown sections or keys and values of the wrong type are refused with a `ConfigError`
-naming the dotted field, e.g. ``config field 'run.batch_size': expected an int >= 1, got 'ten'``.
+A config is a mapping of sections; every key is optional (a missing key keeps its default, given
+once, in the section classes below). Unknown sections or keys and values of the wrong type are
+refused with a `ConfigError` naming the dotted field, e.g. ``config field 'run.batch_size':
+expected int, got 'ten'``; an unknown key with the closest known one (``did you mean``).
 
 ``fields``  target, timestamp, include/ignore/categorical (globs), transform, encoding,
             hash_bits, max_features, overflow, number_strings, max_message_bytes: how a
@@ -20,13 +22,13 @@ naming the dotted field, e.g. ``config field 'run.batch_size': expected an int >
             confluent-kafka by `consumers.confluent_client.librdkafka_config`).
 
 Precedence, lowest first: the field defaults below, the config file (``--config``, else
-``configs/<name>.yaml``), the environment, the flags and ``--set``. An environment variable
-``ONLINE_LR_<SECTION>__<KEY>`` (two underscores between section and key) sets ``section.key``,
-its value read as YAML like ``--set``: ``ONLINE_LR_KAFKA__BOOTSTRAP_SERVERS=broker:9092``,
-``ONLINE_LR_STREAM__GROUP=lr``, ``ONLINE_LR_MODEL__L2=0.001``,
-``ONLINE_LR_MODEL__LEARNING_RATE__TYPE=Constant`` (deeper keys: more ``__``),
-``ONLINE_LR_KAFKA__EXTRA='{fetch_max_bytes: 1048576}'`` (`environment_overrides`). Other
-``ONLINE_LR_*`` variables are not settings.
+``configs/<name>.yaml``, else `BUILTIN`), the environment, the flags and ``--set``. An
+environment variable ``ONLINE_LR_<SECTION>__<KEY>`` (two underscores between section and key)
+sets ``section.key``, its value read as YAML like ``--set``:
+``ONLINE_LR_KAFKA__BOOTSTRAP_SERVERS=broker:9092``, ``ONLINE_LR_STREAM__GROUP=lr``,
+``ONLINE_LR_MODEL__L2=0.001``, ``ONLINE_LR_MODEL__LEARNING_RATE__TYPE=Constant`` (deeper keys:
+more ``__``), ``ONLINE_LR_KAFKA__EXTRA='{fetch_max_bytes: 1048576}'`` (`environment_overrides`).
+Other ``ONLINE_LR_*`` variables are not settings.
 
 ``kafka.extra`` passes any other client setting through, in the client's own spelling:
 kafka-python keyword arguments (``fetch_max_bytes``) or librdkafka properties
@@ -44,7 +46,11 @@ value never enters a repr, a log line or a checkpoint.
 >>> validate({"run": {"batch_size": "ten"}})
 Traceback (most recent call last):
 ...
-consumers.errors.ConfigError: config field 'run.batch_size': expected an int >= 1, got 'ten'
+consumers.errors.ConfigError: config field 'run.batch_size': expected int, got 'ten'
+>>> validate({"run": {"plt": "mse.png"}})
+Traceback (most recent call last):
+...
+consumers.errors.ConfigError: config field 'run.plt': unknown key 'plt'; did you mean 'plot'? ...
 """
 
 from __future__ import annotations
@@ -52,10 +58,13 @@ from __future__ import annotations
 import copy
 import math
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
 
 from consumers.clients import CLIENTS
 from consumers.errors import ConfigError
@@ -83,8 +92,6 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 BUNDLED_PREFIX = "bundled:"
 BUNDLED_LOG = "bundled:trump_approval.csv.gz"
 
-_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI")
 _SECRET_KEYS = {
     "sasl_plain_password": "sasl_plain_password_env",
     "ssl_password": "ssl_password_env",
@@ -118,152 +125,108 @@ class Secret(str):
         return "'***'"
 
 
-# -- field declarations ----------------------------------------------------------------------------
-#
-# Each field carries its accepted kind in metadata; `_coerce` enforces it. Kinds: "str", "int",
-# "float", "bool", "strs" (a list of strings), "servers" (a string or a list of strings),
-# "choice" (one of `choices`). ``optional`` allows null; ``minimum``/``positive`` bound numbers.
+# -- the settings: types say what is accepted, defaults are given here and nowhere else -----------
+
+Text = Annotated[str, Meta(min_length=1)]
+Patterns = tuple[Text, ...]
+AtLeastOne = Annotated[int, Meta(ge=1)]
+NotNegative = Annotated[int, Meta(ge=0)]
+Positive = Annotated[float, Meta(gt=0)]  # and finite (`_check_finite`)
 
 
-def _f(default: Any, kind: str, *, optional: bool = False, minimum: float | None = None,
-       positive: bool = False, choices: tuple = (), doc: str = "") -> Any:
-    meta = {"kind": kind, "optional": optional, "minimum": minimum, "positive": positive,
-            "choices": choices, "doc": doc}
-    return field(default=default, metadata=meta)
+class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True,
+               repr_omit_defaults=True):
+    """A settings section: immutable, unknown keys refused, only changed values in its repr."""
 
 
-@dataclass(frozen=True)
-class FieldsSettings:
-    target: str = _f("y", "str", doc="name of the target field (a dotted path for nested)")
-    timestamp: str | None = _f(None, "str", optional=True,
-                               doc="event time field (seconds or ISO 8601): never a feature")
-    features: tuple[str, ...] | None = _f(None, "strs", optional=True,
-                                           doc="the only feature fields (old name of include)")
-    include: tuple[str, ...] | None = _f(None, "strs", optional=True,
-                                         doc="glob patterns of feature fields (default: all)")
-    ignore: tuple[str, ...] = _f((), "strs", doc="glob patterns of fields never features")
-    categorical: tuple[str, ...] | None = _f(None, "strs", optional=True,
-                                             doc="glob patterns of fields whose numbers are "
-                                                 "categories")
-    transform: str | None = _f(None, "str", optional=True,
-                               doc="'package.module:function' applied to each event first")
-    encoding: str = _f("onehot", "choice", choices=("onehot", "hash"),
-                       doc="strings as field=value features or hashed into buckets")
-    hash_bits: int = _f(18, "int", minimum=1, doc="2**hash_bits hash buckets (1 to 31)")
-    max_features: int = _f(100_000, "int", minimum=0, doc="named features before overflow")
-    overflow: str = _f("hash", "choice", choices=("hash", "refuse"),
-                       doc="a new feature past max_features: hashed or its event refused")
-    number_strings: str = _f("parse", "choice", choices=("parse", "keep"),
-                             doc="'1.5' in a string: a number (parse) or a category (keep)")
-    max_message_bytes: int = _f(1 << 20, "int", minimum=1, doc="larger values are refused")
+class FieldsSettings(_Section):
+    target: Text = "y"  # a dotted path for a nested field
+    timestamp: Text | None = None  # event time field (seconds or ISO 8601): never a feature
+    features: Patterns | None = None  # the only feature fields (old name of an exact include)
+    include: Patterns | None = None  # glob patterns of feature fields (None: all)
+    ignore: Patterns = ()  # glob patterns of fields never features
+    categorical: Patterns | None = None  # glob patterns of fields whose numbers are categories
+    transform: Text | None = None  # 'package.module:function' applied to each event first
+    encoding: Literal["onehot", "hash"] = "onehot"  # strings: field=value features or hashed
+    hash_bits: AtLeastOne = 18  # 2**hash_bits hash buckets (1 to 31)
+    max_features: NotNegative = 100_000  # named features before overflow
+    overflow: Literal["hash", "refuse"] = "hash"  # a new feature past max_features
+    number_strings: Literal["parse", "keep"] = "parse"  # '1.5': a number or a category
+    max_message_bytes: AtLeastOne = 1 << 20  # larger values are refused
 
 
-@dataclass(frozen=True)
-class FileSettings:
-    path: str | None = _f(None, "str", optional=True,
-                          doc="CSV / JSON Lines file (.gz ok); 'bundled:NAME' = consumers/data")
-    format: str = _f("auto", "choice", choices=("auto", "csv", "jsonl", "parquet"))
-    pace_field: str | None = _f(None, "str", optional=True,
-                                doc="replay at the log's pace, reading times from this field")
-    speed: float = _f(1.0, "float", positive=True, doc="pacing speed factor")
+class FileSettings(_Section):
+    path: Text | None = None  # CSV / JSON Lines / Parquet; 'bundled:NAME' = consumers/data
+    format: Literal["auto", "csv", "jsonl", "parquet"] = "auto"
+    pace_field: Text | None = None  # replay at the log's pace, reading times from this field
+    speed: Positive = 1.0  # pacing speed factor
 
 
-@dataclass(frozen=True)
-class RunSettings:
-    batch_size: int = _f(500, "int", minimum=1, doc="messages per poll / learn_sequential call")
-    max_messages: int | None = _f(None, "int", optional=True, minimum=1,
-                                  doc="stop after this many messages")
-    checkpoint: str | None = _f(None, "str", optional=True, doc="checkpoint file")
-    checkpoint_every_messages: int | None = _f(10_000, "int", optional=True, minimum=1)
-    checkpoint_every_seconds: float | None = _f(30.0, "float", optional=True, positive=True)
-    log_every_seconds: float = _f(10.0, "float", positive=True)
-    progress: bool | None = _f(None, "bool", optional=True,
-                               doc="progress bar (null: only on a terminal)")
-    plot: str | None = _f(None, "str", optional=True,
-                          doc="PNG of the rolling MSE of the model and of its baseline")
-    predictions: str | None = _f(None, "str", optional=True,
-                                 doc="replay: write row, prediction, reason of every row here "
-                                     "(.csv, .jsonl or .parquet)")
-    fresh: bool = _f(False, "bool", doc="ignore an existing checkpoint and overwrite it")
-    override_checkpoint_params: bool = _f(
-        False, "bool", doc="apply changed model rates/penalties to a resumed checkpoint's model")
-    metrics_port: int | None = _f(None, "int", optional=True, minimum=0,
-                                  doc="serve Prometheus metrics on this port (0: any free one)")
-    metrics_host: str = _f("127.0.0.1", "str", doc="address the metrics server listens on")
+class RunSettings(_Section):
+    batch_size: AtLeastOne = 500  # messages per poll / learn_sequential call
+    max_messages: AtLeastOne | None = None  # stop after this many messages
+    checkpoint: Text | None = None  # checkpoint file
+    checkpoint_every_messages: AtLeastOne | None = 10_000
+    checkpoint_every_seconds: Positive | None = 30.0
+    log_every_seconds: Positive = 10.0
+    progress: bool | None = None  # progress bar (None: only on a terminal)
+    plot: Text | None = None  # PNG of the rolling MSE of the model and of its baseline
+    predictions: Text | None = None  # replay: row, prediction, reason of every row (csv/jsonl/pq)
+    fresh: bool = False  # ignore an existing checkpoint and overwrite it
+    override_checkpoint_params: bool = False  # changed model rates apply to a resumed model
+    metrics_port: NotNegative | None = None  # serve Prometheus metrics (0: any free port)
+    metrics_host: Text = "127.0.0.1"  # address the metrics server listens on
 
 
-@dataclass(frozen=True)
-class StreamSettings:
-    topic: str | None = _f(None, "str", optional=True)
-    group: str | None = _f(None, "str", optional=True)
-    group_instance_id: str | None = _f(
-        "auto", "str", optional=True,
-        doc="static group membership, so a restarted consumer (even after kill -9) takes its "
-            "partitions back at once; 'auto' derives it from host + checkpoint path, null = off",
-    )
-    predictions_topic: str | None = _f(None, "str", optional=True)
-    dead_letter_topic: str | None = _f(None, "str", optional=True)
-    start_from: str = _f("earliest", "choice", choices=("earliest", "latest"),
-                         doc="where a partition absent from the checkpoint starts")
-    idle_timeout: float | None = _f(None, "float", optional=True, positive=True,
-                                    doc="exit 0 after this many seconds without messages")
-    stop_at_end: bool = _f(False, "bool",
-                           doc="exit 0 once every assigned partition is read to its end")
-    broker_timeout: float = _f(60.0, "float", positive=True,
-                               doc="exit non-zero after this long without a reachable broker")
-    poll_timeout: float = _f(1.0, "float", positive=True)
-    partitions: int = _f(1, "int", minimum=1, doc="produce: partitions of a created topic")
-    replication_factor: int | None = _f(None, "int", optional=True, minimum=1,
-                                        doc="produce: null = the broker's default")
-    key_field: str | None = _f(None, "str", optional=True, doc="produce: message key field")
-    mix_every: int = _f(0, "int", minimum=0,
-                        doc="publish the model and mix it with the peers' every N updates; 0 = off")
-    model_topic: str | None = _f(None, "str", optional=True,
-                                 doc="compacted topic of the workers' models (parameter mixing)")
+class StreamSettings(_Section):
+    topic: Text | None = None
+    group: Text | None = None
+    # Static group membership, so a restarted consumer (even after kill -9) takes its
+    # partitions back at once; 'auto' derives it from host + checkpoint path, None = off.
+    group_instance_id: Text | None = "auto"
+    predictions_topic: Text | None = None
+    dead_letter_topic: Text | None = None
+    start_from: Literal["earliest", "latest"] = "earliest"  # partitions not in the checkpoint
+    idle_timeout: Positive | None = None  # exit 0 after this many seconds without messages
+    stop_at_end: bool = False  # exit 0 once every assigned partition is read to its end
+    broker_timeout: Positive = 60.0  # exit non-zero after this long without a reachable broker
+    poll_timeout: Positive = 1.0
+    partitions: AtLeastOne = 1  # produce: partitions of a created topic
+    replication_factor: AtLeastOne | None = None  # produce: None = the broker's default
+    key_field: Text | None = None  # produce: message key field
+    mix_every: NotNegative = 0  # publish and mix the model with the peers' every N updates
+    model_topic: Text | None = None  # compacted topic of the workers' models (parameter mixing)
 
 
-@dataclass(frozen=True)
-class KafkaSettings:
+class KafkaSettings(_Section):
     """Client settings. Passwords are *names of environment variables* (``*_env``)."""
 
-    client: str = _f(CLIENTS[0], "choice", choices=CLIENTS,
-                     doc="Kafka client library (confluent: pip install 'online-lr[confluent]')")
-    bootstrap_servers: str | tuple[str, ...] = _f("127.0.0.1:9092", "servers")
-    client_id: str = _f("online-lr", "str")
-    security_protocol: str = _f("PLAINTEXT", "choice", choices=_SECURITY_PROTOCOLS)
-    sasl_mechanism: str | None = _f(None, "choice", optional=True, choices=_SASL_MECHANISMS)
-    sasl_plain_username: str | None = _f(None, "str", optional=True)
-    sasl_plain_password_env: str | None = _f(None, "str", optional=True)
-    sasl_kerberos_service_name: str | None = _f(None, "str", optional=True)
-    sasl_kerberos_domain_name: str | None = _f(None, "str", optional=True)
-    ssl_cafile: str | None = _f(None, "str", optional=True)
-    ssl_certfile: str | None = _f(None, "str", optional=True)
-    ssl_keyfile: str | None = _f(None, "str", optional=True)
-    ssl_crlfile: str | None = _f(None, "str", optional=True)
-    ssl_password_env: str | None = _f(None, "str", optional=True)
-    ssl_check_hostname: bool = _f(True, "bool")
-    ssl_ciphers: str | None = _f(None, "str", optional=True)
-    request_timeout_ms: int = _f(30_000, "int", minimum=1)
-    session_timeout_ms: int | None = _f(None, "int", optional=True, minimum=1)
-    heartbeat_interval_ms: int | None = _f(None, "int", optional=True, minimum=1)
-    max_poll_interval_ms: int | None = _f(None, "int", optional=True, minimum=1)
+    client: Literal[CLIENTS] = CLIENTS[0]  # confluent: pip install 'online-lr[confluent]'
+    bootstrap_servers: Text | Annotated[Patterns, Meta(min_length=1)] = "127.0.0.1:9092"
+    client_id: Text = "online-lr"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal[
+        "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI"
+    ] | None = None
+    sasl_plain_username: Text | None = None
+    sasl_plain_password_env: Text | None = None
+    sasl_kerberos_service_name: Text | None = None
+    sasl_kerberos_domain_name: Text | None = None
+    ssl_cafile: Text | None = None
+    ssl_certfile: Text | None = None
+    ssl_keyfile: Text | None = None
+    ssl_crlfile: Text | None = None
+    ssl_password_env: Text | None = None
+    ssl_check_hostname: bool = True
+    ssl_ciphers: Text | None = None
+    request_timeout_ms: AtLeastOne = 30_000
+    session_timeout_ms: AtLeastOne | None = None
+    heartbeat_interval_ms: AtLeastOne | None = None
+    max_poll_interval_ms: AtLeastOne | None = None
     # None: the consumer's default, read_committed (aborted transactions are never learned).
-    isolation_level: str | None = _f(
-        None, "choice", optional=True, choices=("read_committed", "read_uncommitted")
-    )
-    extra: dict | None = _f(None, "mapping", optional=True,
-                            doc="any other client setting, in the client's spelling (no secrets)")
-
-    def __post_init__(self) -> None:
-        if self.sasl_mechanism == "OAUTHBEARER":
-            raise ConfigError(
-                "kafka.sasl_mechanism",
-                "OAUTHBEARER is not supported: kafka-python needs a token provider object, "
-                "which a config cannot hold, and a token's secret cannot be kept out of the "
-                "config; use SCRAM-SHA-512 or PLAIN over SASL_SSL, or mTLS (SSL)",
-            )
-        for key in self.extra or {}:
-            _check_extra_key(key)
+    isolation_level: Literal["read_committed", "read_uncommitted"] | None = None
+    # Any other client setting, in the client's spelling (no secrets, see `_check_extra_key`).
+    extra: dict[Text, str | int | float | bool] | None = None
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for kafka-python's clients, secrets resolved from the environment.
@@ -272,86 +235,170 @@ class KafkaSettings:
         it; never log it.
         """
         kw: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name, value in msgspec.structs.asdict(self).items():
             if value is None:
                 continue
-            if f.name.endswith("_env"):
+            if name.endswith("_env"):
                 secret = os.environ.get(value)
                 if not secret:
                     raise ConfigError(
-                        f"kafka.{f.name}", f"environment variable {value!r} is not set or empty"
+                        f"kafka.{name}", f"environment variable {value!r} is not set or empty"
                     )
-                kw[f.name[: -len("_env")]] = Secret(secret)
-            elif f.name == "extra":
-                kw[f.name] = dict(value)  # merged by `client_config` / `librdkafka_config`
-            elif f.name == "bootstrap_servers" and isinstance(value, tuple):
-                kw[f.name] = list(value)
+                kw[name.removesuffix("_env")] = Secret(secret)
+            elif name == "extra":
+                kw[name] = dict(value)  # merged by `client_config` / `librdkafka_config`
+            elif name == "bootstrap_servers" and isinstance(value, tuple):
+                kw[name] = list(value)
             else:
-                kw[f.name] = value
+                kw[name] = value
         return kw
 
-    def __repr__(self) -> str:  # explicit: only env-var *names*, never a resolved secret
-        shown = ", ".join(
-            f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)
-            if getattr(self, f.name) != f.default
-        )
-        return f"KafkaSettings({shown})"
+
+class Settings(_Section):
+    fields: FieldsSettings = msgspec.field(default_factory=FieldsSettings)
+    file: FileSettings = msgspec.field(default_factory=FileSettings)
+    model: dict[str, Any] = {}
+    run: RunSettings = msgspec.field(default_factory=RunSettings)
+    stream: StreamSettings = msgspec.field(default_factory=StreamSettings)
+    kafka: KafkaSettings = msgspec.field(default_factory=KafkaSettings)
 
 
-@dataclass(frozen=True)
-class Settings:
-    fields: FieldsSettings = field(default_factory=FieldsSettings)
-    file: FileSettings = field(default_factory=FileSettings)
-    model: dict = field(default_factory=dict)
-    run: RunSettings = field(default_factory=RunSettings)
-    stream: StreamSettings = field(default_factory=StreamSettings)
-    kafka: KafkaSettings = field(default_factory=KafkaSettings)
-
-
-_SECTIONS: dict[str, type] = {
-    "fields": FieldsSettings,
-    "file": FileSettings,
-    "run": RunSettings,
-    "stream": StreamSettings,
-    "kafka": KafkaSettings,
-}
-
-#: The configs used when ``--config`` is not given and ``configs/<name>.yaml`` is not found next
-#: to the package (an installed wheel). A test keeps them equal to the files in ``configs/``.
+#: What each command's config sets differently from the defaults above: used when ``--config``
+#: is not given and ``configs/<name>.yaml`` is not found next to the package (an installed
+#: wheel). A test keeps the files in ``configs/`` validating to the same settings.
 BUILTIN: dict[str, dict] = {
     "replay": {
-        "fields": {"target": "five_thirty_eight", "timestamp": None, "include": None, "ignore": [],
-                   "categorical": None, "transform": None, "encoding": "onehot", "hash_bits": 18,
-                   "max_features": 100000, "overflow": "hash", "number_strings": "parse"},
-        "file": {"path": BUNDLED_LOG, "format": "auto", "pace_field": None, "speed": 1.0},
-        "model": {},
-        "run": {"batch_size": 65536, "checkpoint": None, "checkpoint_every_messages": 1000000,
-                "checkpoint_every_seconds": 30.0, "progress": None, "plot": None},
+        "fields": {"target": "five_thirty_eight"},
+        "file": {"path": BUNDLED_LOG},
+        "run": {"batch_size": 65536, "checkpoint_every_messages": 1_000_000},
     },
     "kafka": {
-        "fields": {"target": "y", "timestamp": None, "include": None, "ignore": [],
-                   "categorical": None, "transform": None, "encoding": "onehot", "hash_bits": 18,
-                   "max_features": 100000, "overflow": "hash", "number_strings": "parse",
-                   "max_message_bytes": 1048576},
-        "model": {},
-        "run": {"batch_size": 500, "checkpoint": "online-lr.ckpt.json",
-                "checkpoint_every_messages": 10000, "checkpoint_every_seconds": 30.0,
-                "log_every_seconds": 10.0},
-        "stream": {"topic": "online-lr", "group": "online-lr", "group_instance_id": "auto",
-                   "predictions_topic": None,
-                   "dead_letter_topic": None, "start_from": "earliest", "idle_timeout": None,
-                   "broker_timeout": 60.0, "partitions": 1, "key_field": None},
-        "kafka": {"client": "kafka-python",
-                  "bootstrap_servers": "127.0.0.1:9092", "client_id": "online-lr",
-                  "security_protocol": "PLAINTEXT", "sasl_mechanism": None,
-                  "sasl_plain_username": None, "sasl_plain_password_env": None,
-                  "ssl_cafile": None},
+        "run": {"checkpoint": "online-lr.ckpt.json"},
+        "stream": {"topic": "online-lr", "group": "online-lr"},
     },
 }
 
 
 # -- validation ------------------------------------------------------------------------------------
+
+
+def validate(config: Any) -> Settings:
+    """Turn a plain mapping (a loaded YAML file, merged with flags) into `Settings`."""
+    if config is None:
+        config = {}
+    if isinstance(config, Mapping):  # a section written with nothing under it keeps its defaults
+        config = {key: value for key, value in config.items() if value is not None}
+    try:
+        settings = msgspec.convert(config, Settings)
+    except msgspec.ValidationError as exc:
+        raise _config_error(str(exc), config) from None
+    _check_finite(settings)
+    _check_features(settings.fields)
+    _check_kafka(settings.kafka)
+    from consumers.schema import build_encoder
+
+    build_encoder(settings.fields)  # the encoder's own checks, e.g. fields.transform
+    return settings
+
+
+def _config_error(message: str, config: Any) -> ConfigError:
+    """msgspec's ``Expected `int`, got `str` - at `$.run.batch_size``` as a `ConfigError`:
+    the dotted field, the value given, mapping and list in YAML's words."""
+    text, key_in, path = re.fullmatch(r"(.*?)(?: - at (`key` in )?`\$\.?(.*)`)?", message).groups()
+    path = path or ""  # "run.batch_size", "fields.ignore[1]", "kafka.extra[...]" (its values)
+    unknown = re.fullmatch(r"Object contains unknown field `(.*)`", text)
+    if unknown:
+        return _unknown_key(path, unknown[1])
+    # kafka.extra is the one place a secret could hide by mistake: its values are never shown
+    value = _MISSING if key_in or path.startswith("kafka.extra") else _value_at(config, path)
+    if text.startswith("Invalid enum value"):
+        text = "expected " + _choices(path)
+    elif value is not _MISSING:
+        text = re.sub(r", got `[^`]*`$", "", text)
+    text = re.sub(r"\bobject\b", "mapping", re.sub(r"\barray\b", "list", text.replace("`", "")))
+    text = text[0].lower() + text[1:]
+    if value is not _MISSING:
+        text += f", got {value!r}"
+    elif key_in or "[...]" in path:
+        text = f"{'a key' if key_in else 'a value'}: {text}"
+    return ConfigError(path.replace("[...]", "") or "<root>", text)
+
+
+def _unknown_key(section: str, key: str) -> ConfigError:
+    """An unknown section (``section == ""``) or key, said as the learner says an unknown model
+    parameter (`online_lr.exceptions.UnknownParameterError`: with the closest known name)."""
+    from online_lr.exceptions import UnknownParameterError
+
+    field = f"{section}.{key}" if section else key
+    if section == "kafka" and key in _SECRET_KEYS:
+        return ConfigError(field, "secrets are not accepted in config files or flags; put the "
+                                  "secret in an environment variable and name it in "
+                                  f"kafka.{_SECRET_KEYS[key]}")
+    known = [f.name for f in _type_at(section).fields]
+    why = str(UnknownParameterError(key, known, "key" if section else "section"))
+    return ConfigError(field, why + ("; any other client setting goes in kafka.extra"
+                                     if section == "kafka" else ""))
+
+
+_MISSING = object()
+
+
+def _value_at(config: Any, path: str) -> Any:
+    """The value at msgspec's ``path`` in ``config``, `_MISSING` for a key of a mapping."""
+    value = config
+    for part in re.findall(r"[^.\[\]]+|\[[^\]]*\]", path):
+        if part == "[...]":
+            return _MISSING
+        value = value[int(part[1:-1])] if part.startswith("[") else value[part]
+    return value
+
+
+def _type_at(path: str) -> msgspec.inspect.Type:
+    info = msgspec.inspect.type_info(Settings)
+    for name in filter(None, path.split(".")):
+        info = next(f.type for f in info.fields if f.name == name)
+    return info
+
+
+def _choices(path: str) -> str:
+    info = _type_at(path)
+    options = info.types if isinstance(info, msgspec.inspect.UnionType) else (info,)
+    choices = [v for t in options if isinstance(t, msgspec.inspect.LiteralType) for v in t.values]
+    nullable = any(isinstance(t, msgspec.inspect.NoneType) for t in options)
+    return "one of " + ", ".join(map(repr, choices)) + (" or null" if nullable else "")
+
+
+def _check_finite(settings: Settings) -> None:
+    """Refuse ``.inf`` (`Positive` already refuses nan): no deadline or pace is infinite."""
+    for name in set(Settings.__struct_fields__) - {"model"}:
+        for key, value in msgspec.structs.asdict(getattr(settings, name)).items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{name}.{key}", f"expected a finite number, got {value!r}")
+
+
+def _check_features(fields: FieldsSettings) -> None:
+    if fields.features is None:
+        return
+    if fields.target in fields.features:
+        raise ConfigError("fields.features", "the target cannot also be a feature")
+    if len(set(fields.features)) != len(fields.features):
+        raise ConfigError("fields.features", "duplicate feature names")
+    if not fields.features:
+        raise ConfigError("fields.features", "must not be empty (null = all fields)")
+    if fields.include is not None:
+        raise ConfigError("fields.features", "give features or include, not both")
+
+
+def _check_kafka(kafka: KafkaSettings) -> None:
+    if kafka.sasl_mechanism == "OAUTHBEARER":
+        raise ConfigError(
+            "kafka.sasl_mechanism",
+            "OAUTHBEARER is not supported: kafka-python needs a token provider object, "
+            "which a config cannot hold, and a token's secret cannot be kept out of the "
+            "config; use SCRAM-SHA-512 or PLAIN over SASL_SSL, or mTLS (SSL)",
+        )
+    for key in kafka.extra or {}:
+        _check_extra_key(key)
 
 
 def _check_extra_key(key: str) -> None:
@@ -367,142 +414,11 @@ def _check_extra_key(key: str) -> None:
         )
     if key in _OWNED_CLIENT_SETTINGS:
         raise ConfigError(f"kafka.extra.{key}", f"is set by {_OWNED_CLIENT_SETTINGS[key]}")
-    own = {f.name for f in fields(KafkaSettings)} - {"extra"}
+    own = set(KafkaSettings.__struct_fields__) - {"extra"}
     own_props = {prop: name for name, (prop, _) in LIBRDKAFKA_NAMES.items()}
     if key in own or key in own_props:
         raise ConfigError(f"kafka.extra.{key}",
                           f"has a setting of its own: kafka.{own_props.get(key, key)}")
-
-
-def _describe(meta: Mapping) -> str:
-    kind = meta["kind"]
-    if kind == "choice":
-        text = "one of " + ", ".join(repr(c) for c in meta["choices"])
-    elif kind == "strs":
-        text = "a list of strings"
-    elif kind == "servers":
-        text = "a 'host:port' string or a list of them"
-    elif kind == "mapping":
-        text = "a mapping of names to strings, numbers or booleans"
-    else:
-        text = {"str": "a string", "int": "an int", "float": "a number",
-                "bool": "true or false"}[kind]
-        if meta["minimum"] is not None:
-            text += f" >= {meta['minimum']:g}"
-        elif meta["positive"]:
-            text += " > 0"
-    return text + (" or null" if meta["optional"] else "")
-
-
-def _coerce(name: str, value: Any, meta: Mapping) -> Any:
-    """Check ``value`` against the field's declared kind; return it normalized."""
-
-    def bad() -> ConfigError:
-        return ConfigError(name, f"expected {_describe(meta)}, got {value!r}")
-
-    if value is None:
-        if meta["optional"]:
-            return None
-        raise bad()
-    kind = meta["kind"]
-    if kind in ("str", "choice"):
-        if not isinstance(value, str) or (kind == "str" and not value):
-            raise bad()
-        if kind == "choice" and value not in meta["choices"]:
-            raise bad()
-        return value
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise bad()
-        return value
-    if kind in ("int", "float"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad()
-        if kind == "int" and not isinstance(value, int):
-            raise bad()
-        if not math.isfinite(value):
-            raise bad()
-        if meta["minimum"] is not None and value < meta["minimum"]:
-            raise bad()
-        if meta["positive"] and not value > 0:
-            raise bad()
-        return float(value) if kind == "float" else value
-    if kind == "strs":
-        if not isinstance(value, (list, tuple)) or not all(
-            isinstance(v, str) and v for v in value
-        ):
-            raise bad()
-        return tuple(value)
-    if kind == "servers":
-        if isinstance(value, str) and value:
-            return value
-        if isinstance(value, (list, tuple)) and value and all(
-            isinstance(v, str) and v for v in value
-        ):
-            return tuple(value)
-        raise bad()
-    if kind == "mapping":
-        if not isinstance(value, Mapping) or not all(
-            isinstance(k, str) and k and isinstance(v, (str, int, float, bool))
-            for k, v in value.items()
-        ):
-            raise bad()
-        return dict(value)
-    raise AssertionError(kind)  # pragma: no cover
-
-
-def _section(name: str, cls: type, data: Any) -> Any:
-    if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
-        raise ConfigError(name, f"expected a mapping, got {data!r}")
-    known = {f.name: f for f in fields(cls)}
-    values = {}
-    for key, value in data.items():
-        if name == "kafka" and key in _SECRET_KEYS:
-            raise ConfigError(
-                f"kafka.{key}",
-                "secrets are not accepted in config files or flags; put the secret in an "
-                f"environment variable and name it in kafka.{_SECRET_KEYS[key]}",
-            )
-        if key not in known:
-            raise ConfigError(
-                f"{name}.{key}", f"unknown key; known keys of {name!r}: {', '.join(known)}"
-            )
-        values[key] = _coerce(f"{name}.{key}", value, known[key].metadata)
-    return cls(**values)
-
-
-def validate(config: Any) -> Settings:
-    """Turn a plain mapping (a loaded YAML file, merged with flags) into `Settings`."""
-    if config is None:
-        config = {}
-    if not isinstance(config, Mapping):
-        raise ConfigError("<root>", f"a config must be a mapping of sections, got {config!r}")
-    unknown = [k for k in config if k != "model" and k not in _SECTIONS]
-    if unknown:
-        raise ConfigError(
-            str(unknown[0]),
-            f"unknown section; known sections: model, {', '.join(_SECTIONS)}",
-        )
-    model = config.get("model") or {}
-    if not isinstance(model, Mapping):
-        raise ConfigError("model", f"expected a mapping of model parameters, got {model!r}")
-    sections = {name: _section(name, cls, config.get(name)) for name, cls in _SECTIONS.items()}
-    settings = Settings(model=dict(model), **sections)
-    if settings.fields.features is not None:
-        if settings.fields.target in settings.fields.features:
-            raise ConfigError("fields.features", "the target cannot also be a feature")
-        if len(set(settings.fields.features)) != len(settings.fields.features):
-            raise ConfigError("fields.features", "duplicate feature names")
-        if not settings.fields.features:
-            raise ConfigError("fields.features", "must not be empty (null = all fields)")
-        if settings.fields.include is not None:
-            raise ConfigError("fields.features", "give features or include, not both")
-    from consumers.schema import build_encoder
-
-    build_encoder(settings.fields)  # the encoder's own checks, e.g. fields.transform
-    return settings
 
 
 # -- loading ---------------------------------------------------------------------------------------
@@ -626,7 +542,6 @@ def build_model(model_config: Mapping):
     try:
         return SGDRegressor.from_config(model_config)
     except UnknownParameterError as exc:
-        raise ConfigError(f"model.{exc.key}", f"unknown model parameter; known: "
-                          f"{', '.join(sorted(exc.known))}") from None
+        raise ConfigError(f"model.{exc.key}", str(exc)) from None
     except (TypeError, ValueError) as exc:
         raise ConfigError("model", str(exc)) from None

@@ -122,6 +122,6 @@ def _from_old_schema(saved: Mapping, fields: FieldsSettings) -> FeatureEncoder:
     features = saved.get("features")
     if features is None:  # saved before the first valid message: nothing learned from fields
         return build_encoder(fields)
-    from dataclasses import replace
+    from msgspec.structs import replace
 
     return build_encoder(replace(fields, features=tuple(features), include=None))

@@ -27,7 +27,9 @@ class DivergenceError(ValueError):
 
 
 class UnknownParameterError(ValueError):
-    """A model configuration names a parameter the model does not have.
+    """A configuration names a parameter the model (or a settings section) does not have.
+
+    The message names the closest known one. `consumers.config` reports its unknown keys with it.
 
     Attributes
     ----------
@@ -36,9 +38,18 @@ class UnknownParameterError(ValueError):
     known
         The parameters the model has.
 
+    Examples
+    --------
+    >>> print(UnknownParameterError("learning_rat", ["l2", "learning_rate"]))
+    unknown model parameter 'learning_rat'; did you mean 'learning_rate'? known: l2, learning_rate
+
     """
 
-    def __init__(self, key: str, known: list[str]):
-        super().__init__(f"unknown model parameter {key!r}; known: {', '.join(known)}")
+    def __init__(self, key: str, known: list[str], what: str = "model parameter"):
+        import difflib
+
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        super().__init__(f"unknown {what} {key!r}; {hint}known: {', '.join(sorted(known))}")
         self.key = key
         self.known = known

@@ -17,11 +17,18 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("name", ["replay", "kafka"])
-def test_shipped_configs_are_valid_and_match_the_builtin_copies(name):
+def test_shipped_configs_state_no_default_other_than_the_code(name):
     data = yaml.safe_load((REPO / "configs" / f"{name}.yaml").read_text())
-    assert data == BUILTIN[name]
-    validate(data)
+    assert validate(data) == validate(BUILTIN[name])  # a wheel without configs/ runs the same
     config.build_model(data["model"])
+
+
+def test_the_builtin_configs_set_only_what_differs_from_the_defaults():
+    defaults = validate({})
+    for name, sections in BUILTIN.items():
+        for section, values in sections.items():
+            for key, value in values.items():
+                assert getattr(getattr(defaults, section), key) != value, f"{name}: {section}.{key}"
 
 
 @pytest.mark.parametrize("name", ["replay", "kafka"])
@@ -70,10 +77,15 @@ def test_flags_override_the_file(tmp_path):
         ({"fields": {"features": []}}, "fields.features"),
         ({"stream": {"start_from": "beginning"}}, "stream.start_from"),
         ({"stream": {"idle_timeout": float("nan")}}, "stream.idle_timeout"),
+        ({"stream": {"broker_timeout": float("inf")}}, "stream.broker_timeout"),
+        ({"fields": {"ignore": ["a", ""]}}, "fields.ignore[1]"),
+        ({"kafka": {"bootstrap_servers": []}}, "kafka.bootstrap_servers"),
+        ({"kafka": {"extra": {1: "a"}}}, "kafka.extra"),
         ({"kafka": {"security_protocol": "TLS"}}, "kafka.security_protocol"),
         ({"kafka": {"bootstrap_servers": 9092}}, "kafka.bootstrap_servers"),
         ({"kafka": {"fetch_max_bytes": 1}}, "kafka.fetch_max_bytes"),
         ({"model": [1]}, "model"),
+        ([1], "<root>"),
     ],
 )
 def test_bad_config_is_refused_naming_the_field(data, field):
@@ -81,6 +93,38 @@ def test_bad_config_is_refused_naming_the_field(data, field):
         validate(data)
     assert info.value.field == field
     assert repr(field) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"run": {"batch_size": "ten"}}, "expected int, got 'ten'"),
+        ({"run": {"batch_size": 0}}, "expected int >= 1, got 0"),
+        ({"file": {"format": "xml"}},
+         "expected one of 'auto', 'csv', 'jsonl', 'parquet', got 'xml'"),
+        ({"kafka": {"sasl_mechanism": "X"}}, "'SCRAM-SHA-512' or null, got 'X'"),
+        ({"fields": {"features": "a,b"}}, "expected list | null, got 'a,b'"),
+        ({"run": []}, "expected mapping, got []"),
+        ({"run": {"batchsize": 5}},
+         "unknown key 'batchsize'; did you mean 'batch_size'? known: batch_size,"),
+        ({"modle": {}}, "unknown section 'modle'; did you mean 'model'? known: fields, file, kafka,"),
+        ({"kafka": {"fetch_max_bytes": 1}}, "; any other client setting goes in kafka.extra"),
+    ],
+)
+def test_a_refusal_says_what_was_expected_and_what_was_given(data, says):
+    with pytest.raises(ConfigError) as info:
+        validate(data)
+    assert says in str(info.value)
+
+
+def test_a_wrong_value_in_kafka_extra_is_not_shown():
+    with pytest.raises(ConfigError) as info:
+        validate({"kafka": {"extra": {"a": [SECRET]}}})
+    assert str(info.value) == ("config field 'kafka.extra': a value: "
+                               "expected bool | int | float | str, got list")
+    with pytest.raises(ConfigError) as info:
+        validate({"kafka": {"extra": f"sasl.password={SECRET}"}})
+    assert str(info.value) == "config field 'kafka.extra': expected mapping | null, got str"
 
 
 @pytest.mark.parametrize(
@@ -93,6 +137,9 @@ def test_bad_model_section_names_the_field(model, field):
     assert info.value.field == field
     if field == "model":
         assert "l2" in str(info.value)
+    else:
+        assert ("unknown model parameter 'learning_rat'; did you mean 'learning_rate'? known: "
+                in str(info.value))
 
 
 def test_cli_refuses_a_bad_config_with_exit_2(tmp_path, capsys):
@@ -220,8 +267,8 @@ def test_kafka_extra_passes_any_client_setting_to_both_clients():
         ({"request_timeout_ms": 5}, "kafka.request_timeout_ms"),
         ({"enable_auto_commit": True}, "the checkpoint"),
         ({"group.id": "g"}, "stream.group"),
-        ({"fetch_max_bytes": None}, "a mapping of names"),
-        ({"nested": {"a": 1}}, "a mapping of names"),
+        ({"fetch_max_bytes": None}, "a value: expected bool | int | float | str, got null"),
+        ({"nested": {"a": 1}}, "a value: expected bool | int | float | str, got mapping"),
     ],
 )
 def test_kafka_extra_refuses_secrets_owned_and_malformed_settings(extra, says):

@@ -15,7 +15,7 @@ SECRET = "conf-s3cret-value"
 
 
 def test_every_client_setting_but_the_kerberos_domain_has_a_librdkafka_name():
-    settings = {f for f in validate({}).kafka.__dataclass_fields__}
+    settings = {f for f in validate({}).kafka.__struct_fields__}
     secrets = {"sasl_plain_password_env", "ssl_password_env"}
     unmapped = settings - secrets - set(LIBRDKAFKA_NAMES) - {"client", "extra"}  # extra: as is
     assert unmapped == {"sasl_kerberos_domain_name"}
