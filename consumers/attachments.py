@@ -1,11 +1,12 @@
-"""Optional parts attached to an ``online-lr consume`` run: parameter mixing and metrics.
+"""Optional parts of an ``online-lr consume`` run: parameter mixing and metrics.
 
-`attach` wires them to a built `consumers.runner.Runner` for the duration of a ``with`` block:
+Each is a ``with`` block that yields nothing when its setting is off:
 
-* ``stream.mix_every > 0`` (needs ``stream.model_topic``): a `ParameterMixer` becomes the
-  runner's after-batch hook, publishing to and reading from the compacted model topic;
-* ``run.metrics_port`` set: a `MetricsServer` serves the runner's metrics on
-  ``run.metrics_host`` (prometheus-client is imported only then).
+* `mixing`: with ``stream.mix_every > 0`` (needs ``stream.model_topic``), a `ParameterMixer`
+  publishing to and reading from the compacted model topic: given to the runner's constructor
+  as its after-batch hook;
+* `serving_metrics`: with ``run.metrics_port`` set, a `MetricsServer` serving the built
+  runner's metrics on ``run.metrics_host`` (prometheus-client is imported only then).
 """
 
 from __future__ import annotations
@@ -17,27 +18,17 @@ from typing import Any
 
 from consumers.errors import ConfigError
 
-__all__ = ["attach"]
+__all__ = ["mixing", "serving_metrics"]
 
 logger = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def attach(runner: Any, settings: Any, client_kwargs: Mapping[str, Any],
-           worker_id: str) -> Iterator[None]:
-    """Start mixing and/or the metrics server for ``runner``; stop them on exit."""
-    with contextlib.ExitStack() as stack:
-        mixer = None
-        if settings.stream.mix_every:
-            mixer = stack.enter_context(_mixing(runner, settings.stream, client_kwargs, worker_id))
-        if settings.run.metrics_port is not None:
-            stack.enter_context(_metrics(runner, settings.run, mixer))
-        yield
-
-
-@contextlib.contextmanager
-def _mixing(runner: Any, stream: Any, client_kwargs: Mapping[str, Any],
-            worker_id: str) -> Iterator[Any]:
+def mixing(stream: Any, client_kwargs: Mapping[str, Any], worker_id: str) -> Iterator[Any]:
+    """The `ParameterMixer` of this worker, or None when ``stream.mix_every`` is 0."""
+    if not stream.mix_every:
+        yield None
+        return
     from consumers.mixing import ParameterMixer
     from consumers.model_topic import ModelPublisher, ModelReader, ensure_model_topic
     from consumers.sinks import make_producer
@@ -56,19 +47,21 @@ def _mixing(runner: Any, stream: Any, client_kwargs: Mapping[str, Any],
         publisher.close()
         raise
     mixer = ParameterMixer(worker_id, stream.mix_every, publisher, reader.fetch)
-    runner.after_batch = mixer
     logger.info("worker %s: mixing with its peers every %d updates via %r", worker_id,
                 stream.mix_every, stream.model_topic)
     try:
         yield mixer
     finally:
-        runner.after_batch = None
         publisher.close()
         reader.close()
 
 
 @contextlib.contextmanager
-def _metrics(runner: Any, run: Any, mixer: Any) -> Iterator[Any]:
+def serving_metrics(runner: Any, run: Any, mixer: Any) -> Iterator[Any]:
+    """The `MetricsServer` of ``runner`` (and ``mixer``), or None without ``run.metrics_port``."""
+    if run.metrics_port is None:
+        yield None
+        return
     from consumers.metrics_server import MetricsServer, RunnerCollector
 
     server = MetricsServer(RunnerCollector(runner, mixer), run.metrics_port, run.metrics_host)

@@ -175,7 +175,7 @@ def score_file(model: Any, encoder: Any, path: str | Path, output: str,
     with ColumnarSource(str(path), encoder, fmt=fmt, max_message_bytes=None) as source, \
             open_writer(output) as out:
         while (messages := source.poll(1 << 16, 0.0)) is not None:
-            batch, n = messages.decoded, len(messages)
+            batch, n = messages.decode(encoder, None), len(messages)
             names, encoded = encoder.feature_names, batch.encoded
             predictions = np.full(n, np.nan)
             why: list[str | None] = [None] * n

@@ -31,7 +31,7 @@ goes backwards, is delivered at once.
 >>> encoder = FeatureEncoder(target="y")
 >>> source = ColumnarSource(p, encoder)
 >>> batch = source.poll(2)
->>> [m.offset for m in batch], batch.decoded.encoded.indices.tolist(), encoder.feature_names
+>>> [m.offset for m in batch], batch.decode(encoder, None).encoded.indices.tolist(), encoder.feature_names
 ([0, 1], [0, 1], ['a', 'a=x'])
 >>> source.advance(batch); source.describe()["skip"]
 2
@@ -43,6 +43,7 @@ goes backwards, is delivered at once.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -50,7 +51,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from consumers.columnar.paths import STDIN, format_of
+from consumers.columnar.paths import STDIN, expand, format_of
 from consumers.columnar.reader import (
     MALFORMED_ROW,
     ColumnarBatch,
@@ -67,11 +68,11 @@ from consumers.records import BadRecord, Message, Value
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["ColumnarSource", "DecodedMessages"]
+__all__ = ["ColumnarSource", "DecodedMessages", "input_fields"]
 
 
 class DecodedMessages(Sequence[Message]):
-    """Records ``first .. first + len - 1`` of one input as messages, with ``decoded``.
+    """Records ``first .. first + len - 1`` of one input as messages, already decoded.
 
     A message's value is its record as read (a dict; the JSON line's bytes), built only when
     asked for (a prediction or a dead letter written, the first row reported).
@@ -81,8 +82,13 @@ class DecodedMessages(Sequence[Message]):
         self.name = name
         self.first = first
         self.count = count
-        self.decoded = decoded
+        self._decoded = decoded
         self._raw = raw
+
+    def decode(self, encoder: Any, max_bytes: int | None) -> DecodedBatch:
+        """The records as the source decoded them when read: with the encoder and size limit
+        it was given, which are the run's (the arguments, the same, are not used again)."""
+        return self._decoded
 
     def __len__(self) -> int:
         return self.count
@@ -171,6 +177,7 @@ class ColumnarSource:
 
     kind = "file"
     end_reason = None
+    lock: threading.RLock
 
     def __init__(
         self,
@@ -208,6 +215,7 @@ class ColumnarSource:
         self._done = 0  # ... and processed (advance)
         self._t0: tuple[float, float] | None = None  # (log time, wall time) of the first row
         self._last_due = -math.inf
+        self.lock = threading.RLock()
 
     def __enter__(self) -> ColumnarSource:
         return self
@@ -217,20 +225,6 @@ class ColumnarSource:
 
     def close(self) -> None:
         self.reader.close()
-
-    def fields(self) -> list[str] | None:
-        """The columns of the first input: a CSV's header, a Parquet schema; else None."""
-        path = self.reader.paths[0]
-        fmt = format_of(path) if self.reader.fmt == "auto" and path != STDIN else self.reader.fmt
-        if path == STDIN or fmt == "jsonl":
-            return None
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            return list(pq.read_schema(path).names)
-        with open(path, "rb") as f:
-            header = read_csv_header(ByteStream(f))
-        return list(header.names) if header is not None else None
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -328,6 +322,24 @@ class ColumnarSource:
 
     def commit(self, offsets: dict[str, int]) -> None:
         """Nothing to commit: the checkpoint's position is the only record of progress."""
+
+
+def input_fields(source: str | Path, fmt: str = "auto") -> list[str] | None:
+    """The columns of the first input of ``source``: a CSV's header, a Parquet schema; None
+    for JSON Lines and stdin (nothing to read before the rows)."""
+    path = expand(source)[0]
+    if path == STDIN:
+        return None
+    fmt = format_of(path) if fmt == "auto" else fmt
+    if fmt == "jsonl":
+        return None
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    with open(path, "rb") as f:
+        header = read_csv_header(ByteStream(f))
+    return list(header.names) if header is not None else None
 
 
 def _slice(raw: RawRows, lo: int, hi: int) -> RawRows:

@@ -1,4 +1,4 @@
-"""consumers.runner: the prequential loop over a file source, without any broker."""
+"""consumers.runner: the prequential loop over a file read row by row, without any broker."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from consumers.checkpoint import CheckpointStore
-from consumers.file_source import FileSource
+from row_source import RowSource
+
 from consumers.records import Reason
-from consumers.runner import Runner, restore
+from consumers.runner import Checkpointing, Counters, Learned, Reading, Runner, Sinks, restore
 from consumers.config import FieldsSettings
 from online_lr.encoding import FeatureEncoder
 from online_lr import SGDRegressor
@@ -66,15 +67,15 @@ class Collect:
 def run_file(path, *, batch_size=500, store=None, max_messages=None, model=None,
              outputs=None, every_messages=None, fields=None):
     checkpoint = store.load() if store is not None else None
-    m, encoder, counters = restore(checkpoint, fields or FieldsSettings(ignore=("id",)), MODEL,
-                                  {"kind": "file", "name": Path(path).name})
+    learned = restore(checkpoint, fields or FieldsSettings(ignore=("id",)), MODEL,
+                      {"kind": "file", "name": Path(path).name})
     if model is not None:
-        m = model
+        learned = learned._replace(model=model)
     start = checkpoint.source["position"] if checkpoint else 0
-    with FileSource(path, start=start) as src:
-        runner = Runner(m, encoder, src, store=store, outputs=outputs, dead_letters=outputs,
-                        counters=counters, batch_size=batch_size, max_messages=max_messages,
-                        every_messages=every_messages, every_seconds=None)
+    with Runner(learned, lambda _: RowSource(path, start=start),
+                reading=Reading(batch_size=batch_size, max_messages=max_messages),
+                checkpointing=Checkpointing(store, every_messages, every_seconds=None),
+                sinks=Sinks(outputs, outputs)) as runner:
         result = runner.run()
     return runner, result
 
@@ -119,7 +120,8 @@ def test_replay_equals_a_learn_one_loop(tmp_path, assert_same_model):
     assert (c.messages, c.learned, c.predicted_only, c.bad) == (
         len(rows), n_labelled, len(rows) - n_labelled, 0)
     assert runner.encoder.feature_names == ["a", "b", "c"]  # "id" is ignored
-    assert c.squared_error_sum / c.learned == pytest.approx(runner.model.running_mse, rel=1e-9)
+    errors = [(r["y"] - p) ** 2 for r, (_, p) in zip(rows, out.predictions) if "y" in r]
+    assert np.mean(errors) == pytest.approx(runner.model.running_mse, rel=1e-9)  # the model's
     assert result.reason == "end of input"
 
 
@@ -277,9 +279,9 @@ def test_no_checkpoint_after_an_unexpected_error_mid_batch(tmp_path):
     ckpt = tmp_path / "m.ckpt.json"
     FailsOnce.calls = 0
     with CheckpointStore(ckpt) as store:
-        with FileSource(path) as src:
-            runner = Runner(FailsOnce(**MODEL), FeatureEncoder(target="y"), src, store=store,
-                            batch_size=30, every_messages=30, every_seconds=None)
+        learned = Learned(FailsOnce(**MODEL), FeatureEncoder(target="y"), Counters())
+        with Runner(learned, lambda _: RowSource(path), reading=Reading(batch_size=30),
+                    checkpointing=Checkpointing(store, 30, every_seconds=None)) as runner:
             with pytest.raises(RuntimeError, match="boom"):
                 runner.run()
             assert runner.checkpoint(final=True) is False  # e.g. from a rebalance listener
@@ -379,9 +381,10 @@ def _checkpoint_of(tmp_path, model_config: dict):
     store = CheckpointStore(tmp_path / "c.json")
     with store:
         path = write_jsonl(tmp_path / "d.jsonl", make_rows(50))
-        m, encoder, counters = restore(None, FieldsSettings(target="y"), model_config, {})
-        with FileSource(path) as src:
-            Runner(m, encoder, src, store=store, every_messages=None, every_seconds=None).run()
+        learned = restore(None, FieldsSettings(target="y"), model_config, {})
+        with Runner(learned, lambda _: RowSource(path),
+                    checkpointing=Checkpointing(store, None, None)) as runner:
+            runner.run()
         return store.load()
 
 

@@ -1,0 +1,192 @@
+"""Settings -> a `consumers.runner.Runner`: the one place ``replay`` and ``consume`` are built.
+
+Both commands start the same way (`start_run`: the checkpoint store opened and locked, the
+checkpoint read unless ``--fresh``, model, encoder and totals restored from it) and build their
+runner with `build_runner`, which turns the ``run`` and ``fields`` settings into the runner's
+records (`Reading`, `Checkpointing`). They differ only in what they hand it: the source
+(`replay_source`: files through `consumers.columnar`; `kafka_source`: a Kafka consumer whose
+rebalance listener gets the runner's checkpoint), the sinks (`replay_sinks`, `kafka_sinks`) and
+the reports. Every hook is given to a constructor; nothing is attached afterwards.
+
+Closing, in the reverse order of opening (``with`` blocks): the runner closes its source first
+(a Kafka consumer leaving its group takes a last checkpoint, which flushes the sinks and writes
+to the store), then the sinks, then the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from consumers.checkpoint import Checkpoint, CheckpointStore
+from consumers.runner import (
+    Checkpointing,
+    Learned,
+    OpenSource,
+    Reading,
+    Reports,
+    Runner,
+    Sinks,
+    restore,
+)
+
+__all__ = ["Start", "build_runner", "kafka_sinks", "kafka_source", "open_store", "replay_sinks",
+           "replay_source", "start_run"]
+
+logger = logging.getLogger("consumers")
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where a run starts: the store checkpoints go to (None: none), the checkpoint read from
+    it (None: a fresh start) and the model, encoder and totals restored from that."""
+
+    store: CheckpointStore | None
+    checkpoint: Checkpoint | None
+    learned: Learned
+
+
+def open_store(path: str | None, fresh: bool = False
+               ) -> tuple[CheckpointStore | None, Checkpoint | None]:
+    """The checkpoint store at ``path``, locked, and its checkpoint (None when ``fresh``)."""
+    if path is None:
+        return None, None
+    store = CheckpointStore(path).open()
+    if fresh:
+        if store.path.exists():
+            logger.warning("--fresh: starting a new model; %s will be overwritten", path)
+        return store, None
+    try:
+        return store, store.load()
+    except BaseException:
+        store.close()
+        raise
+
+
+@contextlib.contextmanager
+def start_run(settings: Any, expect: Mapping[str, Any]) -> Iterator[Start]:
+    """Open the store of ``run.checkpoint`` and restore from it (a checkpoint whose source
+    differs from ``expect`` is refused, see `restore`); the store is closed on exit."""
+    run = settings.run
+    store, checkpoint = open_store(run.checkpoint, run.fresh)
+    try:
+        learned = restore(checkpoint, settings.fields, settings.model, dict(expect),
+                          override_params=run.override_checkpoint_params)
+        yield Start(store, checkpoint, learned)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def build_runner(settings: Any, start: Start, open_source: OpenSource, *, sinks: Sinks,
+                 reports: Reports, poll_timeout: float = 1.0, batch_size: int | None = None,
+                 after_batch: Any = None) -> Runner:
+    """The runner of a run: ``settings.run`` and ``settings.fields`` as its records.
+
+    ``batch_size`` overrides ``run.batch_size`` (a replay's plot wants small batches).
+    """
+    run = settings.run
+    return Runner(
+        start.learned, open_source,
+        reading=Reading(batch_size=batch_size or run.batch_size, max_messages=run.max_messages,
+                        max_message_bytes=settings.fields.max_message_bytes,
+                        poll_timeout=poll_timeout),
+        checkpointing=Checkpointing(start.store, every_messages=run.checkpoint_every_messages,
+                                    every_seconds=run.checkpoint_every_seconds),
+        sinks=sinks, reports=reports, after_batch=after_batch,
+    )
+
+
+# -- replay ------------------------------------------------------------------------------------
+
+
+def replay_source(settings: Any, path: str, start: Start) -> OpenSource:
+    """Opens the `ColumnarSource` of ``path`` where the checkpoint stopped (files have nothing
+    to revoke)."""
+    from consumers.columnar.source import ColumnarSource
+
+    def open_source(_on_revoke: Any) -> ColumnarSource:
+        source = ColumnarSource(
+            path, start.learned.encoder, fmt=settings.file.format,
+            start=start.checkpoint.source if start.checkpoint is not None else None,
+            pace_field=settings.file.pace_field, speed=settings.file.speed,
+            max_message_bytes=settings.fields.max_message_bytes)
+        if start.checkpoint is not None:
+            position, skip = source.position()
+            logger.info("resuming %s from %s row %d (%d updates so far)", Path(path).name,
+                        Path(position.path).name, position.row + skip,
+                        start.learned.model.n_updates)
+        return source
+
+    return open_source
+
+
+@contextlib.contextmanager
+def replay_sinks(predictions_path: str | None) -> Iterator[Sinks]:
+    """Dead letters logged; with ``--predictions``, every row's prediction or refusal written
+    to that file too (closed on exit)."""
+    from consumers.sinks import LoggedDeadLetters
+
+    dead_letters = LoggedDeadLetters()
+    if not predictions_path:
+        yield Sinks(dead_letters=dead_letters)
+        return
+    from consumers.predict import PredictionsFile
+
+    with contextlib.closing(PredictionsFile(predictions_path, also=dead_letters)) as out:
+        yield Sinks(predictions=out, dead_letters=out.dead_letters)
+
+
+# -- consume -----------------------------------------------------------------------------------
+
+
+def kafka_source(settings: Any, start: Start, client_kwargs: Mapping[str, Any],
+                 instance_id: str) -> OpenSource:
+    """Opens the Kafka source (``kafka.client``'s) at the checkpoint's offsets, its rebalance
+    listener checkpointing through the runner before partitions go."""
+    from consumers.clients import make_source
+
+    stream, run = settings.stream, settings.run
+
+    def open_source(on_revoke: Any) -> Any:
+        return make_source(
+            stream.topic, stream.group, client_kwargs,
+            offsets=start.checkpoint.offsets if start.checkpoint is not None else {},
+            start_from=stream.start_from, idle_timeout=stream.idle_timeout,
+            stop_at_end=stream.stop_at_end, broker_timeout=stream.broker_timeout,
+            max_poll_records=run.batch_size,
+            group_instance_id=(instance_id if stream.group_instance_id == "auto"
+                               else stream.group_instance_id),
+            on_revoke=on_revoke,
+        )
+
+    return open_source
+
+
+@contextlib.contextmanager
+def kafka_sinks(stream: Any, client_kwargs: Mapping[str, Any]) -> Iterator[Sinks]:
+    """Predictions and refused messages to their topics (created if absent) when set; dead
+    letters logged otherwise. The producer is closed on exit."""
+    from consumers.sinks import KafkaOutputs, LoggedDeadLetters, make_producer
+    from consumers.topics import ensure_topic
+
+    out_topics = [t for t in (stream.predictions_topic, stream.dead_letter_topic) if t]
+    for topic in out_topics:
+        ensure_topic(client_kwargs, topic, 1, stream.replication_factor,
+                     timeout=stream.broker_timeout)
+    if not out_topics:
+        yield Sinks(dead_letters=LoggedDeadLetters(), give_up_after=stream.broker_timeout)
+        return
+    outputs = KafkaOutputs(
+        make_producer(client_kwargs, bootstrap_timeout=stream.broker_timeout),
+        predictions_topic=stream.predictions_topic, dead_letter_topic=stream.dead_letter_topic,
+        flush_timeout=min(30.0, stream.broker_timeout),
+    )
+    with contextlib.closing(outputs):
+        yield Sinks(predictions=outputs if stream.predictions_topic else None,
+                    dead_letters=outputs if stream.dead_letter_topic else LoggedDeadLetters(),
+                    give_up_after=stream.broker_timeout)
