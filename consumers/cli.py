@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import logging
 import signal
 import sys
@@ -398,21 +399,18 @@ def _message_key(value: Any, field: str | None) -> bytes | None:
 def cmd_produce(settings) -> int:
     from kafka.errors import KafkaError
 
-    from consumers.columnar import format_of
-    from consumers.config import resolve_data_path
+    from consumers.columnar import expand, format_of
+    from consumers.columnar.source import paced_values
     from consumers.errors import BrokerUnavailableError, ConfigError
-    from consumers.file_source import FileSource
     from consumers.sinks import make_producer, value_bytes
     from consumers.topics import ensure_topic
 
     stream = settings.stream
     topic = _require(stream.topic, "stream.topic", "--topic")
-    path = resolve_data_path(settings.file.path)
+    path = _replay_input(settings)
     fmt = settings.file.format
-    if fmt == "auto":
-        with contextlib.suppress(ValueError):  # an unknown extension: FileSource says so
-            fmt = format_of(path)
-    if fmt == "parquet":
+    if fmt == "parquet" or fmt == "auto" and "parquet" in {
+            format_of(p) for p in expand(path) if p != "-"}:
         raise ConfigError("file.format", "produce sends CSV or JSON Lines rows; Parquet is "
                                          "read by replay and predict only")
     kw = settings.kafka.client_kwargs()
@@ -421,21 +419,14 @@ def cmd_produce(settings) -> int:
     producer = make_producer(kw, bootstrap_timeout=stream.broker_timeout)
     failures: list[BaseException] = []
     sent = 0
-    limit = settings.run.max_messages
+    rows = paced_values(path, fmt, settings.file.pace_field, settings.file.speed)
     try:
-        with FileSource(path, fmt=settings.file.format, pace_field=settings.file.pace_field,
-                        speed=settings.file.speed) as source:
-            while limit is None or sent < limit:
-                budget = 1000 if limit is None else min(1000, limit - sent)
-                messages = source.poll(budget, 1.0)
-                if messages is None:
-                    break
-                for m in messages:
-                    producer.send(
-                        topic, value=value_bytes(m.value),
-                        key=_message_key(m.value, stream.key_field)
-                    ).add_errback(failures.append)
-                sent += len(messages)
+        with contextlib.closing(rows):
+            for value in itertools.islice(rows, settings.run.max_messages):
+                producer.send(topic, value=value_bytes(value),
+                              key=_message_key(value, stream.key_field)
+                              ).add_errback(failures.append)
+                sent += 1
         try:
             producer.flush(timeout=stream.broker_timeout)
         except KafkaError as exc:

@@ -1,4 +1,5 @@
-"""The columnar reader as a runner `Source`: what ``online-lr replay`` reads files through.
+"""The columnar reader as a runner `Source` (what ``online-lr replay`` reads files through),
+and as the rows ``online-lr produce`` sends (`paced_values`).
 
 `ColumnarSource` hands the runner (`consumers.runner.Runner`) the records of a
 `ColumnarReader` already encoded by the run's `online_lr.encoding.FeatureEncoder`
@@ -19,10 +20,8 @@ across two stretches. The position a checkpoint stores (`ColumnarSource.describe
 `Position` where the current stretch starts plus ``skip``, the records of that stretch already
 processed; resuming re-reads that one stretch and drops them.
 
-Pacing: with ``pace_field`` set, each row is held back until ``(t_row - t_first) / speed``
-seconds after the first row was delivered, ``t`` read from that field as
-`online_lr.encoding.parse_timestamp` reads it; a row without a readable time, or whose time
-goes backwards, is delivered at once.
+Pacing: with ``pace_field`` set, each row is held back until it is due
+(`consumers.columnar.pacing`); a poll waits at most its timeout for the first of them.
 
 >>> import os, tempfile
 >>> from online_lr.encoding import FeatureEncoder
@@ -42,7 +41,6 @@ goes backwards, is delivered at once.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -51,6 +49,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
+from consumers.columnar.pacing import Pacer
 from consumers.columnar.paths import STDIN, expand, format_of
 from consumers.columnar.reader import (
     MALFORMED_ROW,
@@ -62,13 +61,12 @@ from consumers.columnar.reader import (
 from consumers.columnar.text import ByteStream, read_csv_header
 from consumers.decode import DEFAULT_MAX_BYTES, DecodedBatch, decode_batch
 from consumers.errors import CheckpointError
-from online_lr.encoding import parse_timestamp as parse_time
 from consumers.records import BadRecord, Message, Value
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["ColumnarSource", "DecodedMessages", "input_fields"]
+__all__ = ["ColumnarSource", "DecodedMessages", "input_fields", "paced_values"]
 
 
 class DecodedMessages(Sequence[Message]):
@@ -194,8 +192,7 @@ class ColumnarSource:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        if not (speed > 0 and math.isfinite(speed)):
-            raise ValueError(f"speed must be a positive number, got {speed!r}")
+        self._pacer = Pacer(speed, clock, sleep) if pace_field else None
         position, self._skip = _resume_point(start)
         self.reader = ColumnarReader(
             source, fmt=fmt, start=position,
@@ -205,16 +202,11 @@ class ColumnarSource:
         self.max_message_bytes = max_message_bytes
         self.name = Path(str(source)).name if isinstance(source, (str, Path)) else "inputs"
         self.pace_field = pace_field
-        self.speed = float(speed)
-        self._clock = clock
-        self._sleep = sleep
         self._batches: Iterator[ColumnarBatch] | None = None
         self._current: ColumnarBatch | None = None
         self._due: np.ndarray | None = None  # wall time each row of the stretch is due
         self._handed = 0  # records of the current stretch handed out by poll()
         self._done = 0  # ... and processed (advance)
-        self._t0: tuple[float, float] | None = None  # (log time, wall time) of the first row
-        self._last_due = -math.inf
         self.lock = threading.RLock()
 
     def __enter__(self) -> ColumnarSource:
@@ -248,8 +240,8 @@ class ColumnarSource:
             return None
         lo = self._handed
         hi = min(stretch.records, lo + max_records)
-        if self.pace_field is not None:
-            hi = self._due_until(stretch, lo, hi, timeout)
+        if self._pacer is not None:
+            hi = self._due_until(self._pacer, stretch, lo, hi, timeout)
         self._handed = hi
         raw = _slice(stretch.raw, lo, hi)
         return DecodedMessages(Path(stretch.start.path).name, stretch.start.row + lo, raw,
@@ -271,29 +263,14 @@ class ColumnarSource:
         values = _row_dicts(batch) if batch is not None else []
         return _concat_bad(decode_batch(values, encoder, None), raw, 0, n)
 
-    def _due_until(self, stretch: ColumnarBatch, lo: int, hi: int, timeout: float) -> int:
+    def _due_until(self, pacer: Pacer, stretch: ColumnarBatch, lo: int, hi: int,
+                   timeout: float) -> int:
         """The end of the rows from ``lo`` (at most ``hi``) due, waiting up to ``timeout``."""
         if self._due is None:
-            self._due = self._due_times(stretch)
-        now = self._clock()
-        if self._due[lo] > now:
-            self._sleep(max(0.0, min(float(self._due[lo]), now + timeout) - now))
-            now = self._clock()
+            self._due = pacer.due(_pace_times(stretch), stretch.records)
+        now = pacer.wait(float(self._due[lo]), timeout)
         due = np.flatnonzero(self._due[lo:hi] > now)
         return lo + int(due[0]) if len(due) else hi
-
-    def _due_times(self, stretch: ColumnarBatch) -> np.ndarray:
-        """Wall-clock time at which each row of ``stretch`` may be delivered."""
-        times = stretch.extra.column(0).to_pylist() if stretch.extra is not None else []
-        due = np.empty(stretch.records)
-        for i in range(stretch.records):
-            t = parse_time(times[i]) if i < len(times) else None
-            if t is not None:
-                if self._t0 is None:
-                    self._t0 = (t, self._clock())
-                self._last_due = max(self._last_due, self._t0[1] + (t - self._t0[0]) / self.speed)
-            due[i] = self._last_due
-        return due
 
     # -- position -----------------------------------------------------------------------------
 
@@ -322,6 +299,41 @@ class ColumnarSource:
 
     def commit(self, offsets: dict[str, int]) -> None:
         """Nothing to commit: the checkpoint's position is the only record of progress."""
+
+
+def paced_values(source: str | Path, fmt: str = "auto", pace_field: str | None = None,
+                 speed: float = 1.0, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> Iterator[Value]:
+    """The records of ``source`` as written, one by one, held back until due with a
+    ``pace_field`` (`Pacer`): what ``online-lr produce`` sends, one message each.
+
+    A JSON line is its bytes; a CSV or Parquet row a dict of its cells (CSV cells as text), a
+    null or empty cell absent. Malformed CSV rows (the wrong number of cells) are skipped with
+    a warning. ``clock`` and ``sleep`` are injected for tests.
+    """
+    import logging
+
+    pacer = Pacer(speed, clock, sleep) if pace_field else None
+    with ColumnarReader(source, fmt=fmt, extra_columns=(pace_field,) if pace_field else (),
+                        text_cells=True) as reader:
+        for stretch in reader:
+            raw = stretch.raw
+            if raw.malformed:
+                logging.getLogger(__name__).warning(
+                    "skipped %d malformed CSV rows; the first: %s", len(raw.malformed),
+                    raw.malformed[0])
+            values = raw.lines if raw.lines is not None else \
+                _row_dicts(raw.batch) if raw.batch is not None else []
+            due = pacer.due(_pace_times(stretch), stretch.records) if pacer else None
+            for k, value in enumerate(values):
+                if due is not None:
+                    pacer.wait(float(due[k]))
+                yield value
+
+
+def _pace_times(stretch: ColumnarBatch) -> list:
+    """The pace field's values of a stretch (its first extra column)."""
+    return stretch.extra.column(0).to_pylist() if stretch.extra is not None else []
 
 
 def input_fields(source: str | Path, fmt: str = "auto") -> list[str] | None:
