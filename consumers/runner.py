@@ -44,11 +44,11 @@ from consumers.errors import BrokerUnavailableError, CheckpointError, ConfigErro
 from consumers.learning import learn_encoded
 from consumers.records import BadRecord, Message, Reason
 from consumers.reporting import LogLine, MSECurve, ProgressBar, Snapshot, baseline_warning
-from consumers.schema import saved_encoder, unknown_target
+from consumers.schema import unknown_target
 
 __all__ = [
     "Batch", "Checkpointing", "Counters", "DeadLetters", "Learned", "OpenSource", "Outputs",
-    "Reading", "Reports", "RevokeHook", "RunResult", "Runner", "Sinks", "Source", "restore",
+    "Reading", "Reports", "RevokeHook", "RunResult", "Runner", "Sinks", "Source",
 ]
 
 logger = logging.getLogger(__name__)
@@ -150,7 +150,8 @@ def _minus(a, b):
 
 
 class Learned(NamedTuple):
-    """What a run starts from (`restore`): the model, its encoder and the totals so far."""
+    """What a run starts from (`consumers.wiring.restore`): the model, its encoder and the
+    totals so far."""
 
     model: Any
     encoder: Any
@@ -212,84 +213,14 @@ class RunResult:
     failure: str | None = None
 
 
-def restore(checkpoint: Checkpoint | None, fields: Any, model_config: dict, expect: dict,
-            *, override_params: bool = False) -> Learned:
-    """Model, encoder and counters to start from: the checkpoint's, or fresh ones.
-
-    ``fields`` are the ``fields`` settings (`consumers.config.FieldsSettings`); a checkpoint's
-    encoder must have been built with the same ones (`consumers.schema.saved_encoder`).
-
-    ``expect`` holds the keys of the running source's `describe()` that must match (kind and
-    topic, or kind and file name): a checkpoint of another source is refused. Model settings
-    the config sets (``model_config``) that differ from the checkpoint's are refused with a
-    `ConfigError` naming them, unless ``override_params``: then the changeable ones (rates,
-    penalties, clipping: the model's ``_mutable_attributes``) are applied to the restored model.
-    """
-    from consumers.config import build_model
-
-    if checkpoint is None:
-        return Learned(build_model(model_config), saved_encoder(None, fields), Counters())
-    saved = checkpoint.source or {}
-    for key in expect:
-        if saved.get(key) != expect[key]:
-            raise CheckpointError(
-                f"the checkpoint was written for {key} {saved.get(key)!r}, this run reads "
-                f"{expect[key]!r}: use another checkpoint path"
-            )
-    from online_lr import SGDRegressor
-
-    try:
-        model = SGDRegressor.from_dict(checkpoint.model)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"the checkpoint's model cannot be restored: {exc}") from None
-    _apply_model_config(model, checkpoint.model, build_model(model_config), model_config,
-                        override_params)
-    encoder = saved_encoder(checkpoint.schema, fields)
-    return Learned(model, encoder, Counters.from_dict(checkpoint.counters))
-
-
-def _plain(param: Any) -> Any:
-    """A saved parameter as a user writes it: a constant rate schedule is its number."""
-    schedule = param.get("schedule") if isinstance(param, dict) else None
-    if isinstance(schedule, dict) and schedule.get("type") == "Constant":
-        return schedule.get("params", {}).get("learning_rate", param)
-    return param
-
-
-def _apply_model_config(model: Any, saved: dict, configured: Any, model_config: dict,
-                        override: bool) -> None:
-    """Refuse (or, with ``override``, apply) the configured settings a checkpoint differs in."""
-    saved_params = saved.get("params", {})
-    wanted = configured.to_dict().get("params", {})
-    differing = [k for k in model_config
-                 if _plain(saved_params.get(k)) != _plain(wanted.get(k))]
-    if not differing:
-        return
-    shown = ", ".join(
-        f"{k} (checkpoint {_plain(saved_params.get(k))!r}, config {model_config[k]!r})"
-        for k in differing
-    )
-    fixed = sorted(k for k in differing if k not in model._mutable_attributes)
-    if not override or fixed:
-        changeable = ", ".join(sorted(model._mutable_attributes))
-        raise ConfigError(
-            f"model.{differing[0]}",
-            f"the resumed checkpoint's model has other settings: {shown}. To start afresh, "
-            "pass --fresh (or delete the checkpoint); to change them on the learned model, pass "
-            f"--override-checkpoint-params (possible for {changeable} only"
-            + (f"; not {', '.join(fixed)})" if fixed else ")"),
-        )
-    model.mutate({k: getattr(configured, k) for k in differing})
-    logger.warning("resumed model's settings changed on purpose: %s", shown)
-
-
 class Runner:
     """Predict → score → learn → publish → advance, over batches of a `Source`.
 
     Parameters
     ----------
     learned
-        Model, encoder and totals to start from (`restore`: fresh, or the checkpoint's).
+        Model, encoder and totals to start from (fresh, or the checkpoint's:
+        `consumers.wiring.restore`).
     open_source
         Opens the source, positioned where the model stopped, given the runner's checkpoint
         hook for partitions about to be revoked; the runner closes it (`close`).

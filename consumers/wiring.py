@@ -1,7 +1,8 @@
 """Settings -> a `consumers.runner.Runner`: the one place ``replay`` and ``consume`` are built.
 
 Both commands start the same way (`start_run`: the checkpoint store opened and locked, the
-checkpoint read unless ``--fresh``, model, encoder and totals restored from it) and build their
+checkpoint read unless ``--fresh``, model, encoder and totals restored from it by `restore`,
+which refuses a checkpoint of another source or of other model settings) and build their
 runner with `build_runner`, which turns the ``run`` and ``fields`` settings into the runner's
 records (`Reading`, `Checkpointing`). They differ only in what they hand it: the source
 (`replay_source`: files through `consumers.columnar`; `kafka_source`: a Kafka consumer whose
@@ -23,19 +24,21 @@ from pathlib import Path
 from typing import Any
 
 from consumers.checkpoint import Checkpoint, CheckpointStore
+from consumers.errors import CheckpointError, ConfigError
 from consumers.runner import (
     Checkpointing,
+    Counters,
     Learned,
     OpenSource,
     Reading,
     Reports,
     Runner,
     Sinks,
-    restore,
 )
+from consumers.schema import saved_encoder
 
 __all__ = ["Start", "build_runner", "kafka_sinks", "kafka_source", "open_store", "replay_sinks",
-           "replay_source", "start_run"]
+           "replay_source", "restore", "restored_model", "start_run"]
 
 logger = logging.getLogger("consumers")
 
@@ -99,6 +102,84 @@ def build_runner(settings: Any, start: Start, open_source: OpenSource, *, sinks:
                                     every_seconds=run.checkpoint_every_seconds),
         sinks=sinks, reports=reports, after_batch=after_batch,
     )
+
+
+def restored_model(state: Mapping[str, Any], what: str) -> Any:
+    """The `online_lr.SGDRegressor` of a saved ``state`` (`SGDRegressor.to_dict`), or a
+    `CheckpointError` naming ``what`` could not be restored (``predict`` loads models so too).
+    """
+    from online_lr import SGDRegressor
+
+    try:
+        return SGDRegressor.from_dict(state)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{what} cannot be restored: {exc}") from None
+
+
+def restore(checkpoint: Checkpoint | None, fields: Any, model_config: dict, expect: dict,
+            *, override_params: bool = False) -> Learned:
+    """Model, encoder and totals to start from: the checkpoint's, or fresh ones.
+
+    ``fields`` are the ``fields`` settings (`consumers.config.FieldsSettings`); a checkpoint's
+    encoder must have been built with the same ones (`consumers.schema.saved_encoder`).
+
+    ``expect`` holds the keys of the running source's `describe()` that must match (kind and
+    topic, or kind and file name): a checkpoint of another source is refused. Model settings
+    the config sets (``model_config``) that differ from the checkpoint's are refused with a
+    `ConfigError` naming them, unless ``override_params``: then the changeable ones (rates,
+    penalties, clipping: the model's ``_mutable_attributes``) are applied to the restored model.
+    """
+    from consumers.config import build_model
+
+    if checkpoint is None:
+        return Learned(build_model(model_config), saved_encoder(None, fields), Counters())
+    saved = checkpoint.source or {}
+    for key in expect:
+        if saved.get(key) != expect[key]:
+            raise CheckpointError(
+                f"the checkpoint was written for {key} {saved.get(key)!r}, this run reads "
+                f"{expect[key]!r}: use another checkpoint path"
+            )
+    model = restored_model(checkpoint.model, "the checkpoint's model")
+    _apply_model_config(model, checkpoint.model, build_model(model_config), model_config,
+                        override_params)
+    encoder = saved_encoder(checkpoint.schema, fields)
+    return Learned(model, encoder, Counters.from_dict(checkpoint.counters))
+
+
+def _plain(param: Any) -> Any:
+    """A saved parameter as a user writes it: a constant rate schedule is its number."""
+    schedule = param.get("schedule") if isinstance(param, dict) else None
+    if isinstance(schedule, dict) and schedule.get("type") == "Constant":
+        return schedule.get("params", {}).get("learning_rate", param)
+    return param
+
+
+def _apply_model_config(model: Any, saved: dict, configured: Any, model_config: dict,
+                        override: bool) -> None:
+    """Refuse (or, with ``override``, apply) the configured settings a checkpoint differs in."""
+    saved_params = saved.get("params", {})
+    wanted = configured.to_dict().get("params", {})
+    differing = [k for k in model_config
+                 if _plain(saved_params.get(k)) != _plain(wanted.get(k))]
+    if not differing:
+        return
+    shown = ", ".join(
+        f"{k} (checkpoint {_plain(saved_params.get(k))!r}, config {model_config[k]!r})"
+        for k in differing
+    )
+    fixed = sorted(k for k in differing if k not in model._mutable_attributes)
+    if not override or fixed:
+        changeable = ", ".join(sorted(model._mutable_attributes))
+        raise ConfigError(
+            f"model.{differing[0]}",
+            f"the resumed checkpoint's model has other settings: {shown}. To start afresh, "
+            "pass --fresh (or delete the checkpoint); to change them on the learned model, pass "
+            f"--override-checkpoint-params (possible for {changeable} only"
+            + (f"; not {', '.join(fixed)})" if fixed else ")"),
+        )
+    model.mutate({k: getattr(configured, k) for k in differing})
+    logger.warning("resumed model's settings changed on purpose: %s", shown)
 
 
 # -- replay ------------------------------------------------------------------------------------

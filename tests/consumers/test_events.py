@@ -144,7 +144,7 @@ def test_other_encoding_settings_than_the_checkpoints_are_refused(tmp_path, caps
 
 def test_an_old_numeric_checkpoint_resumes_with_its_features(tmp_path):
     from consumers.checkpoint import Checkpoint
-    from consumers.runner import restore
+    from consumers.wiring import restore
 
     ck = Checkpoint(model=SGDRegressor().to_dict(), source={"kind": "file", "name": "x"},
                     schema={"target": "y", "features": ["a", "b"], "ignore": [],
@@ -194,7 +194,8 @@ def test_missing_counts_and_event_time_are_in_the_log_line_and_the_metrics(tmp_p
 
     from consumers.metrics_server import RunnerCollector
     from consumers.reporting import LogLine
-    from consumers.runner import Checkpointing, Reports, Runner, restore
+    from consumers.runner import Checkpointing, Reports, Runner
+    from consumers.wiring import restore
 
     path = write_events(tmp_path / "events.jsonl", EVENTS)
     with Runner(restore(None, FIELDS, {}, {}), lambda _: RowSource(path),
