@@ -442,11 +442,17 @@ def cmd_produce(settings) -> int:
 
 
 def cmd_consume(settings) -> int:
-    from consumers.attachments import mixing, serving_metrics
     from consumers.kafka_source import instance_id_for
     from consumers.reporting import LogLine, MSECurve
     from consumers.runner import Reports
-    from consumers.wiring import build_runner, kafka_sinks, kafka_source, start_run
+    from consumers.wiring import (
+        build_runner,
+        kafka_sinks,
+        kafka_source,
+        mixing,
+        serving_metrics,
+        start_run,
+    )
 
     stream, run = settings.stream, settings.run
     topic = _require(stream.topic, "stream.topic", "--topic")

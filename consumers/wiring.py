@@ -7,7 +7,9 @@ runner with `build_runner`, which turns the ``run`` and ``fields`` settings into
 records (`Reading`, `Checkpointing`). They differ only in what they hand it: the source
 (`replay_source`: files through `consumers.columnar`; `kafka_source`: a Kafka consumer whose
 rebalance listener gets the runner's checkpoint), the sinks (`replay_sinks`, `kafka_sinks`) and
-the reports. Every hook is given to a constructor; nothing is attached afterwards.
+the reports. A consumer may also mix its model with its peers' (`mixing`: the runner's
+after-batch hook) and serve metrics (`serving_metrics`). Every hook is given to a constructor;
+nothing is attached afterwards.
 
 Closing, in the reverse order of opening (``with`` blocks): the runner closes its source first
 (a Kafka consumer leaving its group takes a last checkpoint, which flushes the sinks and writes
@@ -37,8 +39,9 @@ from consumers.runner import (
 )
 from consumers.schema import saved_encoder
 
-__all__ = ["Start", "build_runner", "kafka_sinks", "kafka_source", "open_store", "replay_sinks",
-           "replay_source", "restore", "restored_model", "start_run"]
+__all__ = ["Start", "build_runner", "kafka_sinks", "kafka_source", "mixing", "open_store",
+           "replay_sinks", "replay_source", "restore", "restored_model", "serving_metrics",
+           "start_run"]
 
 logger = logging.getLogger("consumers")
 
@@ -271,3 +274,52 @@ def kafka_sinks(stream: Any, client_kwargs: Mapping[str, Any]) -> Iterator[Sinks
         yield Sinks(predictions=outputs if stream.predictions_topic else None,
                     dead_letters=outputs if stream.dead_letter_topic else LoggedDeadLetters(),
                     give_up_after=stream.broker_timeout)
+
+
+@contextlib.contextmanager
+def mixing(stream: Any, client_kwargs: Mapping[str, Any], worker_id: str) -> Iterator[Any]:
+    """The `ParameterMixer` of this worker, or None when ``stream.mix_every`` is 0."""
+    if not stream.mix_every:
+        yield None
+        return
+    from consumers.mixing import ParameterMixer
+    from consumers.model_topic import ModelPublisher, ModelReader, ensure_model_topic
+    from consumers.sinks import make_producer
+
+    if stream.model_topic is None:
+        raise ConfigError("stream.model_topic",
+                          "required when stream.mix_every > 0 (pass --model-topic)")
+    ensure_model_topic(client_kwargs, stream.model_topic, timeout=stream.broker_timeout)
+    publisher = ModelPublisher(
+        make_producer(client_kwargs, bootstrap_timeout=stream.broker_timeout),
+        stream.model_topic,
+    )
+    try:
+        reader = ModelReader(client_kwargs, stream.model_topic, timeout=stream.broker_timeout)
+    except BaseException:
+        publisher.close()
+        raise
+    mixer = ParameterMixer(worker_id, stream.mix_every, publisher, reader.fetch)
+    logger.info("worker %s: mixing with its peers every %d updates via %r", worker_id,
+                stream.mix_every, stream.model_topic)
+    try:
+        yield mixer
+    finally:
+        publisher.close()
+        reader.close()
+
+
+@contextlib.contextmanager
+def serving_metrics(runner: Any, run: Any, mixer: Any) -> Iterator[Any]:
+    """The `MetricsServer` of ``runner`` (and ``mixer``), or None without ``run.metrics_port``."""
+    if run.metrics_port is None:
+        yield None
+        return
+    from consumers.metrics_server import MetricsServer, RunnerCollector
+
+    server = MetricsServer(RunnerCollector(runner, mixer), run.metrics_port, run.metrics_host)
+    logger.info("metrics on http://%s:%d/metrics", server.host, server.port)
+    try:
+        yield server
+    finally:
+        server.close()
