@@ -341,8 +341,9 @@ PLOT_BATCH_ROWS = 25
 # -- commands ----------------------------------------------------------------------------------
 
 
-def _replay_input(settings) -> str:
-    """The replay's input as `consumers.columnar.paths` reads it (a bundled log resolved)."""
+def _input_path(settings) -> str:
+    """The input of replay, predict or produce as `consumers.columnar.paths` reads it (a
+    bundled log resolved); a missing or unreadable one is a config error naming it."""
     from consumers.columnar import expand
     from consumers.config import resolve_data_path
     from consumers.errors import ConfigError
@@ -361,7 +362,7 @@ def cmd_replay(settings) -> int:
     from consumers.runner import Reports
     from consumers.wiring import build_runner, replay_sinks, replay_source, start_run
 
-    path = _replay_input(settings)
+    path = _input_path(settings)
     name = Path(path).name
     run = settings.run
     curve = MSECurve() if run.plot else None
@@ -407,7 +408,7 @@ def cmd_produce(settings) -> int:
 
     stream = settings.stream
     topic = _require(stream.topic, "stream.topic", "--topic")
-    path = _replay_input(settings)
+    path = _input_path(settings)
     fmt = settings.file.format
     if fmt == "parquet" or fmt == "auto" and "parquet" in {
             format_of(p) for p in expand(path) if p != "-"}:
@@ -509,7 +510,7 @@ def cmd_predict(settings, output: str) -> int:
     from consumers.errors import EXIT_NOTHING_LEARNED
     from consumers.predict import load_learned, score_file
 
-    path = _replay_input(settings)
+    path = _input_path(settings)
     model_path = _require(settings.run.checkpoint, "run.checkpoint", "--checkpoint")
     model, encoder = load_learned(model_path)
     scored, rows, reasons = score_file(model, encoder, path, output,

@@ -226,7 +226,7 @@ class Runner:
         hook for partitions about to be revoked; the runner closes it (`close`).
     reading, checkpointing, sinks, reports
         How to read (`Reading`), checkpoint (`Checkpointing`), publish (`Sinks`) and report
-        (`Reports`).
+        (`Reports`); None: the record's defaults.
     after_batch
         Called with the runner after each batch, under the source's lock (parameter mixing:
         whatever it does to the model is checkpointed with the offsets of the batches before
@@ -240,19 +240,19 @@ class Runner:
         learned: Learned,
         open_source: OpenSource,
         *,
-        reading: Reading = Reading(),
-        checkpointing: Checkpointing = Checkpointing(),
-        sinks: Sinks = Sinks(),
-        reports: Reports = Reports(),
+        reading: Reading | None = None,
+        checkpointing: Checkpointing | None = None,
+        sinks: Sinks | None = None,
+        reports: Reports | None = None,
         after_batch: Callable[[Runner], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.model, self.encoder, self.counters = learned
         self._start_counters = Counters.from_dict(self.counters.to_dict())
-        self.reading = reading
-        self.checkpointing = checkpointing
-        self.sinks = sinks
-        self.reports = reports
+        self.reading = reading or Reading()
+        self.checkpointing = checkpointing or Checkpointing()
+        self.sinks = sinks or Sinks()
+        self.reports = reports or Reports()
         self.after_batch = after_batch
         self._clock = clock
         self._first_fields: list[str] | None = None  # of the run's first valid message

@@ -14,6 +14,20 @@ nothing is attached afterwards.
 Closing, in the reverse order of opening (``with`` blocks): the runner closes its source first
 (a Kafka consumer leaving its group takes a last checkpoint, which flushes the sinks and writes
 to the store), then the sinks, then the store.
+
+>>> import os, tempfile
+>>> from consumers.config import load_settings
+>>> d = tempfile.mkdtemp(); path = os.path.join(d, "log.csv")
+>>> _ = open(path, "w").write("a,y\\n1,2\\n2,4\\n3,\\n")
+>>> settings = load_settings("replay", None, {"file.path": path, "fields.target": "y"})
+>>> with start_run(settings, {"kind": "file", "name": "log.csv"}) as start, \\
+...         replay_sinks(None) as sinks, \\
+...         build_runner(settings, start, replay_source(settings, path, start), sinks=sinks,
+...                      reports=Reports(fields_log_level=logging.DEBUG)) as runner:
+...     result = runner.run()
+>>> result.totals.learned, result.totals.predicted_only, runner.model.n_updates
+(2, 1, 2)
+>>> os.remove(path); os.rmdir(d)
 """
 
 from __future__ import annotations
@@ -39,9 +53,8 @@ from consumers.runner import (
 )
 from consumers.schema import saved_encoder
 
-__all__ = ["Start", "build_runner", "kafka_sinks", "kafka_source", "mixing", "open_store",
-           "replay_sinks", "replay_source", "restore", "restored_model", "serving_metrics",
-           "start_run"]
+__all__ = ["Start", "build_runner", "kafka_sinks", "kafka_source", "mixing", "replay_sinks",
+           "replay_source", "restore", "restored_model", "serving_metrics", "start_run"]
 
 logger = logging.getLogger("consumers")
 
@@ -56,7 +69,7 @@ class Start:
     learned: Learned
 
 
-def open_store(path: str | None, fresh: bool = False
+def _open_store(path: str | None, fresh: bool = False
                ) -> tuple[CheckpointStore | None, Checkpoint | None]:
     """The checkpoint store at ``path``, locked, and its checkpoint (None when ``fresh``)."""
     if path is None:
@@ -78,7 +91,7 @@ def start_run(settings: Any, expect: Mapping[str, Any]) -> Iterator[Start]:
     """Open the store of ``run.checkpoint`` and restore from it (a checkpoint whose source
     differs from ``expect`` is refused, see `restore`); the store is closed on exit."""
     run = settings.run
-    store, checkpoint = open_store(run.checkpoint, run.fresh)
+    store, checkpoint = _open_store(run.checkpoint, run.fresh)
     try:
         learned = restore(checkpoint, settings.fields, settings.model, dict(expect),
                           override_params=run.override_checkpoint_params)
