@@ -306,7 +306,7 @@ class Runner:
             running_mse=float(m.running_mse), rolling_mse=float(m.rolling_mse),
             baseline_running_mse=float(m.baseline_running_mse),
             baseline_rolling_mse=float(m.baseline_rolling_mse), updates=int(m.n_updates),
-            window=int(getattr(m, "mse_window", 1000)),
+            window=int(m.mse_window),
             learning_rate=float(m.learning_rate_now), elapsed=self._clock() - self._started,
             lag=self.source.lag(), checkpoints=self.checkpoints,
             missing_by_field=self.encoder.missing_counts(), event_time=self._event_time,
@@ -328,7 +328,7 @@ class Runner:
                         break
                 messages = self.source.poll(budget, self.reading.poll_timeout)
                 if messages is None:
-                    reason = getattr(self.source, "end_reason", None) or "end of input"
+                    reason = self.source.end_reason or "end of input"
                     break
                 if messages:
                     self.process(messages)
