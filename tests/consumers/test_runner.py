@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from consumers.checkpoint import CheckpointStore
 from row_source import RowSource
 
+from consumers.checkpoint import CheckpointStore
 from consumers.records import Reason
 from consumers.runner import Checkpointing, Counters, Learned, Reading, Runner, Sinks
 from consumers.wiring import restore
