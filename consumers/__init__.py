@@ -2,13 +2,16 @@
 
 Modules, in data-flow order:
 
-``file_source``   CSV / JSON Lines (optionally gzip'd) replay, resumable, optionally paced
+``columnar``      CSV / JSON Lines / Parquet files through Arrow: replay's source, produce's
+                  rows, resumable, optionally paced
 ``kafka_source``  KafkaConsumer wrapper: checkpointed offsets, rebalance listener, liveness
+                  (``confluent_source``: the same over confluent-kafka)
 ``records``       `Message`, `BadRecord` and the `Reason` codes
 ``schema``        the ``fields`` settings as an `online_lr.encoding.FeatureEncoder`
 ``decode``        bytes -> encoded rows (a sparse matrix), pure (never imports kafka)
 ``learning``      encoded rows -> the model: the one call into the learner
 ``runner``        the prequential loop shared by replay and consume
+``wiring``        settings -> a runner: the one place replay and consume are built
 ``checkpoint``    model + offsets + the encoder's state in one atomic, checksummed JSON file
 ``sinks``         predictions and dead letters, produced to Kafka
 ``reporting``     progress bar, log lines, summary, plot: the model beside its baseline

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import logging
 import signal
 import sys
@@ -285,7 +286,7 @@ def _graceful(runner) -> Iterator[None]:
         return
 
     def handler(signum, frame):
-        if runner._stop:
+        if runner.stopping:
             raise KeyboardInterrupt
         logger.warning("%s received: stopping after this batch", signal.Signals(signum).name)
         runner.request_stop()
@@ -306,23 +307,6 @@ def _require(settings_value: Any, field: str, flag: str) -> Any:
     return settings_value
 
 
-def _open_store(path: str | None, fresh: bool = False):
-    from consumers.checkpoint import CheckpointStore
-
-    if path is None:
-        return None, None
-    store = CheckpointStore(path).open()
-    if fresh:
-        if store.path.exists():
-            logger.warning("--fresh: starting a new model; %s will be overwritten", path)
-        return store, None
-    try:
-        return store, store.load()
-    except BaseException:
-        store.close()
-        raise
-
-
 def _print_summary(result, plot: str | None, curve) -> int:
     """Print the summary (and write the plot); the exit code of the run."""
     from consumers.errors import EXIT_NOTHING_LEARNED, EXIT_OK
@@ -339,12 +323,13 @@ def _print_summary(result, plot: str | None, curve) -> int:
     return EXIT_OK
 
 
-def _check_target(source, target: str) -> None:
+def _check_target(path: str, fmt: str, target: str) -> None:
     """A CSV whose header lacks the target: exit 2 before learning anything."""
+    from consumers.columnar.source import input_fields
     from consumers.errors import ConfigError
     from consumers.schema import unknown_target
 
-    fields = source.fields()
+    fields = input_fields(path, fmt)
     if fields is not None and target not in fields:
         raise ConfigError("fields.target", unknown_target(target, fields))
 
@@ -356,8 +341,9 @@ PLOT_BATCH_ROWS = 25
 # -- commands ----------------------------------------------------------------------------------
 
 
-def _replay_input(settings) -> str:
-    """The replay's input as `consumers.columnar.paths` reads it (a bundled log resolved)."""
+def _input_path(settings) -> str:
+    """The input of replay, predict or produce as `consumers.columnar.paths` reads it (a
+    bundled log resolved); a missing or unreadable one is a config error naming it."""
     from consumers.columnar import expand
     from consumers.config import resolve_data_path
     from consumers.errors import ConfigError
@@ -372,53 +358,22 @@ def _replay_input(settings) -> str:
 
 
 def cmd_replay(settings) -> int:
-    from consumers.columnar.source import ColumnarSource
     from consumers.reporting import MSECurve, ProgressBar
-    from consumers.runner import Runner, restore
-    from consumers.sinks import LoggedDeadLetters
+    from consumers.runner import Reports
+    from consumers.wiring import build_runner, replay_sinks, replay_source, start_run
 
-    source_name = _replay_input(settings)
-    name = Path(source_name).name
+    path = _input_path(settings)
+    name = Path(path).name
     run = settings.run
-    store, checkpoint = _open_store(run.checkpoint, run.fresh)
-    outputs = None
-    try:
-        model, encoder, counters = restore(
-            checkpoint, settings.fields, settings.model, {"kind": "file", "name": name},
-            override_params=run.override_checkpoint_params,
-        )
-        saved = checkpoint.source if checkpoint is not None else None
-        curve = MSECurve() if run.plot else None
-        batch_size = min(run.batch_size, PLOT_BATCH_ROWS) if run.plot else run.batch_size
-        with ColumnarSource(source_name, encoder, fmt=settings.file.format, start=saved,
-                            pace_field=settings.file.pace_field, speed=settings.file.speed,
-                            max_message_bytes=settings.fields.max_message_bytes) as source:
-            if checkpoint is not None:
-                position, skip = source.position()
-                logger.info("resuming %s from %s row %d (%d updates so far)", name,
-                            Path(position.path).name, position.row + skip, model.n_updates)
-            _check_target(source, encoder.target)
-            dead_letters = LoggedDeadLetters()
-            if settings.run.predictions:
-                from consumers.predict import PredictionsFile
-
-                outputs = PredictionsFile(settings.run.predictions, also=dead_letters)
-                dead_letters = outputs.dead_letters
-            runner = Runner(
-                model, encoder, source, store=store, outputs=outputs, dead_letters=dead_letters,
-                counters=counters, batch_size=batch_size, max_messages=run.max_messages,
-                max_message_bytes=settings.fields.max_message_bytes,
-                every_messages=run.checkpoint_every_messages,
-                every_seconds=run.checkpoint_every_seconds,
-                progress=ProgressBar(run.progress, desc=name), curve=curve,
-            )
-            with _graceful(runner):
-                result = runner.run()
-    finally:
-        if outputs is not None:
-            outputs.close()
-        if store is not None:
-            store.close()
+    curve = MSECurve() if run.plot else None
+    with start_run(settings, {"kind": "file", "name": name}) as start:
+        _check_target(path, settings.file.format, start.learned.encoder.target)
+        with replay_sinks(run.predictions) as sinks, build_runner(
+            settings, start, replay_source(settings, path, start), sinks=sinks,
+            reports=Reports(progress=ProgressBar(run.progress, desc=name), curve=curve),
+            batch_size=min(run.batch_size, PLOT_BATCH_ROWS) if run.plot else None,
+        ) as runner, _graceful(runner):
+            result = runner.run()
     return _print_summary(result, run.plot, curve)
 
 
@@ -445,21 +400,18 @@ def _message_key(value: Any, field: str | None) -> bytes | None:
 def cmd_produce(settings) -> int:
     from kafka.errors import KafkaError
 
-    from consumers.columnar import format_of
-    from consumers.config import resolve_data_path
+    from consumers.columnar import expand, format_of
+    from consumers.columnar.source import paced_values
     from consumers.errors import BrokerUnavailableError, ConfigError
-    from consumers.file_source import FileSource
-    from consumers.sinks import _raw, make_producer
+    from consumers.sinks import make_producer, value_bytes
     from consumers.topics import ensure_topic
 
     stream = settings.stream
     topic = _require(stream.topic, "stream.topic", "--topic")
-    path = resolve_data_path(settings.file.path)
+    path = _input_path(settings)
     fmt = settings.file.format
-    if fmt == "auto":
-        with contextlib.suppress(ValueError):  # an unknown extension: FileSource says so
-            fmt = format_of(path)
-    if fmt == "parquet":
+    if fmt == "parquet" or fmt == "auto" and "parquet" in {
+            format_of(p) for p in expand(path) if p != "-"}:
         raise ConfigError("file.format", "produce sends CSV or JSON Lines rows; Parquet is "
                                          "read by replay and predict only")
     kw = settings.kafka.client_kwargs()
@@ -468,20 +420,14 @@ def cmd_produce(settings) -> int:
     producer = make_producer(kw, bootstrap_timeout=stream.broker_timeout)
     failures: list[BaseException] = []
     sent = 0
-    limit = settings.run.max_messages
+    rows = paced_values(path, fmt, settings.file.pace_field, settings.file.speed)
     try:
-        with FileSource(path, fmt=settings.file.format, pace_field=settings.file.pace_field,
-                        speed=settings.file.speed) as source:
-            while limit is None or sent < limit:
-                budget = 1000 if limit is None else min(1000, limit - sent)
-                messages = source.poll(budget, 1.0)
-                if messages is None:
-                    break
-                for m in messages:
-                    producer.send(
-                        topic, value=_raw(m.value), key=_message_key(m.value, stream.key_field)
-                    ).add_errback(failures.append)
-                sent += len(messages)
+        with contextlib.closing(rows):
+            for value in itertools.islice(rows, settings.run.max_messages):
+                producer.send(topic, value=value_bytes(value),
+                              key=_message_key(value, stream.key_field)
+                              ).add_errback(failures.append)
+                sent += 1
         try:
             producer.flush(timeout=stream.broker_timeout)
         except KafkaError as exc:
@@ -497,70 +443,38 @@ def cmd_produce(settings) -> int:
 
 
 def cmd_consume(settings) -> int:
-    from consumers.clients import make_source
     from consumers.kafka_source import instance_id_for
     from consumers.reporting import LogLine, MSECurve
-    from consumers.runner import Runner, restore
-    from consumers.sinks import KafkaOutputs, LoggedDeadLetters, make_producer
-    from consumers.topics import ensure_topic
+    from consumers.runner import Reports
+    from consumers.wiring import (
+        build_runner,
+        kafka_sinks,
+        kafka_source,
+        mixing,
+        serving_metrics,
+        start_run,
+    )
 
     stream, run = settings.stream, settings.run
     topic = _require(stream.topic, "stream.topic", "--topic")
-    group = _require(stream.group, "stream.group", "--group")
+    _require(stream.group, "stream.group", "--group")
     ckpt_path = _require(run.checkpoint, "run.checkpoint", "--checkpoint")
     kw = settings.kafka.client_kwargs()
-    store, checkpoint = _open_store(ckpt_path, run.fresh)
-    outputs = source = None
-    try:
-        model, encoder, counters = restore(
-            checkpoint, settings.fields, settings.model, {"kind": "kafka", "topic": topic},
-            override_params=run.override_checkpoint_params,
-        )
-        if checkpoint is not None:
-            logger.info("resuming from %s: %d updates, offsets %s", ckpt_path, model.n_updates,
-                        checkpoint.offsets)
-        out_topics = [t for t in (stream.predictions_topic, stream.dead_letter_topic) if t]
-        for t in out_topics:
-            ensure_topic(kw, t, 1, stream.replication_factor, timeout=stream.broker_timeout)
-        if out_topics:
-            outputs = KafkaOutputs(
-                make_producer(kw, bootstrap_timeout=stream.broker_timeout),
-                predictions_topic=stream.predictions_topic,
-                dead_letter_topic=stream.dead_letter_topic,
-                flush_timeout=min(30.0, stream.broker_timeout),
-            )
-        dead_letters = outputs if stream.dead_letter_topic else LoggedDeadLetters()
-        source = make_source(
-            topic, group, kw, offsets=checkpoint.offsets if checkpoint else {},
-            start_from=stream.start_from, idle_timeout=stream.idle_timeout,
-            stop_at_end=stream.stop_at_end,
-            broker_timeout=stream.broker_timeout, max_poll_records=run.batch_size,
-            group_instance_id=(instance_id_for(ckpt_path) if stream.group_instance_id == "auto"
-                               else stream.group_instance_id),
-        )
-        runner = Runner(
-            model, encoder, source, store=store,
-            outputs=outputs if stream.predictions_topic else None, dead_letters=dead_letters,
-            counters=counters, batch_size=run.batch_size, max_messages=run.max_messages,
-            max_message_bytes=settings.fields.max_message_bytes,
-            every_messages=run.checkpoint_every_messages,
-            every_seconds=run.checkpoint_every_seconds, poll_timeout=stream.poll_timeout,
-            output_timeout=stream.broker_timeout, log_line=LogLine(run.log_every_seconds),
-            curve=MSECurve() if run.plot else None, fields_log_level=logging.DEBUG,
-        )
-        source.on_revoke = lambda: runner.checkpoint(commit=False)
-        from consumers.attachments import attach
-
-        with attach(runner, settings, kw, instance_id_for(ckpt_path)), _graceful(runner):
+    worker_id = instance_id_for(ckpt_path)
+    curve = MSECurve() if run.plot else None
+    with start_run(settings, {"kind": "kafka", "topic": topic}) as start:
+        if start.checkpoint is not None:
+            logger.info("resuming from %s: %d updates, offsets %s", ckpt_path,
+                        start.learned.model.n_updates, start.checkpoint.offsets)
+        with kafka_sinks(stream, kw) as sinks, mixing(stream, kw, worker_id) as mixer, \
+                build_runner(settings, start, kafka_source(settings, start, kw, worker_id),
+                             sinks=sinks, poll_timeout=stream.poll_timeout, after_batch=mixer,
+                             reports=Reports(log_line=LogLine(run.log_every_seconds),
+                                             curve=curve, fields_log_level=logging.DEBUG),
+                             ) as runner, \
+                serving_metrics(runner, run, mixer), _graceful(runner):
             result = runner.run()
-    finally:
-        if source is not None:
-            source.close()
-        if outputs is not None:
-            outputs.close()
-        if store is not None:
-            store.close()
-    return _print_summary(result, run.plot, runner.curve)
+    return _print_summary(result, run.plot, curve)
 
 
 def cmd_model(settings, as_json: bool = False) -> int:
@@ -596,7 +510,7 @@ def cmd_predict(settings, output: str) -> int:
     from consumers.errors import EXIT_NOTHING_LEARNED
     from consumers.predict import load_learned, score_file
 
-    path = _replay_input(settings)
+    path = _input_path(settings)
     model_path = _require(settings.run.checkpoint, "run.checkpoint", "--checkpoint")
     model, encoder = load_learned(model_path)
     scored, rows, reasons = score_file(model, encoder, path, output,

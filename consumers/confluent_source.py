@@ -52,6 +52,7 @@ from consumers.confluent_client import (
     librdkafka_config,
     require_confluent,
 )
+from consumers.decode import DecodedBatch, decode_batch
 from consumers.errors import BrokerUnavailableError, NonRetriableKafkaError
 from consumers.kafka_source import partition_key, total_lag
 from consumers.liveness import Liveness
@@ -67,8 +68,8 @@ _new_message = tuple.__new__  # Message(...) without NamedTuple's Python-level _
 class MessageBatch(Sequence):
     """The messages of one poll: their values as a list, each `Message` built on demand.
 
-    The runner decodes ``values`` in bulk; only the messages it publishes a prediction for or
-    dead-letters become `Message` tuples (building one costs 10x taking its value).
+    `decode` decodes ``values`` in bulk; only the messages the runner publishes a prediction
+    for or dead-letters become `Message` tuples (building one costs 10x taking its value).
     """
 
     __slots__ = ("_raw", "topic", "values")
@@ -87,6 +88,10 @@ class MessageBatch(Sequence):
         m = self._raw[index]
         return _new_message(Message, (self.topic, m.partition(), m.offset(), self.values[index],
                                       m.key(), m.headers() or (), None))
+
+    def decode(self, encoder: Any, max_bytes: int | None) -> DecodedBatch:
+        """The values decoded in bulk (`consumers.decode.decode_batch`): the runner's `Batch`."""
+        return decode_batch(self.values, encoder, max_bytes)
 
 
 class ConfluentSource:

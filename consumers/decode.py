@@ -38,12 +38,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import orjson
 
-from consumers.records import BadRecord, Reason, Value
+from consumers.records import BadRecord, Message, Reason, Value
 
 if TYPE_CHECKING:
     from online_lr.encoding import EncodedBatch, FeatureEncoder
 
-__all__ = ["DEFAULT_MAX_BYTES", "DecodedBatch", "decode_batch", "parse_value"]
+__all__ = ["DEFAULT_MAX_BYTES", "DecodedBatch", "MessageList", "decode_batch", "parse_value"]
 
 #: Default size limit of one message value (1 MiB, Kafka's default ``message.max.bytes``).
 DEFAULT_MAX_BYTES = 1 << 20
@@ -185,3 +185,17 @@ def decode_batch(
         bad.extend((int(kept[i]), refusal) for i, refusal in encoded.refusals)
         bad.sort(key=lambda item: item[0])
     return DecodedBatch(encoded=encoded, rows=kept[encoded.rows], bad=bad)
+
+
+class MessageList(list[Message]):
+    """A batch of messages built whole (kafka-python's poll, tests): the runner's `Batch`.
+
+    >>> from online_lr.encoding import FeatureEncoder
+    >>> batch = MessageList([Message("t", 0, 7, b'{"a": 1, "y": 2}')])
+    >>> batch.decode(FeatureEncoder(target="y"), DEFAULT_MAX_BYTES).rows.tolist()
+    [0]
+    """
+
+    def decode(self, encoder: FeatureEncoder, max_bytes: int | None) -> DecodedBatch:
+        """The messages' values decoded in one `decode_batch` call."""
+        return decode_batch([m.value for m in self], encoder, max_bytes)

@@ -47,6 +47,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from consumers.decode import MessageList
 from consumers.errors import BrokerUnavailableError, ConfigError, NonRetriableKafkaError
 from consumers.liveness import Liveness
 from consumers.records import Message
@@ -319,7 +320,7 @@ class KafkaSource:
 
     # -- the Source protocol ------------------------------------------------------------------
 
-    def poll(self, max_records: int, timeout: float = 1.0) -> list[Message] | None:
+    def poll(self, max_records: int, timeout: float = 1.0) -> MessageList | None:
         """Up to ``max_records`` messages; ``[]`` if none yet; ``None`` once idle (see module)."""
         if self._listener_error is not None:
             exc, self._listener_error = self._listener_error, None
@@ -337,12 +338,12 @@ class KafkaSource:
             raise exc
         if self._to_reconcile:
             self._reconcile()
-        messages = [
+        messages = MessageList(
             Message(tp.topic, tp.partition, r.offset, r.value, r.key,
                     tuple(r.headers or ()), r.timestamp)
             for tp, records in self._unseen(batches).items()
             for r in records
-        ]
+        )
         if messages:
             self._live.received()
             return messages

@@ -120,7 +120,7 @@ class RunnerCollector:
         return family
 
     def _checkpoint_age(self) -> float | None:
-        store = self.runner.store
+        store = self.runner.checkpointing.store
         try:
             return max(0.0, time.time() - os.stat(store.path).st_mtime) if store else None
         except FileNotFoundError:

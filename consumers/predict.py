@@ -66,7 +66,7 @@ def scoring_encoder(state: Mapping) -> Any:
 def load_learned(path: str | Path) -> tuple[Any, Any]:
     """The model of a checkpoint or model file, and the encoder its rows go through."""
     from consumers.checkpoint import FORMAT, read_checkpoint
-    from online_lr import SGDRegressor
+    from consumers.wiring import restored_model
     from online_lr.encoding import FORMAT as ENCODER_FORMAT
     from online_lr.encoding import FeatureEncoder
 
@@ -77,22 +77,23 @@ def load_learned(path: str | Path) -> tuple[Any, Any]:
         raise ConfigError("run.checkpoint", f"no such file: {str(path)!r}") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise CheckpointError(f"{str(path)!r} is neither a checkpoint nor a model: {exc}") from None
+    what = f"the model of {str(path)!r}"
     try:
         if isinstance(head, dict) and head.get("format") == FORMAT:
             checkpoint = read_checkpoint(path)
-            model = SGDRegressor.from_dict(checkpoint.model)
+            model = restored_model(checkpoint.model, what)
             schema = checkpoint.schema or {}
             if schema.get("format") == ENCODER_FORMAT:
                 encoder = scoring_encoder(schema)
             else:  # a checkpoint written before encoders: its numeric features
                 encoder = FeatureEncoder(include=list(schema.get("features") or ()) or None)
         else:
-            model = SGDRegressor.from_dict(head)
+            model = restored_model(head, what)
             names = [str(name) for name in model.weights]
             encoder = FeatureEncoder(include=names)
             encoder.learn_one(dict.fromkeys(names, 0.0))  # its columns: the model's features
     except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"the model of {str(path)!r} cannot be restored: {exc}") from None
+        raise CheckpointError(f"{what} cannot be restored: {exc}") from None
     if not model.weights:
         raise CheckpointError(f"{str(path)!r} holds a model that has learned no feature yet")
     return model, encoder
@@ -175,7 +176,7 @@ def score_file(model: Any, encoder: Any, path: str | Path, output: str,
     with ColumnarSource(str(path), encoder, fmt=fmt, max_message_bytes=None) as source, \
             open_writer(output) as out:
         while (messages := source.poll(1 << 16, 0.0)) is not None:
-            batch, n = messages.decoded, len(messages)
+            batch, n = messages.decode(encoder, None), len(messages)
             names, encoded = encoder.feature_names, batch.encoded
             predictions = np.full(n, np.nan)
             why: list[str | None] = [None] * n

@@ -1,12 +1,18 @@
 """The prequential loop shared by `online-lr replay` and `online-lr consume`.
 
-For every batch a source delivers: parse and encode it in one pass (`consumers.decode.decode_batch`
-with the run's `online_lr.encoding.FeatureEncoder`), let the model predict each valid row and
-learn the labelled ones in order (`consumers.learning.learn_encoded`, one step per row, the same
-model as a `learn_one` loop),
-publish the predictions, dead-letter the refused messages, and only then move the source's
-position past the batch. A file replay and a Kafka consumer that see the same rows in the same
-order therefore learn the same model, whatever their batch sizes.
+For every batch a source delivers: decode and encode it in one pass (`Batch.decode`, with the
+run's `online_lr.encoding.FeatureEncoder`), let the model predict each valid row and learn the
+labelled ones in order (`consumers.learning.learn_encoded`, one step per row, the same model as
+a `learn_one` loop), count what the model refused, publish the predictions, dead-letter the
+refused messages, and only then move the source's position past the batch. The errors are the
+model's own (its running and rolling MSE), never recomputed here. A file replay and a Kafka
+consumer that see the same rows in the same order therefore learn the same model, whatever
+their batch sizes.
+
+A runner is built whole (`consumers.wiring.build_runner` builds it from the settings): its
+collaborators and hooks come in its constructor, grouped in small records (`Reading`,
+`Checkpointing`, `Sinks`, `Reports`); it opens its source itself (`OpenSource`), handing it the
+checkpoint to take before partitions are revoked.
 
 Checkpoints (`Runner.checkpoint`) are written when ``every_messages`` messages or
 ``every_seconds`` seconds have passed since the last one, before partitions are revoked, and at
@@ -28,40 +34,67 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
 from consumers.checkpoint import Checkpoint, CheckpointStore
-from consumers.decode import DEFAULT_MAX_BYTES, decode_batch, parse_value
+from consumers.decode import DEFAULT_MAX_BYTES, DecodedBatch, parse_value
 from consumers.errors import BrokerUnavailableError, CheckpointError, ConfigError, SinkError
 from consumers.learning import learn_encoded
 from consumers.records import BadRecord, Message, Reason
 from consumers.reporting import LogLine, MSECurve, ProgressBar, Snapshot, baseline_warning
-from consumers.schema import saved_encoder, unknown_target
+from consumers.schema import unknown_target
 
-__all__ = ["Counters", "DeadLetters", "Outputs", "RunResult", "Runner", "Source", "restore"]
+__all__ = [
+    "Batch", "Checkpointing", "Counters", "DeadLetters", "Learned", "OpenSource", "Outputs",
+    "Reading", "Reports", "RevokeHook", "RunResult", "Runner", "Sinks", "Source",
+]
 
 logger = logging.getLogger(__name__)
 
 
-class Source(Protocol):
-    """What the runner reads from (`ColumnarSource`, `KafkaSource`).
+class Batch(Protocol):
+    """What a source's `Source.poll` returns: its messages, in order, that decode themselves.
 
-    ``poll`` returns messages, or a sequence of them that carries them already decoded as
-    ``decoded`` (a `DecodedBatch`: `consumers.columnar.source.DecodedMessages`).
+    `consumers.decode.MessageList` (kafka-python), `consumers.confluent_source.MessageBatch`
+    (values taken in bulk, messages built on demand), `consumers.columnar.source.DecodedMessages`
+    (already encoded by the source, with the run's encoder).
+    """
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, i: int) -> Message: ...
+    def decode(self, encoder: Any, max_bytes: int | None) -> DecodedBatch: ...
+
+
+class Source(Protocol):
+    """What the runner reads from (`ColumnarSource`, `KafkaSource`, `ConfluentSource`).
+
+    ``poll`` returns a `Batch` (empty: nothing yet), or None once the input ended
+    (``end_reason`` says why). ``lock`` guards the source's positions; the runner holds it
+    while it changes the model, so a source whose callbacks run on another thread (Kafka's
+    rebalance listener) sees model and positions agree.
     """
 
     kind: str
     end_reason: str | None
+    lock: threading.RLock
 
-    def poll(self, max_records: int, timeout: float = 1.0) -> list[Message] | None: ...
-    def advance(self, messages: list[Message]) -> None: ...
+    def poll(self, max_records: int, timeout: float = 1.0) -> Batch | None: ...
+    def advance(self, messages: Batch) -> None: ...
     def offsets(self) -> dict[str, int]: ...
     def describe(self) -> dict: ...
     def lag(self) -> int | None: ...
     def commit(self, offsets: dict[str, int]) -> None: ...
     def close(self) -> None: ...
+
+
+#: Called by a source before partitions are taken away: the runner checkpoints (False: none
+#: could be written, the previous one stays).
+RevokeHook = Callable[[], bool]
+
+#: Opens the runner's source, given the runner's `RevokeHook` (a file source ignores it).
+OpenSource = Callable[[RevokeHook], Source]
 
 
 class Outputs(Protocol):
@@ -80,18 +113,25 @@ class DeadLetters(Protocol):
 
 @dataclass
 class Counters:
-    """Totals over the life of a checkpoint (saved in it); ``bad_by_reason`` splits ``bad``."""
+    """Totals over the life of a checkpoint (saved in it). The refused messages are counted
+    once, by reason (``bad_by_reason``); ``bad`` and ``diverged`` are read from it. The errors
+    are the model's own (``running_mse``...), saved with it."""
 
     messages: int = 0
     learned: int = 0
     predicted_only: int = 0
-    bad: int = 0
-    diverged: int = 0
-    squared_error_sum: float = 0.0
     bad_by_reason: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def bad(self) -> int:
+        return sum(self.bad_by_reason.values())
+
+    @property
+    def diverged(self) -> int:
+        return self.bad_by_reason.get(Reason.DIVERGED, 0)
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "bad": self.bad, "diverged": self.diverged}
 
     @classmethod
     def from_dict(cls, d: dict) -> Counters:
@@ -109,6 +149,59 @@ def _minus(a, b):
     return a - b
 
 
+class Learned(NamedTuple):
+    """What a run starts from (`consumers.wiring.restore`): the model, its encoder and the
+    totals so far."""
+
+    model: Any
+    encoder: Any
+    counters: Counters
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How the runner reads: messages per poll (``batch_size``), a stop after
+    ``max_messages`` in this run, the size limit of a value, the wait of one poll."""
+
+    batch_size: int = 500
+    max_messages: int | None = None
+    max_message_bytes: int | None = DEFAULT_MAX_BYTES
+    poll_timeout: float = 1.0
+
+
+@dataclass(frozen=True)
+class Checkpointing:
+    """Where checkpoints go (``store``; None: none) and their period (either may be None)."""
+
+    store: CheckpointStore | None = None
+    every_messages: int | None = 10_000
+    every_seconds: float | None = 30.0
+
+
+@dataclass(frozen=True)
+class Sinks:
+    """Where predictions and refused messages go (either may be None), and the seconds they
+    may keep failing to flush before the run gives up (``give_up_after``: broker gone)."""
+
+    predictions: Outputs | None = None
+    dead_letters: DeadLetters | None = None
+    give_up_after: float = 60.0
+
+
+@dataclass(frozen=True)
+class Reports:
+    """What the runner reports to: a progress bar, periodic log lines, the plot's curve (any
+    may be None); the level of the start-up report of what each field becomes (INFO for a
+    replay, DEBUG for a consumer); the seconds between the checks that warn when the model is
+    worse than its baseline or most rows are refused (also checked at the end)."""
+
+    progress: ProgressBar | None = None
+    log_line: LogLine | None = None
+    curve: MSECurve | None = None
+    fields_log_level: int = logging.INFO
+    check_every: float = 10.0
+
+
 @dataclass(frozen=True)
 class RunResult:
     """How a run ended; ``failure`` says why it learned nothing from a non-empty input."""
@@ -120,158 +213,47 @@ class RunResult:
     failure: str | None = None
 
 
-def restore(checkpoint: Checkpoint | None, fields: Any, model_config: dict, expect: dict,
-            *, override_params: bool = False):
-    """Model, encoder and counters to start from: the checkpoint's, or fresh ones.
-
-    ``fields`` are the ``fields`` settings (`consumers.config.FieldsSettings`); a checkpoint's
-    encoder must have been built with the same ones (`consumers.schema.saved_encoder`).
-
-    ``expect`` holds the keys of the running source's `describe()` that must match (kind and
-    topic, or kind and file name): a checkpoint of another source is refused. Model settings
-    the config sets (``model_config``) that differ from the checkpoint's are refused with a
-    `ConfigError` naming them, unless ``override_params``: then the changeable ones (rates,
-    penalties, clipping: the model's ``_mutable_attributes``) are applied to the restored model.
-    """
-    from consumers.config import build_model
-
-    if checkpoint is None:
-        return build_model(model_config), saved_encoder(None, fields), Counters()
-    saved = checkpoint.source or {}
-    for key in expect:
-        if saved.get(key) != expect[key]:
-            raise CheckpointError(
-                f"the checkpoint was written for {key} {saved.get(key)!r}, this run reads "
-                f"{expect[key]!r}: use another checkpoint path"
-            )
-    from online_lr import SGDRegressor
-
-    try:
-        model = SGDRegressor.from_dict(checkpoint.model)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"the checkpoint's model cannot be restored: {exc}") from None
-    _apply_model_config(model, checkpoint.model, build_model(model_config), model_config,
-                        override_params)
-    encoder = saved_encoder(checkpoint.schema, fields)
-    return model, encoder, Counters.from_dict(checkpoint.counters)
-
-
-def _plain(param: Any) -> Any:
-    """A saved parameter as a user writes it: a constant rate schedule is its number."""
-    schedule = param.get("schedule") if isinstance(param, dict) else None
-    if isinstance(schedule, dict) and schedule.get("type") == "Constant":
-        return schedule.get("params", {}).get("learning_rate", param)
-    return param
-
-
-def _apply_model_config(model: Any, saved: dict, configured: Any, model_config: dict,
-                        override: bool) -> None:
-    """Refuse (or, with ``override``, apply) the configured settings a checkpoint differs in."""
-    saved_params = saved.get("params", {})
-    wanted = configured.to_dict().get("params", {})
-    differing = [k for k in model_config
-                 if _plain(saved_params.get(k)) != _plain(wanted.get(k))]
-    if not differing:
-        return
-    shown = ", ".join(
-        f"{k} (checkpoint {_plain(saved_params.get(k))!r}, config {model_config[k]!r})"
-        for k in differing
-    )
-    fixed = sorted(k for k in differing if k not in model._mutable_attributes)
-    if not override or fixed:
-        changeable = ", ".join(sorted(model._mutable_attributes))
-        raise ConfigError(
-            f"model.{differing[0]}",
-            f"the resumed checkpoint's model has other settings: {shown}. To start afresh, "
-            "pass --fresh (or delete the checkpoint); to change them on the learned model, pass "
-            f"--override-checkpoint-params (possible for {changeable} only"
-            + (f"; not {', '.join(fixed)})" if fixed else ")"),
-        )
-    model.mutate({k: getattr(configured, k) for k in differing})
-    logger.warning("resumed model's settings changed on purpose: %s", shown)
-
-
 class Runner:
     """Predict → score → learn → publish → advance, over batches of a `Source`.
 
     Parameters
     ----------
-    model
-        An `online_lr.SGDRegressor` (fresh, or restored from the checkpoint).
-    encoder
-        The `online_lr.encoding.FeatureEncoder` that turns messages into features (fresh, or
-        restored from the checkpoint).
-    source
-        A `ColumnarSource` or `KafkaSource` positioned where ``model`` stopped.
-    store
-        Where checkpoints go (``None``: no checkpoints).
-    outputs, dead_letters
-        Prediction publisher and dead-letter handler (either may be ``None``).
-    counters
-        Totals restored from the checkpoint.
-    batch_size, max_messages
-        Messages per poll; stop after ``max_messages`` messages in this run.
-    every_messages, every_seconds
-        Checkpoint period (either may be ``None``).
-    output_timeout
-        Seconds outputs may keep failing to flush before the run gives up (broker gone).
+    learned
+        Model, encoder and totals to start from (fresh, or the checkpoint's:
+        `consumers.wiring.restore`).
+    open_source
+        Opens the source, positioned where the model stopped, given the runner's checkpoint
+        hook for partitions about to be revoked; the runner closes it (`close`).
+    reading, checkpointing, sinks, reports
+        How to read (`Reading`), checkpoint (`Checkpointing`), publish (`Sinks`) and report
+        (`Reports`); None: the record's defaults.
     after_batch
-        Called with the runner after each batch, under `lock` (parameter mixing: whatever it
-        does to the model is checkpointed with the offsets of the batches before it).
-    fields_log_level
-        Level of the start-up report of the features chosen and the fields ignored (INFO for
-        a replay; DEBUG, shown with ``-v``, for a consumer).
-    check_every
-        Seconds between the checks that warn when the model is worse than its baseline or
-        most rows are refused (also checked at the end).
+        Called with the runner after each batch, under the source's lock (parameter mixing:
+        whatever it does to the model is checkpointed with the offsets of the batches before
+        it).
+    clock
+        Injected for tests.
     """
 
     def __init__(
         self,
-        model: Any,
-        encoder: Any,
-        source: Source,
+        learned: Learned,
+        open_source: OpenSource,
         *,
-        store: CheckpointStore | None = None,
-        outputs: Outputs | None = None,
-        dead_letters: DeadLetters | None = None,
-        counters: Counters | None = None,
-        batch_size: int = 500,
-        max_messages: int | None = None,
-        max_message_bytes: int | None = DEFAULT_MAX_BYTES,
-        every_messages: int | None = 10_000,
-        every_seconds: float | None = 30.0,
-        poll_timeout: float = 1.0,
-        output_timeout: float = 60.0,
-        progress: ProgressBar | None = None,
-        log_line: LogLine | None = None,
-        curve: MSECurve | None = None,
+        reading: Reading | None = None,
+        checkpointing: Checkpointing | None = None,
+        sinks: Sinks | None = None,
+        reports: Reports | None = None,
         after_batch: Callable[[Runner], None] | None = None,
-        fields_log_level: int = logging.INFO,
-        check_every: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ):
-        self.model = model
-        self.encoder = encoder
-        self.source = source
-        self.store = store
-        self.outputs = outputs
-        self.dead_letters = dead_letters
-        self.counters = counters or Counters()
-        self._start_counters = Counters(**asdict(self.counters))
-        self.batch_size = batch_size
-        self.max_messages = max_messages
-        self.max_message_bytes = max_message_bytes
-        self.every_messages = every_messages
-        self.every_seconds = every_seconds
-        self.poll_timeout = poll_timeout
-        self.output_timeout = output_timeout
-        self.progress = progress
-        self.log_line = log_line
-        self.curve = curve
+        self.model, self.encoder, self.counters = learned
+        self._start_counters = Counters.from_dict(self.counters.to_dict())
+        self.reading = reading or Reading()
+        self.checkpointing = checkpointing or Checkpointing()
+        self.sinks = sinks or Sinks()
+        self.reports = reports or Reports()
         self.after_batch = after_batch
-        self.fields_log_level = fields_log_level
-        self.check_every = check_every
         self._clock = clock
         self._first_fields: list[str] | None = None  # of the run's first valid message
         self._event_time: float | None = None  # latest event timestamp of this run
@@ -285,16 +267,31 @@ class Runner:
         self._last_checkpoint = clock()
         self._outputs_failing_since: float | None = None
         self._started = clock()
-        self.checkpoints = 0
-        # Held while the model and the positions change (process) or are saved (checkpoint):
-        # a source whose callbacks run on another thread (Kafka's rebalance listener) shares it.
-        self.lock: threading.RLock = getattr(source, "lock", None) or threading.RLock()
+        self.checkpoints = 0  # written by this run
+        self.source = open_source(lambda: self.checkpoint(commit=False))
+        # Held while the model and the positions change (process) or are saved (checkpoint).
+        self.lock = self.source.lock
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the source (a Kafka consumer leaves its group: a last revocation checkpoint)."""
+        self.source.close()
 
     # -- control ------------------------------------------------------------------------------
 
     def request_stop(self) -> None:
         """Finish the current batch, checkpoint and return (safe from a signal handler)."""
         self._stop = True
+
+    @property
+    def stopping(self) -> bool:
+        """Whether `request_stop` was called."""
+        return self._stop
 
     @property
     def this_run(self) -> Counters:
@@ -309,7 +306,7 @@ class Runner:
             running_mse=float(m.running_mse), rolling_mse=float(m.rolling_mse),
             baseline_running_mse=float(m.baseline_running_mse),
             baseline_rolling_mse=float(m.baseline_rolling_mse), updates=int(m.n_updates),
-            window=int(getattr(m, "mse_window", 1000)),
+            window=int(m.mse_window),
             learning_rate=float(m.learning_rate_now), elapsed=self._clock() - self._started,
             lag=self.source.lag(), checkpoints=self.checkpoints,
             missing_by_field=self.encoder.missing_counts(), event_time=self._event_time,
@@ -323,15 +320,15 @@ class Runner:
         reason = "stopped"
         try:
             while not self._stop:
-                budget = self.batch_size
-                if self.max_messages is not None:
-                    budget = min(budget, self.max_messages - self.this_run.messages)
+                budget = self.reading.batch_size
+                if self.reading.max_messages is not None:
+                    budget = min(budget, self.reading.max_messages - self.this_run.messages)
                     if budget <= 0:
                         reason = "max_messages"
                         break
-                messages = self.source.poll(budget, self.poll_timeout)
+                messages = self.source.poll(budget, self.reading.poll_timeout)
                 if messages is None:
-                    reason = getattr(self.source, "end_reason", None) or "end of input"
+                    reason = self.source.end_reason or "end of input"
                     break
                 if messages:
                     self.process(messages)
@@ -342,23 +339,23 @@ class Runner:
                     if self.after_batch is not None:
                         with self.lock:  # e.g. parameter mixing: checkpointed with the offsets
                             self.after_batch(self)
-                    if self.progress is not None:
-                        self.progress.update(len(messages), self.snapshot)
+                    if self.reports.progress is not None:
+                        self.reports.progress.update(len(messages), self.snapshot)
                 if self._checkpoint_due():
                     self.checkpoint()
-                if self.log_line is not None:
-                    self.log_line.maybe(self.snapshot)
-                if self._clock() - self._last_check >= self.check_every:
+                if self.reports.log_line is not None:
+                    self.reports.log_line.maybe(self.snapshot)
+                if self._clock() - self._last_check >= self.reports.check_every:
                     self._check(self.snapshot(), final=False)
         except BrokerUnavailableError:
             self._last_words()
             raise
         self.checkpoint(final=True)
         snap = self.snapshot()
-        if self.progress is not None:
-            self.progress.close(snap)
-        if self.log_line is not None:
-            self.log_line.maybe(lambda: snap, force=True)
+        if self.reports.progress is not None:
+            self.reports.progress.close(snap)
+        if self.reports.log_line is not None:
+            self.reports.log_line.maybe(lambda: snap, force=True)
         self._check(snap, final=True)
         return RunResult(snap, reason, self.counters, self._start_counters.messages,
                          failure=self._nothing_learned(snap))
@@ -413,7 +410,7 @@ class Runner:
         if isinstance(obj, BadRecord):  # pragma: no cover - it was just decoded
             return
         self._first_fields = list(obj)
-        encoder, level = self.encoder, self.fields_log_level
+        encoder, level = self.encoder, self.reports.fields_log_level
         logger.log(level, "target %r; features so far: %d", encoder.target,
                    len(encoder.feature_names))
         for name, field_value in obj.items():
@@ -447,12 +444,12 @@ class Runner:
             self.checkpoint(final=True, commit=False)
         except (SinkError, CheckpointError, BrokerUnavailableError) as exc:
             logger.error("no final checkpoint (the previous one stays): %s", exc)
-        if self.progress is not None:
-            self.progress.close()
+        if self.reports.progress is not None:
+            self.reports.progress.close()
 
     # -- one batch ----------------------------------------------------------------------------
 
-    def process(self, messages: list[Message]) -> None:
+    def process(self, messages: Batch) -> None:
         """Decode, predict, learn, publish and dead-letter one batch, then advance the source."""
         with self.lock:
             try:
@@ -463,13 +460,8 @@ class Runner:
                 self._broken = True
                 raise
 
-    def _process(self, messages: list[Message]) -> None:
-        batch = getattr(messages, "decoded", None)  # a columnar source's come encoded
-        if batch is None:
-            values = getattr(messages, "values", None)  # a batch may carry them (MessageBatch)
-            if values is None:
-                values = [m.value for m in messages]
-            batch = decode_batch(values, self.encoder, self.max_message_bytes)
+    def _process(self, messages: Batch) -> None:
+        batch = messages.decode(self.encoder, self.reading.max_message_bytes)
         if self._first_fields is None and len(batch):
             self._report_fields(messages[int(batch.rows[0])].value)
         predictions, refused = learn_encoded(self.model, self.encoder.feature_names,
@@ -482,28 +474,24 @@ class Runner:
         ok = np.ones(len(batch), dtype=bool)
         for k, _ in refused:
             ok[k] = False
-        learned = batch.learn & ok
-        errors = (batch.y[learned] - predictions[learned]) ** 2
         c = self.counters
         c.messages += len(messages)
-        c.learned += int(learned.sum())
+        c.learned += int((batch.learn & ok).sum())
         c.predicted_only += int((~batch.learn).sum())
-        c.bad += len(batch.bad) + len(refused)
-        c.diverged += sum(1 for _, r in refused if r.reason == Reason.DIVERGED)
         for _, r in batch.bad + refused:
             c.bad_by_reason[r.reason] = c.bad_by_reason.get(r.reason, 0) + 1
             self._first_detail.setdefault(r.reason, str(r))
-        c.squared_error_sum += float(errors.sum())
-        if self.curve is not None:
-            m = self.model
-            self.curve.add(m.n_updates, float(m.rolling_mse), float(m.baseline_rolling_mse))
-        if self.outputs is not None and ok.any():
+        curve = self.reports.curve
+        if curve is not None:
+            curve.add(self.model.n_updates, float(self.model.rolling_mse),
+                      float(self.model.baseline_rolling_mse))
+        if self.sinks.predictions is not None and ok.any():
             rows = batch.rows[ok]
-            self.outputs.add_predictions([messages[i] for i in rows], predictions[ok])
+            self.sinks.predictions.add_predictions([messages[i] for i in rows], predictions[ok])
         bad = [(i, r) for i, r in batch.bad] + [(int(batch.rows[k]), r) for k, r in refused]
-        if bad and self.dead_letters is not None:
+        if bad and self.sinks.dead_letters is not None:
             bad.sort(key=lambda item: item[0])
-            self.dead_letters.add([(messages[i], r) for i, r in bad])
+            self.sinks.dead_letters.add([(messages[i], r) for i, r in bad])
         self.source.advance(messages)
         self._since_checkpoint += len(messages)
         self._dirty = True
@@ -511,17 +499,18 @@ class Runner:
     # -- checkpoints --------------------------------------------------------------------------
 
     def _checkpoint_due(self) -> bool:
-        if self.store is None or not self._dirty:
+        policy = self.checkpointing
+        if policy.store is None or not self._dirty:
             return False
-        if self.every_messages is not None and self._since_checkpoint >= self.every_messages:
+        if policy.every_messages is not None and self._since_checkpoint >= policy.every_messages:
             return True
         return (
-            self.every_seconds is not None
-            and self._clock() - self._last_checkpoint >= self.every_seconds
+            policy.every_seconds is not None
+            and self._clock() - self._last_checkpoint >= policy.every_seconds
         )
 
     def _flush_outputs(self) -> None:
-        for out in (self.outputs, self.dead_letters):
+        for out in (self.sinks.predictions, self.sinks.dead_letters):
             if out is not None:
                 out.flush()
 
@@ -532,7 +521,7 @@ class Runner:
         raises `BrokerUnavailableError` when that has lasted longer than ``output_timeout``.
         ``commit=False`` is for the rebalance listener, which may not block on the consumer.
         """
-        if self.store is None or self._broken:
+        if self.checkpointing.store is None or self._broken:
             return False
         with self.lock:
             offsets = self._save(final)
@@ -544,7 +533,7 @@ class Runner:
 
     def _save(self, final: bool) -> dict[str, int] | None:
         """Steps 1-2 of a checkpoint; the offsets written, or None if postponed."""
-        if not self._dirty and not (final and not self.store.path.exists()):
+        if not self._dirty and not (final and not self.checkpointing.store.path.exists()):
             return self.source.offsets()
         try:
             self._flush_outputs()
@@ -553,7 +542,7 @@ class Runner:
             if self._outputs_failing_since is None:
                 self._outputs_failing_since = now
             logger.warning("checkpoint postponed: %s", exc)
-            if now - self._outputs_failing_since > self.output_timeout or final:
+            if now - self._outputs_failing_since > self.sinks.give_up_after or final:
                 raise BrokerUnavailableError(
                     f"outputs could not be delivered for {now - self._outputs_failing_since:.0f}s:"
                     f" {exc}"
@@ -561,7 +550,7 @@ class Runner:
             return None
         self._outputs_failing_since = None
         offsets = self.source.offsets()
-        self.store.save(
+        self.checkpointing.store.save(
             Checkpoint(
                 model=self.model.to_dict(),
                 offsets=offsets,

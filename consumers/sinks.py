@@ -91,7 +91,7 @@ def dead_letter_headers(message: Message, reason: BadRecord) -> list[tuple[str, 
 DEAD_LETTER_VALUE_LIMIT = 512 * 1024
 
 
-def _raw(value: object) -> bytes | None:
+def value_bytes(value: object) -> bytes | None:
     """Original bytes of a value (a file's parsed CSV row is re-encoded as JSON)."""
     if value is None or isinstance(value, (bytes, bytearray)):
         return None if value is None else bytes(value)
@@ -178,7 +178,7 @@ class KafkaOutputs:
         if self.dead_letter_topic is None:
             return
         for message, reason in items:
-            value = _raw(message.value)
+            value = value_bytes(message.value)
             headers = dead_letter_headers(message, reason)
             if value is not None and len(value) > DEAD_LETTER_VALUE_LIMIT:
                 headers.append(("value_truncated", str(len(value)).encode()))

@@ -35,8 +35,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from consumers.file_source import detect_format
-
 __all__ = ["COLUMNAR_FORMATS", "STDIN", "expand", "format_of"]
 
 #: The formats a columnar reader reads.
@@ -44,6 +42,7 @@ COLUMNAR_FORMATS = ("csv", "jsonl", "parquet")
 #: The source name that means standard input.
 STDIN = "-"
 _PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
+_JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
 
 def format_of(path: str | Path) -> str:
@@ -52,15 +51,18 @@ def format_of(path: str | Path) -> str:
     >>> format_of("a/b.ndjson.gz"), format_of("part-0.pq")
     ('jsonl', 'parquet')
     """
-    if Path(path).name.lower().endswith(_PARQUET_SUFFIXES):
+    name = Path(path).name.lower()
+    if name.endswith(_PARQUET_SUFFIXES):
         return "parquet"
-    try:
-        return detect_format(path)
-    except ValueError:
-        raise ValueError(
-            f"cannot tell the format of {str(path)!r}: expected .csv, .jsonl or .parquet "
-            "(CSV and JSON Lines may be gzip'd: .gz)"
-        ) from None
+    name = name.removesuffix(".gz")
+    if name.endswith(".csv"):
+        return "csv"
+    if name.endswith(_JSONL_SUFFIXES):
+        return "jsonl"
+    raise ValueError(
+        f"cannot tell the format of {str(path)!r}: expected .csv, .jsonl or .parquet "
+        "(CSV and JSON Lines may be gzip'd: .gz)"
+    )
 
 
 def _known(path: str) -> bool:

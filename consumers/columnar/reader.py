@@ -12,7 +12,8 @@ Formats
 * CSV: a header row; the delimiter (``,``, ``;``, tab or ``|``) is sniffed from it, a UTF-8 byte
   order mark is dropped, quoted cells may hold newlines. A block's cells are float64 when every
   one is a finite number, else text (a decimal comma written with a point when the delimiter
-  is not a comma, as `consumers.file_source` does); an empty cell is null. A row with more or
+  is not a comma); an empty cell is null. With ``text_cells`` every cell stays text, as
+  written (what ``online-lr produce`` sends). A row with more or
   fewer cells than the header is listed in ``malformed`` (the source refuses it as
   `MALFORMED_ROW`; the row replay pads or truncates it instead); Arrow does not say where it
   was in its block, so it follows the block's other rows.
@@ -57,7 +58,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from consumers.columnar.paths import COLUMNAR_FORMATS, STDIN, expand, format_of
-from consumers.columnar.text import ByteStream, CsvHeader, read_csv_header, record_blocks
+from consumers.columnar.text import BOM, ByteStream, CsvHeader, read_csv_header, record_blocks
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -149,6 +150,8 @@ class ColumnarReader:
     extra_columns
         Columns delivered as read with each batch (`ColumnarBatch.extra`): an id to write
         beside the predictions, the field pacing reads...
+    text_cells
+        CSV cells as text, never as numbers (the rows as written: what ``produce`` sends).
     stdin
         Binary stream read for ``-`` (default ``sys.stdin.buffer``).
     """
@@ -162,6 +165,7 @@ class ColumnarReader:
         block_bytes: int = 1 << 20,
         batch_rows: int = 1 << 16,
         extra_columns: Sequence[str] = (),
+        text_cells: bool = False,
         stdin: BinaryIO | None = None,
     ):
         if fmt != "auto" and fmt not in COLUMNAR_FORMATS:
@@ -173,6 +177,7 @@ class ColumnarReader:
         self.block_bytes = block_bytes
         self.batch_rows = batch_rows
         self.extra_columns = tuple(extra_columns)
+        self.text_cells = text_cells
         self._stdin = stdin
         self._start = self._locate(start or Position(0, self.paths[0]))
         self.position = self._start
@@ -268,10 +273,10 @@ class ColumnarReader:
 
     def _csv_types(self, header: CsvHeader) -> dict[str, str]:
         """The columns to convert, and to what: ``"number"`` or ``"text"``: all of them as
-        numbers (a block with a cell that is not one is parsed again as text), the extra
-        columns as text."""
-        return {**dict.fromkeys(header.names, "number"),
-                **dict.fromkeys(self.extra_columns, "text")}
+        numbers (a block with a cell that is not one is parsed again as text; with
+        ``text_cells``, as text), the extra columns as text."""
+        cells = "text" if self.text_cells else "number"
+        return {**dict.fromkeys(header.names, cells), **dict.fromkeys(self.extra_columns, "text")}
 
     def _extra(self, batch: pa.RecordBatch, pad: int = 0) -> pa.RecordBatch | None:
         """The extra columns of ``batch`` (null where absent), plus ``pad`` rows of nulls."""
@@ -292,6 +297,8 @@ class ColumnarReader:
 
     def _jsonl(self, stream: ByteStream) -> Iterator[_Stretch]:
         for offset, block in record_blocks(stream, self.block_bytes, quoted=False):
+            if offset == 0 and block.startswith(BOM):  # a byte order mark: not part of a line
+                block = b" " * len(BOM) + block[len(BOM):]
             lines = [s for s in map(bytes.strip, block.split(b"\n")) if s]
             batch = _jsonl_table(block, len(lines))
             extra = self._extra(batch) if batch is not None else self._jsonl_extra(lines)
@@ -372,12 +379,10 @@ def _finite_or_text(batch: pa.RecordBatch, block: bytes, header: CsvHeader) -> p
 
 
 def _decimal_points(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Text cells with a decimal comma (``3,5``) written with a point, as the row path does
-    (`consumers.file_source._decimal_point`) in a CSV not separated by commas."""
+    """Text cells with a decimal comma (``3,5``) written with a point (`_decimal_point`), in a
+    CSV not separated by commas (Excel's CSV in many locales)."""
     import pyarrow as pa
     import pyarrow.compute as pc
-
-    from consumers.file_source import _decimal_point
 
     columns = []
     for column in batch.columns:
@@ -386,6 +391,21 @@ def _decimal_points(batch: pa.RecordBatch) -> pa.RecordBatch:
                                for v in column.to_pylist()], pa.string())
         columns.append(column)
     return pa.record_batch(columns, names=batch.schema.names)
+
+
+def _decimal_point(text: str) -> str:
+    """``"3,5"`` -> ``"3.5"`` when that is a number; any other cell as it is.
+
+    >>> _decimal_point("3,5"), _decimal_point("1,2,3"), _decimal_point("a,b")
+    ('3.5', '1,2,3', 'a,b')
+    """
+    from online_lr.encoding import parse_number
+
+    if text.count(",") == 1:
+        pointed = text.replace(",", ".")
+        if parse_number(pointed) is not None:
+            return pointed
+    return text
 
 
 def _jsonl_table(block: bytes, n_lines: int) -> pa.RecordBatch | None:

@@ -1,4 +1,5 @@
-"""The columnar reader as a runner `Source`: what ``online-lr replay`` reads files through.
+"""The columnar reader as a runner `Source` (what ``online-lr replay`` reads files through),
+and as the rows ``online-lr produce`` sends (`paced_values`).
 
 `ColumnarSource` hands the runner (`consumers.runner.Runner`) the records of a
 `ColumnarReader` already encoded by the run's `online_lr.encoding.FeatureEncoder`
@@ -19,10 +20,8 @@ across two stretches. The position a checkpoint stores (`ColumnarSource.describe
 `Position` where the current stretch starts plus ``skip``, the records of that stretch already
 processed; resuming re-reads that one stretch and drops them.
 
-Pacing: with ``pace_field`` set, each row is held back until ``(t_row - t_first) / speed``
-seconds after the first row was delivered, ``t`` read from that field as
-`online_lr.encoding.parse_timestamp` reads it; a row without a readable time, or whose time
-goes backwards, is delivered at once.
+Pacing: with ``pace_field`` set, each row is held back until it is due
+(`consumers.columnar.pacing`); a poll waits at most its timeout for the first of them.
 
 >>> import os, tempfile
 >>> from online_lr.encoding import FeatureEncoder
@@ -31,8 +30,10 @@ goes backwards, is delivered at once.
 >>> encoder = FeatureEncoder(target="y")
 >>> source = ColumnarSource(p, encoder)
 >>> batch = source.poll(2)
->>> [m.offset for m in batch], batch.decoded.encoded.indices.tolist(), encoder.feature_names
-([0, 1], [0, 1], ['a', 'a=x'])
+>>> [m.offset for m in batch], encoder.feature_names
+([0, 1], ['a', 'a=x'])
+>>> batch.decode(encoder, None).encoded.indices.tolist()
+[0, 1]
 >>> source.advance(batch); source.describe()["skip"]
 2
 >>> [m.value for m in source.poll(10)]
@@ -42,7 +43,8 @@ goes backwards, is delivered at once.
 
 from __future__ import annotations
 
-import math
+import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -50,7 +52,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from consumers.columnar.paths import STDIN, format_of
+from consumers.columnar.pacing import Pacer
+from consumers.columnar.paths import STDIN, expand, format_of
 from consumers.columnar.reader import (
     MALFORMED_ROW,
     ColumnarBatch,
@@ -61,17 +64,18 @@ from consumers.columnar.reader import (
 from consumers.columnar.text import ByteStream, read_csv_header
 from consumers.decode import DEFAULT_MAX_BYTES, DecodedBatch, decode_batch
 from consumers.errors import CheckpointError
-from online_lr.encoding import parse_timestamp as parse_time
 from consumers.records import BadRecord, Message, Value
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["ColumnarSource", "DecodedMessages"]
+__all__ = ["ColumnarSource", "DecodedMessages", "input_fields", "paced_values"]
+
+logger = logging.getLogger(__name__)
 
 
 class DecodedMessages(Sequence[Message]):
-    """Records ``first .. first + len - 1`` of one input as messages, with ``decoded``.
+    """Records ``first .. first + len - 1`` of one input as messages, already decoded.
 
     A message's value is its record as read (a dict; the JSON line's bytes), built only when
     asked for (a prediction or a dead letter written, the first row reported).
@@ -81,8 +85,13 @@ class DecodedMessages(Sequence[Message]):
         self.name = name
         self.first = first
         self.count = count
-        self.decoded = decoded
+        self._decoded = decoded
         self._raw = raw
+
+    def decode(self, encoder: Any, max_bytes: int | None) -> DecodedBatch:
+        """The records as the source decoded them when read: with the encoder and size limit
+        it was given, which are the run's (the arguments, the same, are not used again)."""
+        return self._decoded
 
     def __len__(self) -> int:
         return self.count
@@ -171,6 +180,7 @@ class ColumnarSource:
 
     kind = "file"
     end_reason = None
+    lock: threading.RLock
 
     def __init__(
         self,
@@ -187,8 +197,7 @@ class ColumnarSource:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        if not (speed > 0 and math.isfinite(speed)):
-            raise ValueError(f"speed must be a positive number, got {speed!r}")
+        self._pacer = Pacer(speed, clock, sleep) if pace_field else None
         position, self._skip = _resume_point(start)
         self.reader = ColumnarReader(
             source, fmt=fmt, start=position,
@@ -198,16 +207,12 @@ class ColumnarSource:
         self.max_message_bytes = max_message_bytes
         self.name = Path(str(source)).name if isinstance(source, (str, Path)) else "inputs"
         self.pace_field = pace_field
-        self.speed = float(speed)
-        self._clock = clock
-        self._sleep = sleep
         self._batches: Iterator[ColumnarBatch] | None = None
         self._current: ColumnarBatch | None = None
         self._due: np.ndarray | None = None  # wall time each row of the stretch is due
         self._handed = 0  # records of the current stretch handed out by poll()
         self._done = 0  # ... and processed (advance)
-        self._t0: tuple[float, float] | None = None  # (log time, wall time) of the first row
-        self._last_due = -math.inf
+        self.lock = threading.RLock()
 
     def __enter__(self) -> ColumnarSource:
         return self
@@ -217,20 +222,6 @@ class ColumnarSource:
 
     def close(self) -> None:
         self.reader.close()
-
-    def fields(self) -> list[str] | None:
-        """The columns of the first input: a CSV's header, a Parquet schema; else None."""
-        path = self.reader.paths[0]
-        fmt = format_of(path) if self.reader.fmt == "auto" and path != STDIN else self.reader.fmt
-        if path == STDIN or fmt == "jsonl":
-            return None
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            return list(pq.read_schema(path).names)
-        with open(path, "rb") as f:
-            header = read_csv_header(ByteStream(f))
-        return list(header.names) if header is not None else None
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -254,8 +245,8 @@ class ColumnarSource:
             return None
         lo = self._handed
         hi = min(stretch.records, lo + max_records)
-        if self.pace_field is not None:
-            hi = self._due_until(stretch, lo, hi, timeout)
+        if self._pacer is not None:
+            hi = self._due_until(self._pacer, stretch, lo, hi, timeout)
         self._handed = hi
         raw = _slice(stretch.raw, lo, hi)
         return DecodedMessages(Path(stretch.start.path).name, stretch.start.row + lo, raw,
@@ -277,29 +268,14 @@ class ColumnarSource:
         values = _row_dicts(batch) if batch is not None else []
         return _concat_bad(decode_batch(values, encoder, None), raw, 0, n)
 
-    def _due_until(self, stretch: ColumnarBatch, lo: int, hi: int, timeout: float) -> int:
+    def _due_until(self, pacer: Pacer, stretch: ColumnarBatch, lo: int, hi: int,
+                   timeout: float) -> int:
         """The end of the rows from ``lo`` (at most ``hi``) due, waiting up to ``timeout``."""
         if self._due is None:
-            self._due = self._due_times(stretch)
-        now = self._clock()
-        if self._due[lo] > now:
-            self._sleep(max(0.0, min(float(self._due[lo]), now + timeout) - now))
-            now = self._clock()
+            self._due = pacer.due(_pace_times(stretch), stretch.records)
+        now = pacer.wait(float(self._due[lo]), timeout)
         due = np.flatnonzero(self._due[lo:hi] > now)
         return lo + int(due[0]) if len(due) else hi
-
-    def _due_times(self, stretch: ColumnarBatch) -> np.ndarray:
-        """Wall-clock time at which each row of ``stretch`` may be delivered."""
-        times = stretch.extra.column(0).to_pylist() if stretch.extra is not None else []
-        due = np.empty(stretch.records)
-        for i in range(stretch.records):
-            t = parse_time(times[i]) if i < len(times) else None
-            if t is not None:
-                if self._t0 is None:
-                    self._t0 = (t, self._clock())
-                self._last_due = max(self._last_due, self._t0[1] + (t - self._t0[0]) / self.speed)
-            due[i] = self._last_due
-        return due
 
     # -- position -----------------------------------------------------------------------------
 
@@ -328,6 +304,57 @@ class ColumnarSource:
 
     def commit(self, offsets: dict[str, int]) -> None:
         """Nothing to commit: the checkpoint's position is the only record of progress."""
+
+
+def paced_values(source: str | Path, fmt: str = "auto", pace_field: str | None = None,
+                 speed: float = 1.0, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> Iterator[Value]:
+    """The records of ``source`` as written, one by one, held back until due with a
+    ``pace_field`` (`Pacer`): what ``online-lr produce`` sends, one message each.
+
+    A JSON line is its bytes; a CSV or Parquet row a dict of its cells (CSV cells as text), a
+    null or empty cell absent. Malformed CSV rows (the wrong number of cells) are skipped with
+    a warning. ``clock`` and ``sleep`` are injected for tests.
+    """
+    pacer = Pacer(speed, clock, sleep) if pace_field else None
+    with ColumnarReader(source, fmt=fmt, extra_columns=(pace_field,) if pace_field else (),
+                        text_cells=True) as reader:
+        for stretch in reader:
+            raw = stretch.raw
+            if raw.malformed:
+                logger.warning(
+                    "skipped %d malformed CSV rows; the first: %s", len(raw.malformed),
+                    raw.malformed[0])
+            values = raw.lines if raw.lines is not None else \
+                _row_dicts(raw.batch) if raw.batch is not None else []
+            due = pacer.due(_pace_times(stretch), stretch.records) if pacer else None
+            for k, value in enumerate(values):
+                if due is not None:
+                    pacer.wait(float(due[k]))
+                yield value
+
+
+def _pace_times(stretch: ColumnarBatch) -> list:
+    """The pace field's values of a stretch (its first extra column)."""
+    return stretch.extra.column(0).to_pylist() if stretch.extra is not None else []
+
+
+def input_fields(source: str | Path, fmt: str = "auto") -> list[str] | None:
+    """The columns of the first input of ``source``: a CSV's header, a Parquet schema; None
+    for JSON Lines and stdin (nothing to read before the rows)."""
+    path = expand(source)[0]
+    if path == STDIN:
+        return None
+    fmt = format_of(path) if fmt == "auto" else fmt
+    if fmt == "jsonl":
+        return None
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    with open(path, "rb") as f:
+        header = read_csv_header(ByteStream(f))
+    return list(header.names) if header is not None else None
 
 
 def _slice(raw: RawRows, lo: int, hi: int) -> RawRows:

@@ -27,10 +27,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-__all__ = ["ByteStream", "CsvHeader", "read_csv_header", "record_blocks"]
+__all__ = ["BOM", "ByteStream", "CsvHeader", "read_csv_header", "record_blocks"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
-_BOM = b"\xef\xbb\xbf"
+#: A UTF-8 byte order mark (Excel writes one), dropped where an input starts with it.
+BOM = b"\xef\xbb\xbf"
 _DELIMITERS = (",", ";", "\t", "|")
 #: The most a CSV header line may take.
 MAX_HEADER_BYTES = 1 << 20
@@ -138,7 +139,7 @@ def read_csv_header(stream: ByteStream) -> CsvHeader | None:
     end = end or len(head)
     stream.unread(head[end:])
     line = head[:end]
-    text = line[len(_BOM):] if line.startswith(_BOM) else line
+    text = line[len(BOM):] if line.startswith(BOM) else line
     try:
         decoded = text.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError as exc:

@@ -22,7 +22,7 @@ from consumers.columnar import (  # noqa: E402
     open_writer,
 )
 from consumers.columnar.source import ColumnarSource  # noqa: E402
-from consumers.file_source import FileSource  # noqa: E402
+from row_source import RowSource  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 FEATURES = ("a", "b", "c")
@@ -95,13 +95,14 @@ def _encoder():
 
 def learn(source, encoder):
     """The model a run of ``source`` learns with ``encoder`` (the source's, if it has one)."""
-    from consumers.runner import Runner
+    from consumers.runner import Checkpointing, Counters, Learned, Reading, Runner
     from online_lr import SGDRegressor
 
     model = SGDRegressor(**MODEL)
-    with source:
-        Runner(model, encoder, source, batch_size=300, every_messages=None,
-               every_seconds=None).run()
+    with Runner(Learned(model, encoder, Counters()), lambda _: source,
+                reading=Reading(batch_size=300), checkpointing=Checkpointing(None, None, None)
+                ) as runner:
+        runner.run()
     return model, encoder
 
 
@@ -239,7 +240,7 @@ def test_jsonl_lines_over_the_size_limit_are_refused(tmp_path):
                  + b"x" * 200 + b'"}\n')
     with ColumnarSource(path, _encoder(), max_message_bytes=100) as source:
         batch = source.poll(10)
-    assert [(i, r.reason) for i, r in batch.decoded.bad] == [(3, "oversize")]
+    assert [(i, r.reason) for i, r in batch.decode(source.encoder, 100).bad] == [(3, "oversize")]
 
 
 # -- resume by position ------------------------------------------------------------------------
@@ -409,7 +410,7 @@ def test_fuzzed_csv_matches_the_row_path(tmp_path, seed, assert_same_model):
     path = write(tmp_path / "fuzz.csv", "\n".join(lines) + "\n")
     from online_lr.encoding import FeatureEncoder
 
-    row_model, row_encoder = learn(FileSource(path), FeatureEncoder(target="y", ignore=["k"]))
+    row_model, row_encoder = learn(RowSource(path), FeatureEncoder(target="y", ignore=["k"]))
     encoder = FeatureEncoder(target="y", ignore=["k"])
     col_model, _ = learn(ColumnarSource(path, encoder, block_bytes=int(rng.integers(20, 3000))),
                          encoder)
@@ -426,7 +427,7 @@ def test_fuzzed_jsonl_matches_the_kafka_path(tmp_path, seed, assert_same_model):
                   for k in ("a", "b", "y") if rng.random() < 0.97]
         lines.append(("{" + ", ".join(fields) + "}").encode())
     path = write(tmp_path / "fuzz.jsonl", b"\n".join(lines) + b"\n")
-    row_model, row_encoder = learn(FileSource(path), _encoder())
+    row_model, row_encoder = learn(RowSource(path), _encoder())
     encoder = _encoder()
     col_model, _ = learn(ColumnarSource(path, encoder, block_bytes=int(rng.integers(50, 5000))),
                          encoder)

@@ -12,14 +12,14 @@ import pytest
 
 pa = pytest.importorskip("pyarrow")
 import pyarrow.parquet as pq  # noqa: E402
+from row_source import RowSource  # noqa: E402
 from test_columnar import MODEL, csv_text, jsonl_bytes, rows, write, write_parquet  # noqa: E402
 
 from consumers.checkpoint import CheckpointStore, read_checkpoint  # noqa: E402
 from consumers.cli import main  # noqa: E402
 from consumers.columnar.source import ColumnarSource  # noqa: E402
 from consumers.errors import CheckpointError  # noqa: E402
-from consumers.file_source import FileSource  # noqa: E402
-from consumers.runner import Runner  # noqa: E402
+from consumers.runner import Checkpointing, Counters, Learned, Reading, Runner, Sinks  # noqa: E402
 from online_lr import SGDRegressor  # noqa: E402
 from online_lr.encoding import FeatureEncoder  # noqa: E402
 
@@ -48,10 +48,10 @@ class Collected:
 def run(source, encoder, batch_size=500, store=None, max_messages=None, model=None):
     out = Collected()
     model = model or SGDRegressor(**MODEL)
-    with source:
-        Runner(model, encoder, source, store=store, outputs=out,
-               dead_letters=out, batch_size=batch_size, max_messages=max_messages,
-               every_messages=None, every_seconds=None).run()
+    with Runner(Learned(model, encoder, Counters()), lambda _: source,
+                reading=Reading(batch_size=batch_size, max_messages=max_messages),
+                checkpointing=Checkpointing(store, None, None), sinks=Sinks(out, out)) as runner:
+        runner.run()
     return model, sorted(out.lines, key=lambda line: line[0])
 
 
@@ -71,7 +71,7 @@ def test_replay_through_the_columnar_source_equals_the_row_path(tmp_path, batch_
     path = write(tmp_path / "log.csv", with_bad_rows())
     row_encoder = FeatureEncoder(target="y", ignore=ignore)
     col_encoder = FeatureEncoder(target="y", ignore=ignore)
-    row_model, row_lines = run(FileSource(path), row_encoder, batch_size=300)
+    row_model, row_lines = run(RowSource(path), row_encoder, batch_size=300)
     bulk = []
     encode_numbers = col_encoder.encode_numbers
     col_encoder.encode_numbers = lambda *a: bulk.append(encode_numbers(*a)) or bulk[-1]
@@ -220,7 +220,7 @@ def test_raw_events_in_every_format_encode_and_learn_as_the_row_path(tmp_path, a
         [{k: v for k, v in r.items() if v is not None} for r in flat]))
     for path, reference in ((jsonl, jsonl), (csv_path, csv_path), (parquet, flat_jsonl)):
         row_encoder, col_encoder = FeatureEncoder(target="y"), FeatureEncoder(target="y")
-        row_model, _ = run(FileSource(reference), row_encoder, batch_size=100)
+        row_model, _ = run(RowSource(reference), row_encoder, batch_size=100)
         col_model, _ = run(ColumnarSource(path, col_encoder, block_bytes=4096), col_encoder,
                            batch_size=250)
         assert "city=paris" in col_encoder.feature_names

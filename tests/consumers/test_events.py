@@ -144,7 +144,7 @@ def test_other_encoding_settings_than_the_checkpoints_are_refused(tmp_path, caps
 
 def test_an_old_numeric_checkpoint_resumes_with_its_features(tmp_path):
     from consumers.checkpoint import Checkpoint
-    from consumers.runner import restore
+    from consumers.wiring import restore
 
     ck = Checkpoint(model=SGDRegressor().to_dict(), source={"kind": "file", "name": "x"},
                     schema={"target": "y", "features": ["a", "b"], "ignore": [],
@@ -190,16 +190,18 @@ def test_yaml_settings_map_onto_the_encoder(tmp_path):
 
 
 def test_missing_counts_and_event_time_are_in_the_log_line_and_the_metrics(tmp_path, caplog):
-    from consumers.file_source import FileSource
+    from row_source import RowSource
+
     from consumers.metrics_server import RunnerCollector
     from consumers.reporting import LogLine
-    from consumers.runner import Runner, restore
+    from consumers.runner import Checkpointing, Reports, Runner
+    from consumers.wiring import restore
 
     path = write_events(tmp_path / "events.jsonl", EVENTS)
-    model, encoder, counters = restore(None, FIELDS, {}, {})
-    with FileSource(path) as src, caplog.at_level(logging.INFO, logger="consumers"):
-        runner = Runner(model, encoder, src, log_line=LogLine(0.0), every_messages=None,
-                        every_seconds=None)
+    with Runner(restore(None, FIELDS, {}, {}), lambda _: RowSource(path),
+                checkpointing=Checkpointing(None, None, None),
+                reports=Reports(log_line=LogLine(0.0))) as runner, \
+            caplog.at_level(logging.INFO, logger="consumers"):
         runner.run()
     expected = sum("sqm" not in e for e in EVENTS)
     assert f"missing=(floor=40 sqm={expected})" in caplog.text

@@ -1,6 +1,6 @@
 """The throughput fast paths give exactly what the reference paths give.
 
-Bulk parsing of a clean batch, unpaced file polls.
+Bulk parsing of a clean batch.
 """
 
 from __future__ import annotations
@@ -29,48 +29,3 @@ def test_clean_batches_parse_in_bulk_and_match_one_by_one(kind):
     assert batch.rows.tolist() == list(range(50)) and not batch.bad
     assert [row_features(batch, k, bulk) for k in range(50)] == [r.x for r in singles]
     assert one.to_dict() == bulk.to_dict()
-
-
-def test_csv_cells_stay_strings_and_a_decimal_comma_is_pointed(tmp_path):
-    from consumers.file_source import FileSource
-
-    (tmp_path / "c.csv").write_text("a,b,y\n1,,3\n nan ,x,-1e999\n")
-    (tmp_path / "s.csv").write_text("a;b;y\n3,5;1,2,3;7\n")
-    with FileSource(tmp_path / "c.csv") as src:
-        assert [m.value for m in src.poll(10)] == [{"a": "1", "y": "3"},
-                                                   {"a": " nan ", "b": "x", "y": "-1e999"}]
-    with FileSource(tmp_path / "s.csv") as src:
-        assert [m.value for m in src.poll(10)] == [{"a": "3.5", "b": "1,2,3", "y": "7"}]
-
-
-@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
-@pytest.mark.parametrize("start", [0, 3, 10, 11])
-def test_unpaced_poll_in_bulk_matches_paced_row_by_row(tmp_path, fmt, start):
-    """Without pacing rows are taken in bulk: same messages, offsets and end as row by row."""
-    from consumers.file_source import FileSource
-
-    path = tmp_path / f"log.{fmt}"
-    if fmt == "csv":
-        path.write_text("t,a,y\n" + "".join(f"{i},{i * 0.5},{i % 3}\n" for i in range(10)))
-    else:
-        path.write_text("".join(f'{{"t": {i}, "a": {i * 0.5}}}\n\n' for i in range(10)))
-
-    def drain(src, sizes):
-        out = []
-        for k in range(40):
-            got = src.poll(sizes[k % len(sizes)], timeout=0.0)
-            if got is None:
-                return out, k
-            out.append([(m.offset, m.value) for m in got])
-        raise AssertionError("no end")
-
-    # a pace field whose times never lie ahead: paced, but every row due at once
-    with FileSource(path, start=start) as fast, FileSource(
-        path, start=start, pace_field="t", speed=1e12
-    ) as slow:
-        got_fast, polls_fast = drain(fast, [3, 0, 4])
-        got_slow, polls_slow = drain(slow, [3, 0, 4])
-    assert got_fast == got_slow
-    assert polls_fast == polls_slow
-    assert sum(len(b) for b in got_fast) == 10 - min(start, 10)
-

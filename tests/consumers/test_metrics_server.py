@@ -92,7 +92,7 @@ def test_metrics_are_served_during_a_consume(kafka_bootstrap, tmp_path):
 def test_prometheus_client_is_not_imported_without_a_port():
     import subprocess
 
-    code = ("import sys, consumers.cli, consumers.attachments, consumers.metrics_server; "
+    code = ("import sys, consumers.cli, consumers.wiring, consumers.metrics_server; "
             "print('prometheus_client' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

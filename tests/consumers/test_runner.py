@@ -1,4 +1,4 @@
-"""consumers.runner: the prequential loop over a file source, without any broker."""
+"""consumers.runner: the prequential loop over a file read row by row, without any broker."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from row_source import RowSource
 
 from consumers.checkpoint import CheckpointStore
-from consumers.file_source import FileSource
 from consumers.records import Reason
-from consumers.runner import Runner, restore
+from consumers.runner import Checkpointing, Counters, Learned, Reading, Runner, Sinks
+from consumers.wiring import restore
 from consumers.config import FieldsSettings
 from online_lr.encoding import FeatureEncoder
 from online_lr import SGDRegressor
@@ -66,15 +67,15 @@ class Collect:
 def run_file(path, *, batch_size=500, store=None, max_messages=None, model=None,
              outputs=None, every_messages=None, fields=None):
     checkpoint = store.load() if store is not None else None
-    m, encoder, counters = restore(checkpoint, fields or FieldsSettings(ignore=("id",)), MODEL,
-                                  {"kind": "file", "name": Path(path).name})
+    learned = restore(checkpoint, fields or FieldsSettings(ignore=("id",)), MODEL,
+                      {"kind": "file", "name": Path(path).name})
     if model is not None:
-        m = model
+        learned = learned._replace(model=model)
     start = checkpoint.source["position"] if checkpoint else 0
-    with FileSource(path, start=start) as src:
-        runner = Runner(m, encoder, src, store=store, outputs=outputs, dead_letters=outputs,
-                        counters=counters, batch_size=batch_size, max_messages=max_messages,
-                        every_messages=every_messages, every_seconds=None)
+    with Runner(learned, lambda _: RowSource(path, start=start),
+                reading=Reading(batch_size=batch_size, max_messages=max_messages),
+                checkpointing=Checkpointing(store, every_messages, every_seconds=None),
+                sinks=Sinks(outputs, outputs)) as runner:
         result = runner.run()
     return runner, result
 
@@ -119,7 +120,8 @@ def test_replay_equals_a_learn_one_loop(tmp_path, assert_same_model):
     assert (c.messages, c.learned, c.predicted_only, c.bad) == (
         len(rows), n_labelled, len(rows) - n_labelled, 0)
     assert runner.encoder.feature_names == ["a", "b", "c"]  # "id" is ignored
-    assert c.squared_error_sum / c.learned == pytest.approx(runner.model.running_mse, rel=1e-9)
+    errors = [(r["y"] - p) ** 2 for r, (_, p) in zip(rows, out.predictions) if "y" in r]
+    assert np.mean(errors) == pytest.approx(runner.model.running_mse, rel=1e-9)  # the model's
     assert result.reason == "end of input"
 
 
@@ -224,25 +226,6 @@ def test_max_messages_is_exact(tmp_path):
     assert result.totals.messages == 45 and result.reason == "max_messages"
 
 
-def test_checkpoint_of_another_source_is_refused(tmp_path):
-    from consumers.checkpoint import Checkpoint
-    from consumers.errors import CheckpointError
-
-    ck = Checkpoint(model=SGDRegressor().to_dict(), source={"kind": "kafka", "topic": "t"})
-    with pytest.raises(CheckpointError, match="kind"):
-        restore(ck, FieldsSettings(), {}, {"kind": "file", "name": "x.csv"})
-    from consumers.errors import ConfigError
-    from consumers.schema import build_encoder
-
-    ck = Checkpoint(model=SGDRegressor().to_dict(), source={"kind": "kafka", "topic": "t"},
-                    schema=build_encoder(FieldsSettings(target="z")).to_dict())
-    with pytest.raises(ConfigError, match="fields.target"):
-        restore(ck, FieldsSettings(target="y"), {}, {"kind": "kafka", "topic": "t"})
-    ck = Checkpoint(model={"format": "nope"}, source={"kind": "kafka", "topic": "t"})
-    with pytest.raises(CheckpointError, match="cannot be restored"):
-        restore(ck, FieldsSettings(), {}, {"kind": "kafka", "topic": "t"})
-
-
 def test_snapshot_numbers_are_finite_after_a_run(tmp_path):
     runner, result = run_file(write_jsonl(tmp_path / "d.jsonl", make_rows(50)))
     s = result.snapshot
@@ -277,9 +260,9 @@ def test_no_checkpoint_after_an_unexpected_error_mid_batch(tmp_path):
     ckpt = tmp_path / "m.ckpt.json"
     FailsOnce.calls = 0
     with CheckpointStore(ckpt) as store:
-        with FileSource(path) as src:
-            runner = Runner(FailsOnce(**MODEL), FeatureEncoder(target="y"), src, store=store,
-                            batch_size=30, every_messages=30, every_seconds=None)
+        learned = Learned(FailsOnce(**MODEL), FeatureEncoder(target="y"), Counters())
+        with Runner(learned, lambda _: RowSource(path), reading=Reading(batch_size=30),
+                    checkpointing=Checkpointing(store, 30, every_seconds=None)) as runner:
             with pytest.raises(RuntimeError, match="boom"):
                 runner.run()
             assert runner.checkpoint(final=True) is False  # e.g. from a rebalance listener
@@ -375,30 +358,22 @@ def test_more_than_half_refused_is_a_warning_with_the_top_reasons(tmp_path, capl
     assert warning.startswith("5 of 9 rows were refused; top reasons: invalid_json x5")
 
 
-def _checkpoint_of(tmp_path, model_config: dict):
-    store = CheckpointStore(tmp_path / "c.json")
-    with store:
-        path = write_jsonl(tmp_path / "d.jsonl", make_rows(50))
-        m, encoder, counters = restore(None, FieldsSettings(target="y"), model_config, {})
-        with FileSource(path) as src:
-            Runner(m, encoder, src, store=store, every_messages=None, every_seconds=None).run()
-        return store.load()
+class Revocable(RowSource):
+    """A file source given, like a Kafka one, the runner's checkpoint for revocations."""
+
+    def __init__(self, path, on_revoke):
+        super().__init__(path)
+        self.on_revoke = on_revoke
 
 
-def test_changed_model_settings_against_a_checkpoint_are_refused_by_name(tmp_path):
-    from consumers.errors import ConfigError
-
-    checkpoint = _checkpoint_of(tmp_path, {"learning_rate": 0.01})
-    expect = {"kind": "file"}
-    restore(checkpoint, FieldsSettings(), {"learning_rate": 0.01}, expect)  # the same: fine
-    restore(checkpoint, FieldsSettings(target="y"), {}, expect)  # nothing set: the checkpoint's
-    with pytest.raises(ConfigError, match=r"learning_rate \(checkpoint 0.01, config 0.5\)"
-                                          r".*--fresh.*--override-checkpoint-params") as info:
-        restore(checkpoint, FieldsSettings(target="y"), {"learning_rate": 0.5, "l2": 0.0}, expect)
-    assert info.value.field == "model.learning_rate"
-    model, _, _ = restore(checkpoint, FieldsSettings(target="y"), {"learning_rate": 0.5}, expect,
-                          override_params=True)
-    assert model.learning_rate_now == 0.5 and model.n_updates == 45
-    with pytest.raises(ConfigError, match="not update"):  # not changeable on a learned model
-        restore(checkpoint, FieldsSettings(target="y"), {"update": "normalized"}, expect,
-                override_params=True)
+def test_the_source_is_opened_with_the_runners_checkpoint_for_revocations(tmp_path):
+    path = write_jsonl(tmp_path / "d.jsonl", make_rows(100))
+    learned = restore(None, FieldsSettings(target="y"), MODEL, {})
+    with CheckpointStore(tmp_path / "c.json") as store, \
+            Runner(learned, lambda hook: Revocable(path, hook),
+                   checkpointing=Checkpointing(store, None, None)) as runner:
+        runner.process(runner.source.poll(30))
+        assert runner.source.on_revoke() is True  # partitions revoked now: checkpointed
+        assert store.writes == 1 and store.load().source["position"] == 30
+        runner.request_stop()
+        assert runner.stopping and runner.run().totals.messages == 30
