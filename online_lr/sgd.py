@@ -271,6 +271,7 @@ class SGDRegressor(base.MiniBatchRegressor):
             self._state.set_scalar("intercept_average", float(intercept_init))
             self._state.set_scalar("intercept_started", 1.0)
         self._params = np.zeros(len(_state.PARAM_FIELDS))
+        self._rule = None  # the kernels compiled for the options, fetched on first use
         self._rows = None  # the dict path, made on first use (it loads the kernels)
         self._y_name = None
         self._refresh_derived()
@@ -335,6 +336,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         P[_P["averaged"]] = float(self.averaged)
         P[_P["auto_intercept"]] = float(self.intercept_init == "auto")
         P[_P["standardize"]] = float(self.standardize)
+        self._rule = None
         self._set_rates()
 
     def _set_rates(self) -> None:
@@ -382,19 +384,30 @@ class SGDRegressor(base.MiniBatchRegressor):
     def weights(self) -> dict:
         names = self._state.names
         w = np.empty(len(names))
-        _compiled_kernels().effective_weights(*self._arrays(), np.arange(len(names)), w)
+        self._effective_weights(np.arange(len(names)), w)
         return dict(zip(names, w.tolist()))
 
     @property
     def intercept(self) -> float:
         out = np.empty(self._state.size)
-        return float(
-            _compiled_kernels().effective_weights(*self._arrays(), np.arange(out.shape[0]), out)
-        )
+        return self._effective_weights(np.arange(out.shape[0]), out)
+
+    def _effective_weights(self, idx: np.ndarray, out: np.ndarray) -> float:
+        state = self._state
+        return float(_compiled_kernels().effective_weights(
+            self._compiled_rule().options, state.features, state.scalars, idx, out
+        ))
 
     @property
     def n_updates(self) -> int:
         return int(self._state.scalar("steps"))
+
+    def _compiled_rule(self):
+        """The kernels compiled for this model's options (`online_lr._kernels.rule_for`)."""
+        if self._rule is None:
+            kernels = _compiled_kernels()
+            self._rule = kernels.rule_for(kernels.options_of(self._params))
+        return self._rule
 
     def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self._state.features, self._state.scalars, self._params
@@ -719,7 +732,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         idx = self._state.indices(names)
         squared_errors = np.empty(n_learn)
         baseline_errors = np.empty(n_learn)
-        learned = _kernels.learn_rows(
+        learned = self._compiled_rule().learn_rows(
             X, y, learn, sample_weight, weight_stride, lrs, intercept_lrs, stride, idx,
             *self._arrays(), stop_at_refusal, predictions, codes, squared_errors, baseline_errors,
         )
@@ -757,7 +770,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         out = np.empty(X.shape[0])
         if len(known) < len(names):
             X = X[:, known]
-        _compiled_kernels().predict_rows(*self._arrays(), idx, X, out)
+        self._compiled_rule().predict_rows(self._state.features, self._state.scalars, idx, X, out)
         return out
 
     def learn_many(self, X, y, w: float | Any = 1.0) -> None:
@@ -799,7 +812,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         known = state.size
         idx = state.indices(names)
         if not self._custom_loss:
-            code = _kernels.learn_batch(
+            code = self._compiled_rule().learn_batch(
                 X, y, weights, weight_stride, idx, *self._arrays(), lr, intercept_lr, lr_next,
                 squared_errors, baseline_errors,
             )
@@ -807,14 +820,15 @@ class SGDRegressor(base.MiniBatchRegressor):
             code = _NON_FINITE_FEATURE
         else:
             scratch = _kernels.scratch_for(X.shape[1])
+            options = self._compiled_rule().options
             Z, targets, raw, sq_norm = _kernels.batch_prepare(
-                *self._arrays()[:2], P, idx, X, y, scratch, squared_errors, baseline_errors
+                options, *self._arrays()[:2], idx, X, y, scratch, squared_errors, baseline_errors
             )
             gradients = np.asarray(self._loss.gradient(targets, raw), dtype=np.float64)
             gradients = np.clip(gradients * weights[:: max(weight_stride, 1)] if weight_stride
                                 else gradients * weights[0], -P[_P["clip"]], P[_P["clip"]])
             code = _kernels.batch_finish(
-                *self._arrays(), idx, Z, np.ascontiguousarray(gradients), sq_norm, lr,
+                options, *self._arrays(), idx, Z, np.ascontiguousarray(gradients), sq_norm, lr,
                 intercept_lr, lr_next, scratch,
             )
         if code:
