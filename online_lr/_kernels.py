@@ -31,7 +31,7 @@ import numba
 import numpy as np
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from online_lr import _state
 
@@ -87,14 +87,17 @@ class Options(NamedTuple):
     l1: int  # an L1 penalty is set
     l2: int  # an L2 penalty is set
 
+
 @intrinsic
 def unmanaged(typingctx, array):
     """The same array without its memory manager: passing it to the rule's helpers then costs
     no reference counting (numba counts every array argument of every call, two atomic
     operations each: 36 per row, most of a row's time). Only for arrays the caller keeps
-    alive for the duration of the loop."""
+    alive for the duration of the loop. Anything else is returned as it is."""
 
     def codegen(context, builder, signature, args):
+        if not isinstance(array, types.Array):
+            return args[0]
         source = context.make_array(array)(context, builder, value=args[0])
         view = context.make_array(array)(context, builder)
         cgutils.copy_struct(view, source)
@@ -121,6 +124,33 @@ def options_of(P: np.ndarray) -> Options:
         int(P[P_LOSS]), int(P[P_RULE]), int(P[P_STANDARDIZE] != 0.0), int(P[P_AVERAGED] != 0.0),
         int(P[P_AUTO_INTERCEPT] != 0.0), int(P[P_L1] != 0.0), int(P[P_L2] != 0.0),
     )
+
+
+def column(idx, k: int) -> int:
+    """The feature index of a row's k-th value. ``idx`` is an array of feature indices, or
+    ``(d,)`` when the row's values are the first ``d`` features in order (a stream of frames
+    with the same columns): that case compiles to contiguous loads and stores, which
+    vectorise, instead of gathers through an index array."""
+    return k if isinstance(idx, tuple) else idx[k]
+
+
+def width(idx) -> int:
+    """How many values a row has (see `column`)."""
+    return idx[0] if isinstance(idx, tuple) else idx.shape[0]
+
+
+@overload(column, inline="always")
+def _column(idx, k):
+    if isinstance(idx, types.UniTuple):
+        return lambda idx, k: k
+    return lambda idx, k: idx[k]
+
+
+@overload(width, inline="always")
+def _width(idx):
+    if isinstance(idx, types.UniTuple):
+        return lambda idx: idx[0]
+    return lambda idx: idx.shape[0]
 
 
 @jit_inline
@@ -226,11 +256,11 @@ def predict_row(
     exists, else the weights."""
     row, total = predicting_weights(options, S)
     if not options.standardize:
-        for k in range(idx.shape[0]):
-            total += F[row, idx[k]] * X[i, k]
+        for k in range(width(idx)):
+            total += F[row, column(idx, k)] * X[i, k]
         return total
-    for k in range(idx.shape[0]):
-        j = idx[k]
+    for k in range(width(idx)):
+        j = column(idx, k)
         center, scale = feature_transform(F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j])
         total += F[row, j] * ((X[i, k] - center) / scale)
     center_y, scale_y = target_transform(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2])
@@ -243,17 +273,17 @@ def effective_weights(
 ) -> float:
     """The linear function `predict_row` computes, in the features' and target's own units.
 
-    Writes the weight of each feature ``idx[k]`` into ``out[k]`` and returns the intercept, so
+    Writes the weight of each feature ``column(idx, k)`` into ``out[k]`` and returns the intercept, so
     that ``intercept + out @ x == predict_row(x)`` for a row holding every feature of ``idx``.
     """
     row, intercept = predicting_weights(options, S)
     if not options.standardize:
-        for k in range(idx.shape[0]):
-            out[k] = F[row, idx[k]]
+        for k in range(width(idx)):
+            out[k] = F[row, column(idx, k)]
         return intercept
     center_y, scale_y = target_transform(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2])
-    for k in range(idx.shape[0]):
-        j = idx[k]
+    for k in range(width(idx)):
+        j = column(idx, k)
         center, scale = feature_transform(F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j])
         w = F[row, j] / scale
         out[k] = scale_y * w
@@ -276,13 +306,13 @@ def apply_step(
 ) -> bool:
     """One gradient step, written into ``scratch``; True if the new state is finite.
 
-    ``scratch[F_WEIGHT, k]`` holds the weight of feature ``idx[k]`` the step starts from (after
+    ``scratch[F_WEIGHT, k]`` holds the weight of feature ``column(idx, k)`` the step starts from (after
     the normalized rule's rescaling) and receives the new one; ``scratch[SC_GRAD, k]`` holds its
     gradient, L2 included; ``scratch[SC_SCALARS]`` holds the trial scalars, updated in place.
     ``sq_norm_increment`` is what this step adds to the normalized rule's normalizer; ``lr_next``
     is the rate at the next step, which River's cumulative L1 penalty uses.
     """
-    n = idx.shape[0]
+    n = width(idx)
     t = scratch[SC_SCALARS, S_STEPS] + 1.0
     scratch[SC_SCALARS, S_STEPS] = t
     if options.rule == RULE_SGD:
@@ -295,7 +325,7 @@ def apply_step(
         rate_scale = math.sqrt(t / normalizer)
         for k in range(n):
             g = scratch[SC_GRAD, k]
-            grad_sq = F[F_GRAD_SQ, idx[k]] + g * g
+            grad_sq = F[F_GRAD_SQ, column(idx, k)] + g * g
             scratch[F_GRAD_SQ, k] = grad_sq
             scale = scratch[F_SCALE, k]
             if grad_sq > 0.0 and scale > 0.0:
@@ -314,7 +344,7 @@ def apply_step(
         scratch[SC_SCALARS, S_MAX_CUM_L1] = max_cum
         for k in range(n):
             w = scratch[F_WEIGHT, k]
-            cum = F[F_CUM_L1, idx[k]]
+            cum = F[F_CUM_L1, column(idx, k)]
             if w > 0.0:
                 new_w = max(0.0, w - (max_cum + cum))
             elif w < 0.0:
@@ -327,7 +357,7 @@ def apply_step(
     total = scratch[SC_SCALARS, S_INTERCEPT]
     if options.averaged:
         for k in range(n):
-            avg = F[F_AVERAGE, idx[k]]
+            avg = F[F_AVERAGE, column(idx, k)]
             scratch[F_AVERAGE, k] = avg + (scratch[F_WEIGHT, k] - avg) / t
             total += scratch[F_AVERAGE, k]
         average_b = scratch[SC_SCALARS, S_INTERCEPT_AVERAGE]
@@ -355,24 +385,24 @@ def commit(
     options: Options, F: np.ndarray, S: np.ndarray, idx: np.ndarray, scratch: np.ndarray
 ) -> None:
     """Write an accepted step from ``scratch`` into the state (only the quantities in use)."""
-    n = idx.shape[0]
+    n = width(idx)
     for k in range(n):
-        F[F_WEIGHT, idx[k]] = scratch[F_WEIGHT, k]
+        F[F_WEIGHT, column(idx, k)] = scratch[F_WEIGHT, k]
     if options.averaged:
         for k in range(n):
-            F[F_AVERAGE, idx[k]] = scratch[F_AVERAGE, k]
+            F[F_AVERAGE, column(idx, k)] = scratch[F_AVERAGE, k]
     if options.rule == RULE_NORMALIZED:
         for k in range(n):
-            F[F_SCALE, idx[k]] = scratch[F_SCALE, k]
-            F[F_GRAD_SQ, idx[k]] = scratch[F_GRAD_SQ, k]
+            F[F_SCALE, column(idx, k)] = scratch[F_SCALE, k]
+            F[F_GRAD_SQ, column(idx, k)] = scratch[F_GRAD_SQ, k]
     if options.l1:
         for k in range(n):
-            F[F_CUM_L1, idx[k]] = scratch[F_CUM_L1, k]
+            F[F_CUM_L1, column(idx, k)] = scratch[F_CUM_L1, k]
     if options.standardize:
         for k in range(n):
-            F[F_COUNT, idx[k]] = scratch[F_COUNT, k]
-            F[F_MEAN, idx[k]] = scratch[F_MEAN, k]
-            F[F_M2, idx[k]] = scratch[F_M2, k]
+            F[F_COUNT, column(idx, k)] = scratch[F_COUNT, k]
+            F[F_MEAN, column(idx, k)] = scratch[F_MEAN, k]
+            F[F_M2, column(idx, k)] = scratch[F_M2, k]
     for s in range(N_SCALAR_STATE):
         S[s] = scratch[SC_SCALARS, s]
 
@@ -401,18 +431,18 @@ def start_step(F: np.ndarray, S: np.ndarray, idx: np.ndarray, scratch) -> None:
     """Copy the state a step starts from into ``scratch``: the row's weights and the scalars."""
     for s in range(N_SCALAR_STATE):
         scratch[SC_SCALARS, s] = S[s]
-    for k in range(idx.shape[0]):
-        scratch[F_WEIGHT, k] = F[F_WEIGHT, idx[k]]
+    for k in range(width(idx)):
+        scratch[F_WEIGHT, k] = F[F_WEIGHT, column(idx, k)]
 
 
 @jit_inline
 def rescale(F: np.ndarray, idx: np.ndarray, k: int, magnitude: float, scratch) -> None:
-    """Normalized rule: grow feature ``idx[k]``'s scale to ``magnitude``, shrink its weight.
+    """Normalized rule: grow feature ``column(idx, k)``'s scale to ``magnitude``, shrink its weight.
 
     When a feature shows a larger magnitude than seen so far, the weight is multiplied by
     ``(old_scale / new_scale)^2``, as in the NAG algorithm of Ross, Mineiro and Langford (2013).
     """
-    scale = F[F_SCALE, idx[k]]
+    scale = F[F_SCALE, column(idx, k)]
     scratch[F_SCALE, k] = scale
     if magnitude > scale:
         if scale > 0.0:
@@ -453,7 +483,7 @@ def learn_row(
     tests follow such trajectories), and only a non-finite state is refused. Steps that do not
     grow with the residual (bounded-gradient losses, the normalized rule) cannot run away.
     """
-    n = idx.shape[0]
+    n = width(idx)
     prediction = predict_row(options, F, S, idx, X, i)
     out[0] = prediction
     if not is_finite(prediction):
@@ -477,7 +507,7 @@ def learn_row(
     )
     if options.standardize:
         for k in range(n):
-            j = idx[k]
+            j = column(idx, k)
             count, mean, m2 = welford(F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j], X[i, k])
             scratch[F_COUNT, k], scratch[F_MEAN, k], scratch[F_M2, k] = count, mean, m2
             center, scale = feature_transform(count, mean, m2)
@@ -643,7 +673,7 @@ def gradient_block(X: np.ndarray, g: np.ndarray, out: np.ndarray) -> None:
 @jit_inline
 def predict_rows(options, F, S, idx, X, out) -> None:
     """`predict_row` for every row of ``X``, through `effective_weights` and `predict_block`."""
-    w = np.empty(idx.shape[0])
+    w = np.empty(width(idx))
     b = effective_weights(options, F, S, idx, w)
     predict_block(X, w, b, out)
 
@@ -668,7 +698,7 @@ def batch_statistics(options, F, S, idx, X, y, scratch, predictions, baseline_er
     )
     if options.standardize:
         for k in range(d):
-            j = idx[k]
+            j = column(idx, k)
             scratch[F_COUNT, k], scratch[F_MEAN, k], scratch[F_M2, k] = merge_statistics(
                 F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j], X[:, k]
             )

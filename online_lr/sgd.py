@@ -729,7 +729,7 @@ class SGDRegressor(base.MiniBatchRegressor):
             sample_weight, weight_stride = _UNIT_WEIGHT, 0
         else:
             weight_stride = 1
-        idx = self._state.indices(names)
+        idx = self._state.columns(names)
         squared_errors = np.empty(n_learn)
         baseline_errors = np.empty(n_learn)
         learned = self._compiled_rule().learn_rows(
@@ -810,7 +810,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         lr, intercept_lr, lr_next = P[_P["lr"]], P[_P["intercept_lr"]], P[_P["lr_next"]]
         state = self._state
         known = state.size
-        idx = state.indices(names)
+        idx = state.columns(names)
         if not self._custom_loss:
             code = self._compiled_rule().learn_batch(
                 X, y, weights, weight_stride, idx, *self._arrays(), lr, intercept_lr, lr_next,
