@@ -63,8 +63,8 @@ class DictRows:
             known = self._known(x)
         state, P, out = self.state, self.params, self.out
         code = _kernels.learn_row(
-            _kernels.options_of(P), state.features, state.scalars, P, *known, 0, y, w, P[_state.P["lr"]],
-            P[_state.P["intercept_lr"]], P[_state.P["lr_next"]],
+            _kernels.options_of(P), state.features, state.scalars, P, *known, 0, y, w,
+            P[_state.P["lr"]], P[_state.P["intercept_lr"]], P[_state.P["lr_next"]],
             _kernels.scratch_for(known[0].shape[0]), out,
         )
         if code != _LEARNED and added:

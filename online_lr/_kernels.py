@@ -11,11 +11,15 @@ compiled with numba (cached on disk):
   `commit`;
 - `learn_rows`: `learn_row` over the rows of a block (``learn_sequential``, ``learn_rows``);
 - `learn_batch`: one `apply_step` on the mean gradient of a mini-batch (``learn_many``);
+- `rule_for`: those loops compiled for one set of `Options` (loss, rule, standardize, ...),
+  each option a compile-time constant, so that the branches of the options that are off
+  vanish: the one definition, specialised lazily per option set used (cached on disk);
 - `learn_row_c` / `predict_row_c`: C entry points to `learn_row`/`predict_row` for the
   Cython dict path (``learn_one``), which passes raw pointers: no Python call in between.
 
 A row is given as feature indices and values (``idx``, ``vals``): dense blocks pass the same
-indices for every row, dict samples their own. State layout: `online_lr._state`. A step is
+indices for every row (``(d,)`` for the first d features in order, see `column`), dict samples
+their own. The first argument of the rule's functions is the `Options`. State layout: `online_lr._state`. A step is
 computed in ``scratch`` (one row per per-feature quantity, one column per feature of the row,
 plus the trial scalars) and committed only when accepted, so a refused row changes nothing.
 Set ``NUMBA_DISABLE_JIT=1`` to step through them as Python.
@@ -273,7 +277,7 @@ def effective_weights(
 ) -> float:
     """The linear function `predict_row` computes, in the features' and target's own units.
 
-    Writes the weight of each feature ``column(idx, k)`` into ``out[k]`` and returns the intercept, so
+    Writes the weight of the row's k-th feature into ``out[k]`` and returns the intercept, so
     that ``intercept + out @ x == predict_row(x)`` for a row holding every feature of ``idx``.
     """
     row, intercept = predicting_weights(options, S)
@@ -306,7 +310,7 @@ def apply_step(
 ) -> bool:
     """One gradient step, written into ``scratch``; True if the new state is finite.
 
-    ``scratch[F_WEIGHT, k]`` holds the weight of feature ``column(idx, k)`` the step starts from (after
+    ``scratch[F_WEIGHT, k]`` holds the weight of the row's k-th feature the step starts from (after
     the normalized rule's rescaling) and receives the new one; ``scratch[SC_GRAD, k]`` holds its
     gradient, L2 included; ``scratch[SC_SCALARS]`` holds the trial scalars, updated in place.
     ``sq_norm_increment`` is what this step adds to the normalized rule's normalizer; ``lr_next``
@@ -770,8 +774,8 @@ def batch_start(options, F, idx, Z, scratch, raw) -> float:
 
 
 @jit_inline
-def batch_finish(options, F, S, P, idx, Z, loss_gradients, sq_norm_increment, lr, intercept_lr, lr_next,
-                 scratch) -> int:
+def batch_finish(options, F, S, P, idx, Z, loss_gradients, sq_norm_increment, lr, intercept_lr,
+                 lr_next, scratch) -> int:
     """The second half of `learn_batch`: the mean gradient, `apply_step`, and the commit."""
     n, d = Z.shape
     gradient_block(Z, loss_gradients, scratch[SC_GRAD, :d])
@@ -928,7 +932,8 @@ def _learn_row_c(F_p, capacity, S_p, P_p, idx_p, vals_p, n, y, w, scratch_p, wid
     scratch = numba.carray(scratch_p, (N_SCRATCH, width))
     out = numba.carray(out_p, (3,))
     return learn_row(
-        options_of(P), F, S, P, idx, vals, 0, y, w, P[P_LR], P[P_INTERCEPT_LR], P[P_LR_NEXT], scratch, out
+        options_of(P), F, S, P, idx, vals, 0, y, w, P[P_LR], P[P_INTERCEPT_LR], P[P_LR_NEXT],
+        scratch, out,
     )
 
 

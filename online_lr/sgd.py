@@ -9,6 +9,8 @@ Every path is a thin layer over one update rule, `online_lr._kernels.learn_row` 
   `learn_sequential` is `learn_rows` that raises at the first refused row;
 - `learn_many` is `learn_batch`.
 
+The loops are compiled for the model's options (`online_lr._kernels.rule_for`).
+
 The state is `online_lr._state.State`, named there, saved by name.
 """
 
@@ -717,7 +719,6 @@ class SGDRegressor(base.MiniBatchRegressor):
             self._learn_rows_custom(names, X, y, learn, sample_weight, stop_at_refusal,
                                     predictions, codes)
             return LearnOutcome(predictions, codes)
-        _kernels = _compiled_kernels()
         n_learn = int(np.count_nonzero(learn))
         steps = self.n_updates
         lrs, stride = _rates(self._lr, steps, n_learn + 1)
