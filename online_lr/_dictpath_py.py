@@ -31,7 +31,7 @@ class DictRows:
         self.bind(state, params)
 
     def bind(self, state, params) -> None:
-        self.state, self.params = state, params
+        self.state, self.params, self.features = state, params, state.features
 
     def _known(self, x: dict) -> tuple[np.ndarray, np.ndarray] | None:
         index = self.state.index

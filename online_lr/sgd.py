@@ -544,8 +544,12 @@ class SGDRegressor(base.MiniBatchRegressor):
     # Single instance methods
 
     def _dict_rows(self):
-        """The dict path over this model's state (made once: it loads the kernels)."""
-        if self._rows is None:
+        """The dict path over this model's state (made once: it loads the kernels), bound to
+        the state's current arrays: a block with new features may have grown them since."""
+        rows = self._rows
+        if rows is not None and rows.features is self._state.features:
+            return rows
+        if rows is None:
             entry_points = _compiled_kernels().c_entry_points()
             self._rows = _dict_path.DictRows(
                 entry_points, self._state, self._params, _state.SCRATCH_ROWS, _ERRORS_PER_FLUSH,
@@ -556,7 +560,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         return self._rows
 
     def predict_one(self, x: dict) -> float:
-        rows = self._rows if self._rows is not None else self._dict_rows()
+        rows = self._dict_rows()
         try:
             y_pred = rows.predict(x)
         except TypeError:
@@ -577,7 +581,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         if self._custom_loss:
             self._learn_one_custom(x, y, w)
             return
-        rows = self._rows if self._rows is not None else self._dict_rows()
+        rows = self._dict_rows()
         try:
             code = rows.learn(x, y, w)
         except TypeError:
