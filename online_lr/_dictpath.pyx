@@ -50,6 +50,7 @@ cdef class DictRows:
     cdef double[::1] _errors
     cdef double[::1] _baseline
     cdef public object errors, baseline_errors
+    cdef readonly object features  # the state's array the pointers point into
     cdef public Py_ssize_t pending
 
     def __cinit__(self):
@@ -85,6 +86,7 @@ cdef class DictRows:
         cdef double[::1] S = state.scalars
         cdef double[::1] P = params
         self.state, self.params, self.index = state, params, state.index
+        self.features = state.features
         self.F, self.capacity, self.S, self.P = &F[0, 0], F.shape[1], &S[0], &P[0]
 
     cdef int _reserve(self, Py_ssize_t n) except -1:

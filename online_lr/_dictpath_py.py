@@ -31,7 +31,7 @@ class DictRows:
         self.bind(state, params)
 
     def bind(self, state, params) -> None:
-        self.state, self.params = state, params
+        self.state, self.params, self.features = state, params, state.features
 
     def _known(self, x: dict) -> tuple[np.ndarray, np.ndarray] | None:
         index = self.state.index
@@ -50,7 +50,8 @@ class DictRows:
         if known is None:
             return math.nan
         state = self.state
-        return _kernels.predict_row(state.features, state.scalars, self.params, *known, 0)
+        options = _kernels.options_of(self.params)
+        return _kernels.predict_row(options, state.features, state.scalars, *known, 0)
 
     def learn(self, x: dict, y: float, w: float) -> int:
         known = self._known(x)
@@ -62,8 +63,8 @@ class DictRows:
             known = self._known(x)
         state, P, out = self.state, self.params, self.out
         code = _kernels.learn_row(
-            state.features, state.scalars, P, *known, 0, y, w, P[_state.P["lr"]],
-            P[_state.P["intercept_lr"]], P[_state.P["lr_next"]],
+            _kernels.options_of(P), state.features, state.scalars, P, *known, 0, y, w,
+            P[_state.P["lr"]], P[_state.P["intercept_lr"]], P[_state.P["lr_next"]],
             _kernels.scratch_for(known[0].shape[0]), out,
         )
         if code != _LEARNED and added:

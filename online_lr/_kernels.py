@@ -12,11 +12,15 @@ compiled with numba (cached on disk):
 - `learn_rows`: `learn_row` over the rows of a block (``learn_sequential``, ``learn_rows``);
   `learn_rows_sparse`: the same over the rows of a CSR matrix (``learn_rows_sparse``);
 - `learn_batch`: one `apply_step` on the mean gradient of a mini-batch (``learn_many``);
+- `rule_for`: those loops compiled for one set of `Options` (loss, rule, standardize, ...),
+  each option a compile-time constant, so that the branches of the options that are off
+  vanish: the one definition, specialised lazily per option set used (cached on disk);
 - `learn_row_c` / `predict_row_c`: C entry points to `learn_row`/`predict_row` for the
   Cython dict path (``learn_one``), which passes raw pointers: no Python call in between.
 
 A row is given as feature indices and values (``idx``, ``vals``): dense blocks pass the same
-indices for every row, dict samples their own. State layout: `online_lr._state`. A step is
+indices for every row (``(d,)`` for the first d features in order, see `column`), dict samples
+their own. The first argument of the rule's functions is the `Options`. State layout: `online_lr._state`. A step is
 computed in ``scratch`` (one row per per-feature quantity, one column per feature of the row,
 plus the trial scalars) and committed only when accepted, so a refused row changes nothing.
 Set ``NUMBA_DISABLE_JIT=1`` to step through them as Python.
@@ -24,13 +28,15 @@ Set ``NUMBA_DISABLE_JIT=1`` to step through them as Python.
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import Callable, NamedTuple
 
 import numba
 import numpy as np
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from online_lr import _state
 
@@ -73,14 +79,30 @@ LOSS_SQUARED, LOSS_ABSOLUTE, LOSS_HUBER, LOSS_QUANTILE, LOSS_EPSILON_INSENSITIVE
 )
 RULE_SGD, RULE_NORMALIZED = 0, 1
 
+
+class Options(NamedTuple):
+    """The options of the rule, as `rule_for` compiles it: each a compile-time constant there,
+    so that the branches of the options that are off vanish from the loops."""
+
+    loss: int  # LOSS_SQUARED ...
+    rule: int  # RULE_SGD or RULE_NORMALIZED
+    standardize: int  # 0 or 1, as the other flags
+    averaged: int
+    auto_intercept: int
+    l1: int  # an L1 penalty is set
+    l2: int  # an L2 penalty is set
+
+
 @intrinsic
 def unmanaged(typingctx, array):
     """The same array without its memory manager: passing it to the rule's helpers then costs
     no reference counting (numba counts every array argument of every call, two atomic
     operations each: 36 per row, most of a row's time). Only for arrays the caller keeps
-    alive for the duration of the loop."""
+    alive for the duration of the loop. Anything else is returned as it is."""
 
     def codegen(context, builder, signature, args):
+        if not isinstance(array, types.Array):
+            return args[0]
         source = context.make_array(array)(context, builder, value=args[0])
         view = context.make_array(array)(context, builder)
         cgutils.copy_struct(view, source)
@@ -98,6 +120,42 @@ FLOAT_MAX = 1.7976931348623157e308
 def scratch_for(width: int) -> np.ndarray:
     """A scratch array for rows of up to ``width`` features."""
     return np.empty((N_SCRATCH, max(width, N_SCALAR_STATE)))
+
+
+@jit_inline
+def options_of(P: np.ndarray) -> Options:
+    """The `Options` a parameter array sets."""
+    return Options(
+        int(P[P_LOSS]), int(P[P_RULE]), int(P[P_STANDARDIZE] != 0.0), int(P[P_AVERAGED] != 0.0),
+        int(P[P_AUTO_INTERCEPT] != 0.0), int(P[P_L1] != 0.0), int(P[P_L2] != 0.0),
+    )
+
+
+def column(idx, k: int) -> int:
+    """The feature index of a row's k-th value. ``idx`` is an array of feature indices, or
+    ``(d,)`` when the row's values are the first ``d`` features in order (a stream of frames
+    with the same columns): that case compiles to contiguous loads and stores, which
+    vectorise, instead of gathers through an index array."""
+    return k if isinstance(idx, tuple) else idx[k]
+
+
+def width(idx) -> int:
+    """How many values a row has (see `column`)."""
+    return idx[0] if isinstance(idx, tuple) else idx.shape[0]
+
+
+@overload(column, inline="always")
+def _column(idx, k):
+    if isinstance(idx, types.UniTuple):
+        return lambda idx, k: k
+    return lambda idx, k: idx[k]
+
+
+@overload(width, inline="always")
+def _width(idx):
+    if isinstance(idx, types.UniTuple):
+        return lambda idx: idx[0]
+    return lambda idx: idx.shape[0]
 
 
 @jit_inline
@@ -187,27 +245,27 @@ def target_transform(count: float, mean: float, m2: float) -> tuple[float, float
 
 
 @jit_inline
-def predicting_weights(S: np.ndarray, P: np.ndarray) -> tuple[int, float]:
+def predicting_weights(options: Options, S: np.ndarray) -> tuple[int, float]:
     """The row of the weights that predict, and their intercept: the averages once an average
     exists (averaged=True), else the weights."""
-    if P[P_AVERAGED] != 0.0 and S[S_STEPS] > 0.0:
+    if options.averaged and S[S_STEPS] > 0.0:
         return F_AVERAGE, S[S_INTERCEPT_AVERAGE]
     return F_WEIGHT, S[S_INTERCEPT]
 
 
 @jit_inline
 def predict_row(
-    F: np.ndarray, S: np.ndarray, P: np.ndarray, idx: np.ndarray, X: np.ndarray, i: int
+    options: Options, F: np.ndarray, S: np.ndarray, idx: np.ndarray, X: np.ndarray, i: int
 ) -> float:
     """Prediction for one row, in the target's units: the averaged weights once an average
     exists, else the weights."""
-    row, total = predicting_weights(S, P)
-    if P[P_STANDARDIZE] == 0.0:
-        for k in range(idx.shape[0]):
-            total += F[row, idx[k]] * X[i, k]
+    row, total = predicting_weights(options, S)
+    if not options.standardize:
+        for k in range(width(idx)):
+            total += F[row, column(idx, k)] * X[i, k]
         return total
-    for k in range(idx.shape[0]):
-        j = idx[k]
+    for k in range(width(idx)):
+        j = column(idx, k)
         center, scale = feature_transform(F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j])
         total += F[row, j] * ((X[i, k] - center) / scale)
     center_y, scale_y = target_transform(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2])
@@ -216,21 +274,21 @@ def predict_row(
 
 @jit
 def effective_weights(
-    F: np.ndarray, S: np.ndarray, P: np.ndarray, idx: np.ndarray, out: np.ndarray
+    options: Options, F: np.ndarray, S: np.ndarray, idx: np.ndarray, out: np.ndarray
 ) -> float:
     """The linear function `predict_row` computes, in the features' and target's own units.
 
-    Writes the weight of each feature ``idx[k]`` into ``out[k]`` and returns the intercept, so
+    Writes the weight of the row's k-th feature into ``out[k]`` and returns the intercept, so
     that ``intercept + out @ x == predict_row(x)`` for a row holding every feature of ``idx``.
     """
-    row, intercept = predicting_weights(S, P)
-    if P[P_STANDARDIZE] == 0.0:
-        for k in range(idx.shape[0]):
-            out[k] = F[row, idx[k]]
+    row, intercept = predicting_weights(options, S)
+    if not options.standardize:
+        for k in range(width(idx)):
+            out[k] = F[row, column(idx, k)]
         return intercept
     center_y, scale_y = target_transform(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2])
-    for k in range(idx.shape[0]):
-        j = idx[k]
+    for k in range(width(idx)):
+        j = column(idx, k)
         center, scale = feature_transform(F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j])
         w = F[row, j] / scale
         out[k] = scale_y * w
@@ -240,6 +298,7 @@ def effective_weights(
 
 @jit_inline
 def apply_step(
+    options: Options,
     F: np.ndarray,
     P: np.ndarray,
     idx: np.ndarray,
@@ -252,16 +311,16 @@ def apply_step(
 ) -> bool:
     """One gradient step, written into ``scratch``; True if the new state is finite.
 
-    ``scratch[F_WEIGHT, k]`` holds the weight of feature ``idx[k]`` the step starts from (after
+    ``scratch[F_WEIGHT, k]`` holds the weight of the row's k-th feature the step starts from (after
     the normalized rule's rescaling) and receives the new one; ``scratch[SC_GRAD, k]`` holds its
     gradient, L2 included; ``scratch[SC_SCALARS]`` holds the trial scalars, updated in place.
     ``sq_norm_increment`` is what this step adds to the normalized rule's normalizer; ``lr_next``
     is the rate at the next step, which River's cumulative L1 penalty uses.
     """
-    n = idx.shape[0]
+    n = width(idx)
     t = scratch[SC_SCALARS, S_STEPS] + 1.0
     scratch[SC_SCALARS, S_STEPS] = t
-    if P[P_RULE] == RULE_SGD:
+    if options.rule == RULE_SGD:
         for k in range(n):
             scratch[F_WEIGHT, k] -= lr * scratch[SC_GRAD, k]
         scratch[SC_SCALARS, S_INTERCEPT] -= intercept_lr * grad_b
@@ -271,7 +330,7 @@ def apply_step(
         rate_scale = math.sqrt(t / normalizer)
         for k in range(n):
             g = scratch[SC_GRAD, k]
-            grad_sq = F[F_GRAD_SQ, idx[k]] + g * g
+            grad_sq = F[F_GRAD_SQ, column(idx, k)] + g * g
             scratch[F_GRAD_SQ, k] = grad_sq
             scale = scratch[F_SCALE, k]
             if grad_sq > 0.0 and scale > 0.0:
@@ -283,14 +342,14 @@ def apply_step(
                 intercept_lr * rate_scale * grad_b / math.sqrt(grad_sq_b)
             )
 
-    l1 = P[P_L1]
-    if l1 != 0.0:
+    if options.l1:
+        l1 = P[P_L1]
         # Cumulative L1 penalty (Tsuruoka et al., 2009), exactly as River's GLM applies it.
         max_cum = scratch[SC_SCALARS, S_MAX_CUM_L1] + l1 * lr_next
         scratch[SC_SCALARS, S_MAX_CUM_L1] = max_cum
         for k in range(n):
             w = scratch[F_WEIGHT, k]
-            cum = F[F_CUM_L1, idx[k]]
+            cum = F[F_CUM_L1, column(idx, k)]
             if w > 0.0:
                 new_w = max(0.0, w - (max_cum + cum))
             elif w < 0.0:
@@ -301,9 +360,9 @@ def apply_step(
             scratch[F_CUM_L1, k] = cum + (new_w - w)
 
     total = scratch[SC_SCALARS, S_INTERCEPT]
-    if P[P_AVERAGED] != 0.0:
+    if options.averaged:
         for k in range(n):
-            avg = F[F_AVERAGE, idx[k]]
+            avg = F[F_AVERAGE, column(idx, k)]
             scratch[F_AVERAGE, k] = avg + (scratch[F_WEIGHT, k] - avg) / t
             total += scratch[F_AVERAGE, k]
         average_b = scratch[SC_SCALARS, S_INTERCEPT_AVERAGE]
@@ -320,35 +379,46 @@ def apply_step(
             and is_finite(scratch[SC_SCALARS, S_INTERCEPT_AVERAGE])):
         return False
     for k in range(n):
-        average = scratch[F_AVERAGE, k] if P[P_AVERAGED] != 0.0 else 0.0
+        average = scratch[F_AVERAGE, k] if options.averaged else 0.0
         if not (is_finite(scratch[F_WEIGHT, k]) and is_finite(average)):
             return False
     return True
 
 
 @jit_inline
-def commit(F: np.ndarray, S: np.ndarray, P: np.ndarray, idx: np.ndarray, scratch: np.ndarray):
+def commit(
+    options: Options, F: np.ndarray, S: np.ndarray, idx: np.ndarray, scratch: np.ndarray
+) -> None:
     """Write an accepted step from ``scratch`` into the state (only the quantities in use)."""
-    n = idx.shape[0]
+    n = width(idx)
     for k in range(n):
-        F[F_WEIGHT, idx[k]] = scratch[F_WEIGHT, k]
-    if P[P_AVERAGED] != 0.0:
+        F[F_WEIGHT, column(idx, k)] = scratch[F_WEIGHT, k]
+    if options.averaged:
         for k in range(n):
-            F[F_AVERAGE, idx[k]] = scratch[F_AVERAGE, k]
-    if P[P_RULE] == RULE_NORMALIZED:
+            F[F_AVERAGE, column(idx, k)] = scratch[F_AVERAGE, k]
+    if options.rule == RULE_NORMALIZED:
         for k in range(n):
-            F[F_SCALE, idx[k]] = scratch[F_SCALE, k]
-            F[F_GRAD_SQ, idx[k]] = scratch[F_GRAD_SQ, k]
-    if P[P_L1] != 0.0:
+            F[F_SCALE, column(idx, k)] = scratch[F_SCALE, k]
+            F[F_GRAD_SQ, column(idx, k)] = scratch[F_GRAD_SQ, k]
+    if options.l1:
         for k in range(n):
-            F[F_CUM_L1, idx[k]] = scratch[F_CUM_L1, k]
-    if P[P_STANDARDIZE] != 0.0:
+            F[F_CUM_L1, column(idx, k)] = scratch[F_CUM_L1, k]
+    if options.standardize:
         for k in range(n):
-            F[F_COUNT, idx[k]] = scratch[F_COUNT, k]
-            F[F_MEAN, idx[k]] = scratch[F_MEAN, k]
-            F[F_M2, idx[k]] = scratch[F_M2, k]
+            F[F_COUNT, column(idx, k)] = scratch[F_COUNT, k]
+            F[F_MEAN, column(idx, k)] = scratch[F_MEAN, k]
+            F[F_M2, column(idx, k)] = scratch[F_M2, k]
     for s in range(N_SCALAR_STATE):
         S[s] = scratch[SC_SCALARS, s]
+
+
+@jit_inline
+def add_l2(options: Options, P: np.ndarray, n: int, scratch: np.ndarray) -> None:
+    """Add the L2 penalty's gradient to the row's gradients in ``scratch``, if one is set."""
+    if options.l2:
+        l2 = P[P_L2]
+        for k in range(n):
+            scratch[SC_GRAD, k] += l2 * scratch[F_WEIGHT, k]
 
 
 @jit_inline
@@ -362,22 +432,22 @@ def statistics_finite(n: int, scratch: np.ndarray) -> bool:
 
 
 @jit_inline
-def start_step(F: np.ndarray, S: np.ndarray, P: np.ndarray, idx: np.ndarray, scratch) -> None:
+def start_step(F: np.ndarray, S: np.ndarray, idx: np.ndarray, scratch) -> None:
     """Copy the state a step starts from into ``scratch``: the row's weights and the scalars."""
     for s in range(N_SCALAR_STATE):
         scratch[SC_SCALARS, s] = S[s]
-    for k in range(idx.shape[0]):
-        scratch[F_WEIGHT, k] = F[F_WEIGHT, idx[k]]
+    for k in range(width(idx)):
+        scratch[F_WEIGHT, k] = F[F_WEIGHT, column(idx, k)]
 
 
 @jit_inline
 def rescale(F: np.ndarray, idx: np.ndarray, k: int, magnitude: float, scratch) -> None:
-    """Normalized rule: grow feature ``idx[k]``'s scale to ``magnitude``, shrink its weight.
+    """Normalized rule: grow feature ``column(idx, k)``'s scale to ``magnitude``, shrink its weight.
 
     When a feature shows a larger magnitude than seen so far, the weight is multiplied by
     ``(old_scale / new_scale)^2``, as in the NAG algorithm of Ross, Mineiro and Langford (2013).
     """
-    scale = F[F_SCALE, idx[k]]
+    scale = F[F_SCALE, column(idx, k)]
     scratch[F_SCALE, k] = scale
     if magnitude > scale:
         if scale > 0.0:
@@ -387,6 +457,7 @@ def rescale(F: np.ndarray, idx: np.ndarray, k: int, magnitude: float, scratch) -
 
 @jit_inline
 def learn_row(
+    options: Options,
     F: np.ndarray,
     S: np.ndarray,
     P: np.ndarray,
@@ -417,8 +488,8 @@ def learn_row(
     tests follow such trajectories), and only a non-finite state is refused. Steps that do not
     grow with the residual (bounded-gradient losses, the normalized rule) cannot run away.
     """
-    n = idx.shape[0]
-    prediction = predict_row(F, S, P, idx, X, i)
+    n = width(idx)
+    prediction = predict_row(options, F, S, idx, X, i)
     out[0] = prediction
     if not is_finite(prediction):
         # A NaN or an infinity in the row makes the prediction non-finite (0 * inf is NaN),
@@ -435,13 +506,13 @@ def learn_row(
     out[1] = (prediction - y) ** 2
     out[2] = (y - S[S_Y_MEAN]) ** 2
 
-    start_step(F, S, P, idx, scratch)
+    start_step(F, S, idx, scratch)
     scratch[SC_SCALARS, S_Y_COUNT], scratch[SC_SCALARS, S_Y_MEAN], scratch[SC_SCALARS, S_Y_M2] = (
         welford(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2], y)
     )
-    if P[P_STANDARDIZE] != 0.0:
+    if options.standardize:
         for k in range(n):
-            j = idx[k]
+            j = column(idx, k)
             count, mean, m2 = welford(F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j], X[i, k])
             scratch[F_COUNT, k], scratch[F_MEAN, k], scratch[F_M2, k] = count, mean, m2
             center, scale = feature_transform(count, mean, m2)
@@ -457,30 +528,30 @@ def learn_row(
         for k in range(n):
             scratch[SC_Z, k] = X[i, k]
         target = y
-        if P[P_AUTO_INTERCEPT] != 0.0 and S[S_INTERCEPT_STARTED] == 0.0:
+        if options.auto_intercept and S[S_INTERCEPT_STARTED] == 0.0:
             scratch[SC_SCALARS, S_INTERCEPT] = y
     scratch[SC_SCALARS, S_INTERCEPT_STARTED] = 1.0
 
     sq_norm_increment = 0.0
-    if P[P_RULE] == RULE_NORMALIZED:
+    if options.rule == RULE_NORMALIZED:
         sq_norm_increment = 1.0
         for k in range(n):
             rescale(F, idx, k, abs(scratch[SC_Z, k]), scratch)
             if scratch[F_SCALE, k] > 0.0:
                 sq_norm_increment += (scratch[SC_Z, k] / scratch[F_SCALE, k]) ** 2
-    if (P[P_STANDARDIZE] == 0.0 and P[P_AVERAGED] == 0.0 and P[P_RULE] == RULE_SGD
+    if (not options.standardize and not options.averaged and options.rule == RULE_SGD
             and scratch[SC_SCALARS, S_INTERCEPT] == S[S_INTERCEPT]):
         raw = prediction  # the step starts from the weights that predicted
     else:
         raw = scratch[SC_SCALARS, S_INTERCEPT]
         for k in range(n):
             raw += scratch[F_WEIGHT, k] * scratch[SC_Z, k]
-    g = loss_gradient(int(P[P_LOSS]), P[P_LOSS_PARAM], raw, target) * sample_weight
+    g = loss_gradient(options.loss, P[P_LOSS_PARAM], raw, target) * sample_weight
     g = min(max(g, -P[P_CLIP]), P[P_CLIP])
-    l2 = P[P_L2]
     for k in range(n):
-        scratch[SC_GRAD, k] = g * scratch[SC_Z, k] + l2 * scratch[F_WEIGHT, k]
-    if P[P_STANDARDIZE] != 0.0 and P[P_LOSS] == LOSS_SQUARED and P[P_RULE] == RULE_SGD:
+        scratch[SC_GRAD, k] = g * scratch[SC_Z, k]
+    add_l2(options, P, n, scratch)
+    if options.standardize and options.loss == LOSS_SQUARED and options.rule == RULE_SGD:
         # The fraction of the residual the loss's step removes (L1/L2 pulls aside): above 1,
         # the step would carry the prediction past the target.
         sq_norm = 0.0
@@ -490,15 +561,15 @@ def learn_row(
         removed = g * (lr * sq_norm + intercept_lr) / residual if residual != 0.0 else 0.0
         if removed > 1.0:
             lr, intercept_lr = lr / removed, intercept_lr / removed
-    if not apply_step(F, P, idx, g, sq_norm_increment, lr, intercept_lr, lr_next, scratch):
+    if not apply_step(options, F, P, idx, g, sq_norm_increment, lr, intercept_lr, lr_next, scratch):
         return DIVERGED
-    commit(F, S, P, idx, scratch)
+    commit(options, F, S, idx, scratch)
     return LEARNED
 
 
 @jit_inline
 def step_row(
-    F: np.ndarray, S: np.ndarray, P: np.ndarray, idx: np.ndarray, X: np.ndarray, i: int,
+    options: Options, F: np.ndarray, S: np.ndarray, P: np.ndarray, idx: np.ndarray, X: np.ndarray, i: int,
     row: int, learn: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, weight_stride: int,
     lrs: np.ndarray, intercept_lrs: np.ndarray, rate_stride: int, k: int, scratch: np.ndarray,
     out: np.ndarray, predictions: np.ndarray, outcomes: np.ndarray,
@@ -509,10 +580,10 @@ def step_row(
     `learn_rows`) and returns its `ROW_OUTCOMES` code."""
     if not learn[row]:
         check = 0.0
-        for c in range(idx.shape[0]):
+        for c in range(width(idx)):
             check += X[i, c] * 0.0
         if check == 0.0:
-            predictions[row] = predict_row(F, S, P, idx, X, i)
+            predictions[row] = predict_row(options, F, S, idx, X, i)
             outcomes[row] = LEARNED
         else:
             predictions[row] = math.nan
@@ -520,7 +591,7 @@ def step_row(
         return outcomes[row]
     r = k * rate_stride
     code = learn_row(
-        F, S, P, idx, X, i, y[row], sample_weight[row * weight_stride], lrs[r],
+        options, F, S, P, idx, X, i, y[row], sample_weight[row * weight_stride], lrs[r],
         intercept_lrs[r], lrs[r + rate_stride], scratch, out,
     )
     predictions[row] = out[0]
@@ -531,8 +602,9 @@ def step_row(
     return code
 
 
-@jit
+@jit_inline
 def learn_rows(
+    options: Options,
     X: np.ndarray,
     y: np.ndarray,
     learn: np.ndarray,
@@ -566,9 +638,13 @@ def learn_rows(
     scratch_owner, out_owner = scratch_for(d), np.empty(3)
     scratch, out = unmanaged(scratch_owner), unmanaged(out_owner)
     F, S, P, idx, X = unmanaged(F), unmanaged(S), unmanaged(P), unmanaged(idx), unmanaged(X)
+    y, learn, sample_weight = unmanaged(y), unmanaged(learn), unmanaged(sample_weight)
+    lrs, intercept_lrs = unmanaged(lrs), unmanaged(intercept_lrs)
+    predictions, outcomes = unmanaged(predictions), unmanaged(outcomes)
+    squared_errors, baseline_errors = unmanaged(squared_errors), unmanaged(baseline_errors)
     k = 0
     for i in range(n):
-        code = step_row(F, S, P, idx, X, i, i, learn, y, sample_weight, weight_stride, lrs,
+        code = step_row(options, F, S, P, idx, X, i, i, learn, y, sample_weight, weight_stride, lrs,
                         intercept_lrs, rate_stride, k, scratch, out, predictions, outcomes,
                         squared_errors, baseline_errors)
         if code != LEARNED:
@@ -579,8 +655,9 @@ def learn_rows(
     return k
 
 
-@jit
+@jit_inline
 def learn_rows_sparse(
+    options: Options,
     indptr: np.ndarray,
     indices: np.ndarray,
     values: np.ndarray,
@@ -611,11 +688,16 @@ def learn_rows_sparse(
     scratch_owner, out_owner = scratch_for(width), np.empty(3)
     scratch, out = unmanaged(scratch_owner), unmanaged(out_owner)
     F, S, P = unmanaged(F), unmanaged(S), unmanaged(P)
+    indices, values = unmanaged(indices), unmanaged(values)
+    y, learn, sample_weight = unmanaged(y), unmanaged(learn), unmanaged(sample_weight)
+    lrs, intercept_lrs = unmanaged(lrs), unmanaged(intercept_lrs)
+    predictions, outcomes = unmanaged(predictions), unmanaged(outcomes)
+    squared_errors, baseline_errors = unmanaged(squared_errors), unmanaged(baseline_errors)
     k = 0
     for i in range(n):
         start, end = indptr[i], indptr[i + 1]
         X = values[start:end].reshape((1, end - start))
-        code = step_row(F, S, P, indices[start:end], X, 0, i, learn, y, sample_weight,
+        code = step_row(options, F, S, P, indices[start:end], X, 0, i, learn, y, sample_weight,
                         weight_stride, lrs, intercept_lrs, rate_stride, k, scratch, out,
                         predictions, outcomes, squared_errors, baseline_errors)
         if code != LEARNED:
@@ -667,24 +749,24 @@ def gradient_block(X: np.ndarray, g: np.ndarray, out: np.ndarray) -> None:
                 out[j] += g_i * X[i, j]
 
 
-@jit
-def predict_rows(F, S, P, idx, X, out) -> None:
+@jit_inline
+def predict_rows(options, F, S, idx, X, out) -> None:
     """`predict_row` for every row of ``X``, through `effective_weights` and `predict_block`."""
-    w = np.empty(idx.shape[0])
-    b = effective_weights(F, S, P, idx, w)
+    w = np.empty(width(idx))
+    b = effective_weights(options, F, S, idx, w)
     predict_block(X, w, b, out)
 
 
-@jit
-def batch_statistics(F, S, P, idx, X, y, scratch, predictions, baseline_errors) -> None:
+@jit_inline
+def batch_statistics(options, F, S, idx, X, y, scratch, predictions, baseline_errors) -> None:
     """Predict the mini-batch, then take its targets and features into the trial statistics.
 
     The baseline of row i predicts the mean of the targets before it, the batch's earlier
     rows included.
     """
     n, d = X.shape
-    predict_rows(F, S, P, idx, X, predictions)
-    start_step(F, S, P, idx, scratch)
+    predict_rows(options, F, S, idx, X, predictions)
+    start_step(F, S, idx, scratch)
     count, total = S[S_Y_COUNT], S[S_Y_COUNT] * S[S_Y_MEAN]
     for i in range(n):
         baseline_errors[i] = (y[i] - (total / count if count > 0.0 else 0.0)) ** 2
@@ -693,41 +775,41 @@ def batch_statistics(F, S, P, idx, X, y, scratch, predictions, baseline_errors) 
     scratch[SC_SCALARS, S_Y_COUNT], scratch[SC_SCALARS, S_Y_MEAN], scratch[SC_SCALARS, S_Y_M2] = (
         merge_statistics(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2], y)
     )
-    if P[P_STANDARDIZE] != 0.0:
+    if options.standardize:
         for k in range(d):
-            j = idx[k]
+            j = column(idx, k)
             scratch[F_COUNT, k], scratch[F_MEAN, k], scratch[F_M2, k] = merge_statistics(
                 F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j], X[:, k]
             )
-    elif P[P_AUTO_INTERCEPT] != 0.0 and S[S_INTERCEPT_STARTED] == 0.0:
+    elif options.auto_intercept and S[S_INTERCEPT_STARTED] == 0.0:
         scratch[SC_SCALARS, S_INTERCEPT] = y.mean()
     scratch[SC_SCALARS, S_INTERCEPT_STARTED] = 1.0
 
 
-@jit
-def batch_prepare(F, S, P, idx, X, y, scratch, squared_errors, baseline_errors):
+@jit_inline
+def batch_prepare(options, F, S, idx, X, y, scratch, squared_errors, baseline_errors):
     """The first half of `learn_batch`, up to the loss: returns ``(Z, targets, raw,
     sq_norm_increment)``, the batch in the units the weights learn in and the predictions the
     step's gradient is taken at. A loss the kernels do not know gets its gradients at ``raw``
     from Python, then `batch_finish` completes the step."""
     n = X.shape[0]
     predictions = np.empty(n)
-    batch_statistics(F, S, P, idx, X, y, scratch, predictions, baseline_errors)
+    batch_statistics(options, F, S, idx, X, y, scratch, predictions, baseline_errors)
     for i in range(n):
         squared_errors[i] = (predictions[i] - y[i]) ** 2
-    Z, targets = standardized_block(P, X, y, scratch)
-    if (P[P_STANDARDIZE] == 0.0 and P[P_AVERAGED] == 0.0 and P[P_RULE] == RULE_SGD
+    Z, targets = standardized_block(options, X, y, scratch)
+    if (not options.standardize and not options.averaged and options.rule == RULE_SGD
             and scratch[SC_SCALARS, S_INTERCEPT] == S[S_INTERCEPT]):
         return Z, targets, predictions, 0.0  # the step starts from the weights that predicted
     raw = np.empty(n)
-    sq_norm_increment = batch_start(F, P, idx, Z, scratch, raw)
+    sq_norm_increment = batch_start(options, F, idx, Z, scratch, raw)
     return Z, targets, raw, sq_norm_increment
 
 
-@jit
-def standardized_block(P, X, y, scratch) -> tuple[np.ndarray, np.ndarray]:
+@jit_inline
+def standardized_block(options, X, y, scratch) -> tuple[np.ndarray, np.ndarray]:
     """``X`` and ``y`` in the units the weights learn in, after the batch's statistics."""
-    if P[P_STANDARDIZE] == 0.0:
+    if not options.standardize:
         return X, y
     n, d = X.shape
     Z = np.empty((n, d))
@@ -744,13 +826,13 @@ def standardized_block(P, X, y, scratch) -> tuple[np.ndarray, np.ndarray]:
     return Z, targets
 
 
-@jit
-def batch_start(F, P, idx, Z, scratch, raw) -> float:
+@jit_inline
+def batch_start(options, F, idx, Z, scratch, raw) -> float:
     """Rescale for the normalized rule and predict ``raw`` from the weights the step starts at;
     returns the normalizer's increment."""
     n, d = Z.shape
     sq_norm_increment = 0.0
-    if P[P_RULE] == RULE_NORMALIZED:
+    if options.rule == RULE_NORMALIZED:
         for k in range(d):
             magnitude = 0.0
             for i in range(n):
@@ -766,27 +848,28 @@ def batch_start(F, P, idx, Z, scratch, raw) -> float:
     return sq_norm_increment
 
 
-@jit
-def batch_finish(F, S, P, idx, Z, loss_gradients, sq_norm_increment, lr, intercept_lr, lr_next,
-                 scratch) -> int:
+@jit_inline
+def batch_finish(options, F, S, P, idx, Z, loss_gradients, sq_norm_increment, lr, intercept_lr,
+                 lr_next, scratch) -> int:
     """The second half of `learn_batch`: the mean gradient, `apply_step`, and the commit."""
     n, d = Z.shape
     gradient_block(Z, loss_gradients, scratch[SC_GRAD, :d])
     grad_b = 0.0
     for i in range(n):
         grad_b += loss_gradients[i]
-    l2 = P[P_L2]
     for k in range(d):
-        scratch[SC_GRAD, k] = scratch[SC_GRAD, k] / n + l2 * scratch[F_WEIGHT, k]
-    if not apply_step(F, P, idx, grad_b / n, sq_norm_increment, lr, intercept_lr, lr_next,
+        scratch[SC_GRAD, k] = scratch[SC_GRAD, k] / n
+    add_l2(options, P, d, scratch)
+    if not apply_step(options, F, P, idx, grad_b / n, sq_norm_increment, lr, intercept_lr, lr_next,
                       scratch):
         return DIVERGED
-    commit(F, S, P, idx, scratch)
+    commit(options, F, S, idx, scratch)
     return LEARNED
 
 
-@jit
+@jit_inline
 def learn_batch(
+    options: Options,
     X: np.ndarray,
     y: np.ndarray,
     sample_weight: np.ndarray,
@@ -814,7 +897,7 @@ def learn_batch(
     scratch = unmanaged(scratch_owner)
     F, S, P, idx = unmanaged(F), unmanaged(S), unmanaged(P), unmanaged(idx)
     Z, targets, raw, sq_norm_increment = batch_prepare(
-        F, S, P, idx, X, y, scratch, squared_errors, baseline_errors
+        options, F, S, idx, X, y, scratch, squared_errors, baseline_errors
     )
     # A NaN or an infinity in X or y makes an error non-finite (0 * inf is NaN), so the input
     # needs a closer look only then (else the predictions overflowed).
@@ -824,13 +907,13 @@ def learn_batch(
         if not all_finite(y):
             return NON_FINITE_TARGET
         return DIVERGED
-    if P[P_STANDARDIZE] != 0.0 and not statistics_finite(d, scratch):
+    if options.standardize and not statistics_finite(d, scratch):
         return DIVERGED
-    code, param, clip = int(P[P_LOSS]), P[P_LOSS_PARAM], P[P_CLIP]
+    code, param, clip = options.loss, P[P_LOSS_PARAM], P[P_CLIP]
     for i in range(n):
         g = loss_gradient(code, param, raw[i], targets[i]) * sample_weight[i * weight_stride]
         raw[i] = min(max(g, -clip), clip)
-    return batch_finish(F, S, P, idx, Z, raw, sq_norm_increment, lr, intercept_lr, lr_next,
+    return batch_finish(options, F, S, P, idx, Z, raw, sq_norm_increment, lr, intercept_lr, lr_next,
                         scratch)
 
 
@@ -865,6 +948,77 @@ def matrix_finite(X: np.ndarray) -> bool:
     return total == 0.0
 
 
+class Compiled(NamedTuple):
+    """The loops of the rule for one `Options`: `learn_rows`, `learn_rows_sparse`, `learn_batch`
+    and `predict_rows` without their ``options`` argument."""
+
+    options: Options
+    learn_rows: Callable
+    learn_rows_sparse: Callable
+    learn_batch: Callable
+    predict_rows: Callable
+
+
+# The option sets compiled with each option a constant: ``SGDRegressor()`` and River's
+# ``LinearRegression()`` (``standardize=False, intercept_init=0.0``). Specialising costs a
+# compile of its own (seconds, once per machine), so the other sets share one compile that
+# reads the options at run time, as fast as the loops were before specialising.
+SPECIALISED = frozenset({
+    Options(LOSS_SQUARED, RULE_SGD, standardize=1, averaged=0, auto_intercept=1, l1=0, l2=0),
+    Options(LOSS_SQUARED, RULE_SGD, standardize=0, averaged=0, auto_intercept=0, l1=0, l2=0),
+})
+
+
+@functools.cache
+def rule_for(options: Options) -> Compiled:
+    """The loops for ``options``: for a set in `SPECIALISED`, inlined with ``options`` a
+    constant, so that LLVM drops the branches of the options that are off and vectorises what
+    remains; for any other set, the same loops reading ``options`` at run time. Each is compiled
+    (or loaded from numba's cache) on its first call.
+
+    >>> import numpy as np
+    >>> P = np.zeros(len(_state.PARAM_FIELDS))
+    >>> rule = rule_for(options_of(P))
+    >>> rule.options, rule.options in SPECIALISED
+    (Options(loss=0, rule=0, standardize=0, averaged=0, auto_intercept=0, l1=0, l2=0), True)
+    """
+    if options not in SPECIALISED:
+        return Compiled(options, *(
+            functools.partial(loop, options)
+            for loop in (learn_rows, learn_rows_sparse, learn_batch, predict_rows)
+        ))
+
+    @jit
+    def learn_rows_for(X, y, learn, sample_weight, weight_stride, lrs, intercept_lrs,
+                       rate_stride, idx, F, S, P, stop_at_refusal, predictions, outcomes,
+                       squared_errors, baseline_errors):
+        return learn_rows(options, X, y, learn, sample_weight, weight_stride, lrs,
+                          intercept_lrs, rate_stride, idx, F, S, P, stop_at_refusal, predictions,
+                          outcomes, squared_errors, baseline_errors)
+
+    @jit
+    def learn_rows_sparse_for(indptr, indices, values, y, learn, sample_weight, weight_stride,
+                              lrs, intercept_lrs, rate_stride, F, S, P, stop_at_refusal,
+                              predictions, outcomes, squared_errors, baseline_errors):
+        return learn_rows_sparse(options, indptr, indices, values, y, learn, sample_weight,
+                                 weight_stride, lrs, intercept_lrs, rate_stride, F, S, P,
+                                 stop_at_refusal, predictions, outcomes, squared_errors,
+                                 baseline_errors)
+
+    @jit
+    def learn_batch_for(X, y, sample_weight, weight_stride, idx, F, S, P, lr, intercept_lr,
+                        lr_next, squared_errors, baseline_errors):
+        return learn_batch(options, X, y, sample_weight, weight_stride, idx, F, S, P, lr,
+                           intercept_lr, lr_next, squared_errors, baseline_errors)
+
+    @jit
+    def predict_rows_for(F, S, idx, X, out):
+        predict_rows(options, F, S, idx, X, out)
+
+    return Compiled(options, learn_rows_for, learn_rows_sparse_for, learn_batch_for,
+                    predict_rows_for)
+
+
 # C entry points of the dict path (`online_lr._dictpath`): the same functions, behind raw
 # pointers, so that Cython calls them without going through Python.
 
@@ -881,7 +1035,8 @@ def _learn_row_c(F_p, capacity, S_p, P_p, idx_p, vals_p, n, y, w, scratch_p, wid
     scratch = numba.carray(scratch_p, (N_SCRATCH, width))
     out = numba.carray(out_p, (3,))
     return learn_row(
-        F, S, P, idx, vals, 0, y, w, P[P_LR], P[P_INTERCEPT_LR], P[P_LR_NEXT], scratch, out
+        options_of(P), F, S, P, idx, vals, 0, y, w, P[P_LR], P[P_INTERCEPT_LR], P[P_LR_NEXT],
+        scratch, out,
     )
 
 
@@ -889,7 +1044,8 @@ def _predict_row_c(F_p, capacity, S_p, P_p, idx_p, vals_p, n):
     F = numba.carray(F_p, (N_FEATURE_STATE, capacity))
     S = numba.carray(S_p, (N_SCALAR_STATE,))
     P = numba.carray(P_p, (N_PARAMS,))
-    return predict_row(F, S, P, numba.carray(idx_p, (n,)), numba.carray(vals_p, (1, n)), 0)
+    idx, vals = numba.carray(idx_p, (n,)), numba.carray(vals_p, (1, n))
+    return predict_row(options_of(P), F, S, idx, vals, 0)
 
 
 def c_entry_points() -> tuple[int, int]:

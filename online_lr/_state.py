@@ -70,6 +70,7 @@ class State:
     scalars: np.ndarray = field(default_factory=lambda: np.zeros(len(SCALAR_FIELDS)))
     _last_names: list | None = field(default=None, repr=False, compare=False)
     _last_indices: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _last_columns: np.ndarray | tuple[int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -98,7 +99,20 @@ class State:
             self.add(new)
         indices = np.array([index[k] for k in names], dtype=np.int64)
         self._last_names, self._last_indices = list(names), indices
+        first = indices.shape[0] == 0 or (indices == np.arange(indices.shape[0])).all()
+        self._last_columns = (indices.shape[0],) if first else indices
         return indices
+
+    def columns(self, names: list) -> np.ndarray | tuple[int]:
+        """`indices` as the kernels take them (`online_lr._kernels.column`): ``(d,)`` when
+        ``names`` are the first ``d`` features in order, else the array of indices.
+
+        >>> state = State()
+        >>> state.columns(["a", "b"]), state.columns(["b"])
+        ((2,), array([1]))
+        """
+        self.indices(names)
+        return self._last_columns
 
     def add(self, new_names: list) -> None:
         """Give each new name the next index, growing the arrays by doubling when full."""

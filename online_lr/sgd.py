@@ -9,6 +9,8 @@ Every path is a thin layer over one update rule, `online_lr._kernels.learn_row` 
   `learn_sequential` is `learn_rows` that raises at the first refused row;
 - `learn_many` is `learn_batch`.
 
+The loops are compiled for the model's options (`online_lr._kernels.rule_for`).
+
 The state is `online_lr._state.State`, named there, saved by name.
 """
 
@@ -271,6 +273,7 @@ class SGDRegressor(base.MiniBatchRegressor):
             self._state.set_scalar("intercept_average", float(intercept_init))
             self._state.set_scalar("intercept_started", 1.0)
         self._params = np.zeros(len(_state.PARAM_FIELDS))
+        self._rule = None  # the kernels compiled for the options, fetched on first use
         self._rows = None  # the dict path, made on first use (it loads the kernels)
         self._y_name = None
         self._refresh_derived()
@@ -280,7 +283,8 @@ class SGDRegressor(base.MiniBatchRegressor):
         self._ewm = metrics.EWMSE(alpha=mse_alpha)
         self._baseline_running = metrics.MSE()
         self._baseline_rolling = metrics.RollingMSE(window_size=mse_window)
-        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        # The errors of learned rows not yet in the metrics: squared, then baseline.
+        self._pending = np.empty((2, _ERRORS_PER_FLUSH))
         self._pending_count = 0
 
     # Parameters
@@ -335,6 +339,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         P[_P["averaged"]] = float(self.averaged)
         P[_P["auto_intercept"]] = float(self.intercept_init == "auto")
         P[_P["standardize"]] = float(self.standardize)
+        self._rule = None
         self._set_rates()
 
     def _set_rates(self) -> None:
@@ -382,19 +387,30 @@ class SGDRegressor(base.MiniBatchRegressor):
     def weights(self) -> dict:
         names = self._state.names
         w = np.empty(len(names))
-        _compiled_kernels().effective_weights(*self._arrays(), np.arange(len(names)), w)
+        self._effective_weights(np.arange(len(names)), w)
         return dict(zip(names, w.tolist()))
 
     @property
     def intercept(self) -> float:
         out = np.empty(self._state.size)
-        return float(
-            _compiled_kernels().effective_weights(*self._arrays(), np.arange(out.shape[0]), out)
-        )
+        return self._effective_weights(np.arange(out.shape[0]), out)
+
+    def _effective_weights(self, idx: np.ndarray, out: np.ndarray) -> float:
+        state = self._state
+        return float(_compiled_kernels().effective_weights(
+            self._compiled_rule().options, state.features, state.scalars, idx, out
+        ))
 
     @property
     def n_updates(self) -> int:
         return int(self._state.scalar("steps"))
+
+    def _compiled_rule(self):
+        """The kernels compiled for this model's options (`online_lr._kernels.rule_for`)."""
+        if self._rule is None:
+            kernels = _compiled_kernels()
+            self._rule = kernels.rule_for(kernels.options_of(self._params))
+        return self._rule
 
     def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self._state.features, self._state.scalars, self._params
@@ -467,36 +483,46 @@ class SGDRegressor(base.MiniBatchRegressor):
         return self._baseline_rolling.get()
 
     # The prequential errors are folded into the metrics in large blocks, when a metric is
-    # read or enough are pending: learn_one's are collected by the dict path, the blocks'
-    # queued here, in order.
+    # read or the pending buffer is full: the kernels write a block's errors straight into the
+    # buffer (`_error_slots`), learn_one's are collected by the dict path, all kept in order.
 
-    def _record_errors(self, squared_errors: np.ndarray, baseline_errors: np.ndarray) -> None:
+    def _error_slots(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Arrays for the kernels to write the errors of up to ``n`` learned rows into: the
+        next slots of the pending buffer, or arrays of their own for a block larger than it."""
         rows = self._rows
         if rows is not None and rows.pending:  # keep the order of single and block updates
-            self._queue_dict_path_errors(rows)
-        self._pending.append((squared_errors, baseline_errors))
-        self._pending_count += squared_errors.shape[0]
-        if self._pending_count >= _ERRORS_PER_FLUSH:
+            self._take_dict_path_errors(rows)
+        if self._pending_count + n > _ERRORS_PER_FLUSH:
             self._flush_errors()
+            if n > _ERRORS_PER_FLUSH:
+                return np.empty(n), np.empty(n)
+        start = self._pending_count
+        return self._pending[0, start:start + n], self._pending[1, start:start + n]
 
-    def _queue_dict_path_errors(self, rows) -> None:
+    def _record_errors(self, squared_errors: np.ndarray, baseline_errors: np.ndarray) -> None:
+        """Count the first errors of slots from `_error_slots` as recorded."""
+        if squared_errors.base is self._pending:
+            self._pending_count += squared_errors.shape[0]
+        else:
+            self._add_to_metrics(squared_errors, baseline_errors)
+
+    def _take_dict_path_errors(self, rows) -> None:
         n = rows.pending
         rows.pending = 0
-        self._pending.append((rows.errors[:n].copy(), rows.baseline_errors[:n].copy()))
+        squared_errors, baseline_errors = self._error_slots(n)
+        squared_errors[:] = rows.errors[:n]
+        baseline_errors[:] = rows.baseline_errors[:n]
+        self._record_errors(squared_errors, baseline_errors)
 
     def _flush_errors(self) -> None:
         rows = self._rows
         if rows is not None and rows.pending:
-            self._queue_dict_path_errors(rows)
-        pending = self._pending
-        if not pending:
-            return
-        if len(pending) == 1:
-            squared_errors, baseline_errors = pending[0]
-        else:
-            squared_errors = np.concatenate([e for e, _ in pending])
-            baseline_errors = np.concatenate([b for _, b in pending])
-        self._pending, self._pending_count = [], 0
+            self._take_dict_path_errors(rows)
+        n, self._pending_count = self._pending_count, 0
+        if n:
+            self._add_to_metrics(self._pending[0, :n], self._pending[1, :n])
+
+    def _add_to_metrics(self, squared_errors: np.ndarray, baseline_errors: np.ndarray) -> None:
         for tracker in (self._running, self._rolling, self._ewm):
             tracker.add_many(squared_errors)
         for tracker in (self._baseline_running, self._baseline_rolling):
@@ -518,8 +544,12 @@ class SGDRegressor(base.MiniBatchRegressor):
     # Single instance methods
 
     def _dict_rows(self):
-        """The dict path over this model's state (made once: it loads the kernels)."""
-        if self._rows is None:
+        """The dict path over this model's state (made once: it loads the kernels), bound to
+        the state's current arrays: a block with new features may have grown them since."""
+        rows = self._rows
+        if rows is not None and rows.features is self._state.features:
+            return rows
+        if rows is None:
             entry_points = _compiled_kernels().c_entry_points()
             self._rows = _dict_path.DictRows(
                 entry_points, self._state, self._params, _state.SCRATCH_ROWS, _ERRORS_PER_FLUSH,
@@ -530,7 +560,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         return self._rows
 
     def predict_one(self, x: dict) -> float:
-        rows = self._rows if self._rows is not None else self._dict_rows()
+        rows = self._dict_rows()
         try:
             y_pred = rows.predict(x)
         except TypeError:
@@ -551,7 +581,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         if self._custom_loss:
             self._learn_one_custom(x, y, w)
             return
-        rows = self._rows if self._rows is not None else self._dict_rows()
+        rows = self._dict_rows()
         try:
             code = rows.learn(x, y, w)
         except TypeError:
@@ -655,8 +685,8 @@ class SGDRegressor(base.MiniBatchRegressor):
             return LearnOutcome(predictions, codes)
         state_indices = self._state.indices(list(columns))[indices]
         rates, n_learn = self._step_rates(learn, weights)
-        squared_errors, baseline_errors = np.empty(n_learn), np.empty(n_learn)
-        learned = _compiled_kernels().learn_rows_sparse(
+        squared_errors, baseline_errors = self._error_slots(n_learn)
+        learned = self._compiled_rule().learn_rows_sparse(
             indptr, state_indices, values, y, learn, *rates, *self._arrays(), False,
             predictions, codes, squared_errors, baseline_errors,
         )
@@ -785,10 +815,9 @@ class SGDRegressor(base.MiniBatchRegressor):
             return LearnOutcome(predictions, codes)
         (sample_weight, weight_stride, lrs, intercept_lrs, stride), n_learn = self._step_rates(
             learn, sample_weight)
-        idx = self._state.indices(names)
-        squared_errors = np.empty(n_learn)
-        baseline_errors = np.empty(n_learn)
-        learned = _compiled_kernels().learn_rows(
+        idx = self._state.columns(names)
+        squared_errors, baseline_errors = self._error_slots(n_learn)
+        learned = self._compiled_rule().learn_rows(
             X, y, learn, sample_weight, weight_stride, lrs, intercept_lrs, stride, idx,
             *self._arrays(), stop_at_refusal, predictions, codes, squared_errors, baseline_errors,
         )
@@ -840,7 +869,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         out = np.empty(X.shape[0])
         if len(known) < len(names):
             X = X[:, known]
-        _compiled_kernels().predict_rows(*self._arrays(), idx, X, out)
+        self._compiled_rule().predict_rows(self._state.features, self._state.scalars, idx, X, out)
         return out
 
     def learn_many(self, X, y, w: float | Any = 1.0) -> None:
@@ -875,14 +904,14 @@ class SGDRegressor(base.MiniBatchRegressor):
         when it is 0)."""
         _kernels = _compiled_kernels()
         n = X.shape[0]
-        squared_errors, baseline_errors = np.empty(n), np.empty(n)
+        squared_errors, baseline_errors = self._error_slots(n)
         P = self._params
         lr, intercept_lr, lr_next = P[_P["lr"]], P[_P["intercept_lr"]], P[_P["lr_next"]]
         state = self._state
         known = state.size
-        idx = state.indices(names)
+        idx = state.columns(names)
         if not self._custom_loss:
-            code = _kernels.learn_batch(
+            code = self._compiled_rule().learn_batch(
                 X, y, weights, weight_stride, idx, *self._arrays(), lr, intercept_lr, lr_next,
                 squared_errors, baseline_errors,
             )
@@ -890,14 +919,15 @@ class SGDRegressor(base.MiniBatchRegressor):
             code = _NON_FINITE_FEATURE
         else:
             scratch = _kernels.scratch_for(X.shape[1])
+            options = self._compiled_rule().options
             Z, targets, raw, sq_norm = _kernels.batch_prepare(
-                *self._arrays()[:2], P, idx, X, y, scratch, squared_errors, baseline_errors
+                options, *self._arrays()[:2], idx, X, y, scratch, squared_errors, baseline_errors
             )
             gradients = np.asarray(self._loss.gradient(targets, raw), dtype=np.float64)
             gradients = np.clip(gradients * weights[:: max(weight_stride, 1)] if weight_stride
                                 else gradients * weights[0], -P[_P["clip"]], P[_P["clip"]])
             code = _kernels.batch_finish(
-                *self._arrays(), idx, Z, np.ascontiguousarray(gradients), sq_norm, lr,
+                options, *self._arrays(), idx, Z, np.ascontiguousarray(gradients), sq_norm, lr,
                 intercept_lr, lr_next, scratch,
             )
         if code:

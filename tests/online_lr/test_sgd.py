@@ -690,3 +690,30 @@ def test_load_reads_the_model_of_a_checkpoint(tmp_path):
     with pytest.raises(ValueError, match="neither an online-lr-model file nor an online-lr-"
                                          "checkpoint file.*'something-else'"):
         SGDRegressor.load(path)
+
+
+@pytest.mark.parametrize("grow", ["learn_many", "learn_sequential", "learn_one_custom"])
+def test_the_dict_path_follows_the_state_when_a_block_grows_it(grow):
+    """A block with new features may reallocate the state's arrays: learn_one and predict_one
+    then read and write the new arrays (they once kept pointers into the freed ones)."""
+    x = {"a": 1.0}
+    model = SGDRegressor(standardize=False, intercept_init=0.0)
+    model.learn_one(x, 1.0)  # the dict path, bound to the first arrays
+    many = {f"f{j}": float(j % 3) for j in range(200)}  # past the state's capacity
+    if grow == "learn_many":
+        model.learn_many(pd.DataFrame([many]), pd.Series([2.0]))
+    elif grow == "learn_sequential":
+        model.learn_sequential(pd.DataFrame([many]), [2.0])
+    else:
+        model = SGDRegressor(standardize=False, intercept_init=0.0, loss=_HalfSquaredLoss())
+        model.learn_one(x, 1.0)
+        model.learn_one(many, 2.0)
+    row = {**many, "a": 1.0}
+    assert model.predict_one(row) == pytest.approx(model.predict_many(pd.DataFrame([row]))[0])
+    model.learn_one(row, 3.0)
+    assert math.isfinite(model.predict_one(row))
+
+
+class _HalfSquaredLoss:
+    def gradient(self, y_true, y_pred):
+        return y_pred - y_true
