@@ -18,10 +18,11 @@ differs is how librdkafka gets there:
     never holds a record behind a partition's position (no filter is needed, unlike
     kafka-python's).
 
-* A partition's position after a batch is the consumer's position, not ``last offset + 1``: it
-  also moves past transaction markers, so a fully read transactional topic is committed (and
-  its lag reported) at its end, lag 0. When a poll returns nothing, positions that moved past
-  markers are taken over too; nothing was learned from those offsets.
+* A partition's position after a batch is ``last offset + 1``; when a poll returns nothing it
+  becomes the consumer's position, which also moves past transaction markers, so a fully read
+  transactional topic is committed (and its lag reported) at its end, lag 0. Nothing was
+  learned from those offsets. (Asking librdkafka for the positions costs about a millisecond:
+  too slow once a batch.)
 
 * Errors: librdkafka retries what can be retried by itself. A record-level error that cannot
   be (a corrupt record, a codec this librdkafka lacks), an authentication or authorization
@@ -36,15 +37,14 @@ differs is how librdkafka gets there:
 
 What does not depend on the client (positions, the checkpoint before revocation, lag, the
 liveness events) is `consumers.kafka_base.KafkaSourceBase`'s. Batches come from
-``consume(num_messages=...)`` as a `consumers.kafka_base.MessageBatch`; the partitions'
-positions are read once a batch. librdkafka's fetch settings are `FETCH_DEFAULTS`.
+``consume(num_messages=...)`` as a `consumers.kafka_base.MessageBatch`. librdkafka's fetch
+settings are `FETCH_DEFAULTS`.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from consumers.confluent_client import (
@@ -69,31 +69,16 @@ def _to_message(m, value) -> Message:
 class ConfluentSource(KafkaSourceBase):
     """Messages of one topic, for one consumer group, resumed from checkpointed offsets.
 
-    The parameters are `consumers.kafka_source.KafkaSource`'s (``client_kwargs`` are mapped by
-    `consumers.confluent_client.librdkafka_config`); ``max_poll_records`` is unused (the
+    The parameters are `consumers.kafka_base.KafkaSourceBase`'s (``client_kwargs`` are mapped
+    by `consumers.confluent_client.librdkafka_config`); ``max_poll_records`` is unused (the
     runner asks each poll for its batch size).
     """
 
-    def __init__(
-        self,
-        topic: str,
-        group: str,
-        client_kwargs: Mapping[str, Any],
-        *,
-        offsets: Mapping[str, int] | None = None,
-        start_from: str = "earliest",
-        idle_timeout: float | None = None,
-        stop_at_end: bool = False,
-        broker_timeout: float = 60.0,
-        max_poll_records: int = 500,
-        group_instance_id: str | None = None,
-        on_revoke: Callable[[], Any] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ):
+    def _open(self, client_kwargs: Mapping[str, Any], max_poll_records: int,
+              group_instance_id: str | None):
         ck = require_confluent()
-        super().__init__(topic, group, offsets=offsets, start_from=start_from,
-                         idle_timeout=idle_timeout, stop_at_end=stop_at_end,
-                         broker_timeout=broker_timeout, on_revoke=on_revoke, clock=clock)
+        topic, group = self.topic, self.group
+        start_from, broker_timeout = self.start_from, self.broker_timeout
         self._ck = ck
         # The assignment as the callbacks set it: Consumer.assignment() waits for librdkafka's
         # main thread (about a millisecond), too slow to ask once a batch.
@@ -119,19 +104,20 @@ class ConfluentSource(KafkaSourceBase):
             config.setdefault(name, value)
         if group_instance_id is not None:
             config["group.instance.id"] = group_instance_id
-        self.consumer = ck.Consumer(config)
+        consumer = ck.Consumer(config)
         try:
-            self.consumer.list_topics(topic, timeout=broker_timeout)
+            consumer.list_topics(topic, timeout=broker_timeout)
         except ck.KafkaException as exc:
-            self.consumer.poll(0)  # serves error_cb: an authentication failure says so
-            self.consumer.close()
+            consumer.poll(0)  # serves error_cb: an authentication failure says so
+            consumer.close()
             self._raise_pending()
             raise BrokerUnavailableError(
                 f"cannot reach Kafka at {self._servers!r} within {broker_timeout:g}s "
                 f"(broker_timeout): {describe_error(exc)}"
             ) from None
-        self.consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
-                                on_lost=self._on_lost)
+        consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
+                           on_lost=self._on_lost)
+        return consumer
 
     # -- callbacks (calling thread, inside consume) --------------------------------------------
 
@@ -224,7 +210,9 @@ class ConfluentSource(KafkaSourceBase):
             if not good:
                 return self._nothing()
         self._live.received()
-        return MessageBatch(list(map(message.value, good)), good, _to_message)
+        ends = dict(zip(map(message.partition, good), map(message.offset, good)))
+        return MessageBatch(list(map(message.value, good)), good, _to_message,
+                            {(self.topic, partition): end for partition, end in ends.items()})
 
     def _check_errors(self, raw: list) -> None:
         """Log the error events of ``raw`` that librdkafka retries; raise on the others."""
@@ -301,11 +289,6 @@ class ConfluentSource(KafkaSourceBase):
             self._live.probed(describe_error(exc))
             return
         self._live.probed(None)
-
-    def advance(self, messages: Sequence[Message]) -> None:
-        """Mark the last poll's ``messages`` as processed: each assigned partition moves to the
-        consumer's position (past them, and past any transaction marker after them)."""
-        self._take_positions(self._assigned)
 
     def _topic_partitions(self, todo: Mapping[Any, int]) -> list:
         return [self._ck.TopicPartition(tp.topic, tp.partition, offset)

@@ -109,6 +109,9 @@ class KafkaSourceBase:
     ----------
     topic, group
         What to read and the consumer group (used for assignment and lag reporting).
+    client_kwargs
+        Connection and security settings (`consumers.config.KafkaSettings.client_kwargs`),
+        in the client's terms by `_open`.
     offsets
         ``{"topic:partition": next_offset}`` from the checkpoint.
     start_from
@@ -121,6 +124,11 @@ class KafkaSourceBase:
         high-water mark (``end_reason`` ``"end of partitions"``).
     broker_timeout
         Seconds the broker may stay unreachable before `poll` raises.
+    max_poll_records
+        The most records one fetch hands over, where the client has such a setting.
+    group_instance_id
+        Static membership id (KIP-345): a restart with the same id gets its partitions back
+        without waiting for the old member's session to expire (after ``kill -9``).
     on_revoke
         Called before partitions are taken away: the runner's checkpoint; ``False`` means
         none was written.
@@ -132,12 +140,15 @@ class KafkaSourceBase:
         self,
         topic: str,
         group: str,
+        client_kwargs: Mapping[str, Any],
         *,
         offsets: Mapping[str, int] | None = None,
         start_from: str = "earliest",
         idle_timeout: float | None = None,
         stop_at_end: bool = False,
         broker_timeout: float = 60.0,
+        max_poll_records: int = 500,
+        group_instance_id: str | None = None,
         on_revoke: Callable[[], Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
@@ -157,8 +168,15 @@ class KafkaSourceBase:
         self._live = Liveness(topic, group, idle_timeout=idle_timeout,
                               broker_timeout=broker_timeout, clock=clock)
         self._pending_error: BaseException | None = None
+        self.consumer = self._open(client_kwargs, max_poll_records, group_instance_id)
 
     # -- what each client does its own way ----------------------------------------------------
+
+    def _open(self, client_kwargs: Mapping[str, Any], max_poll_records: int,
+              group_instance_id: str | None) -> Any:
+        """The client's consumer, subscribed to the topic (this client's own state is set up
+        here too); `BrokerUnavailableError` if the broker cannot be reached."""
+        raise NotImplementedError
 
     def _assignment(self) -> Iterable:
         """The assigned partitions (objects with ``topic`` and ``partition``)."""
@@ -255,6 +273,12 @@ class KafkaSourceBase:
         return None if self.end_reason else []
 
     # -- the Source protocol ------------------------------------------------------------------
+
+    def advance(self, messages: Sequence[Message]) -> None:
+        """Mark ``messages`` (the last poll's) as processed: each partition moves past them."""
+        with self.lock:
+            for (topic, partition), offset in last_offsets(messages).items():
+                self._offsets[partition_key(topic, partition)] = offset + 1
 
     def offsets(self) -> dict[str, int]:
         with self.lock:

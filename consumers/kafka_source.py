@@ -42,18 +42,11 @@ be retried: after a failed fetch kafka-python 3.0's fetcher loops forever in the
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from consumers.errors import BrokerUnavailableError, ConfigError, NonRetriableKafkaError
-from consumers.kafka_base import (
-    KafkaSourceBase,
-    MessageBatch,
-    last_offsets,
-    new_message,
-    partition_key,
-)
+from consumers.kafka_base import KafkaSourceBase, MessageBatch, new_message, partition_key
 from consumers.records import Message
 
 __all__ = [
@@ -168,41 +161,17 @@ def _to_message(record, value) -> Message:
 class KafkaSource(KafkaSourceBase):
     """Messages of one topic, for one consumer group, resumed from checkpointed offsets.
 
-    Parameters
-    ----------
-    topic, group, offsets, start_from, idle_timeout, stop_at_end, broker_timeout, on_revoke
-        As `consumers.kafka_base.KafkaSourceBase`; ``on_revoke`` is called on the IO thread.
-    client_kwargs
-        Connection and security settings (`consumers.config.KafkaSettings.client_kwargs`).
-    max_poll_records
-        kafka-python's ``max_poll_records``.
-    group_instance_id
-        Static membership id (KIP-345): a restart with the same id gets its partitions back
-        without waiting for the old member's session to expire (after ``kill -9``).
+    The parameters are `consumers.kafka_base.KafkaSourceBase`'s; ``on_revoke`` is called on
+    kafka-python's IO thread.
     """
 
-    def __init__(
-        self,
-        topic: str,
-        group: str,
-        client_kwargs: Mapping[str, Any],
-        *,
-        offsets: Mapping[str, int] | None = None,
-        start_from: str = "earliest",
-        idle_timeout: float | None = None,
-        stop_at_end: bool = False,
-        broker_timeout: float = 60.0,
-        max_poll_records: int = 500,
-        group_instance_id: str | None = None,
-        on_revoke: Callable[[], Any] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ):
+    def _open(self, client_kwargs: Mapping[str, Any], max_poll_records: int,
+              group_instance_id: str | None):
         from kafka import KafkaConsumer
         from kafka.errors import KafkaError
 
-        super().__init__(topic, group, offsets=offsets, start_from=start_from,
-                         idle_timeout=idle_timeout, stop_at_end=stop_at_end,
-                         broker_timeout=broker_timeout, on_revoke=on_revoke, clock=clock)
+        topic, group = self.topic, self.group
+        start_from, broker_timeout = self.start_from, self.broker_timeout
         self._to_reconcile: set = set()  # assigned partitions held by the checkpoint
         self._end_offsets: dict[str, int] = {}
         config = client_config(KafkaConsumer, client_kwargs)
@@ -225,13 +194,14 @@ class KafkaSource(KafkaSourceBase):
         if group_instance_id is not None:
             config["group_instance_id"] = group_instance_id
         try:
-            self.consumer = KafkaConsumer(**config)
+            consumer = KafkaConsumer(**config)
         except KafkaError as exc:
             raise BrokerUnavailableError(
                 f"cannot reach Kafka at {config.get('bootstrap_servers')!r} within "
                 f"{broker_timeout:g}s (broker_timeout): {exc}"
             ) from None
-        self.consumer.subscribe([topic], listener=_make_listener(self))
+        consumer.subscribe([topic], listener=_make_listener(self))
+        return consumer
 
     # -- rebalance callbacks (IO thread) ------------------------------------------------------
 
@@ -395,12 +365,6 @@ class KafkaSource(KafkaSourceBase):
         if unread:
             return f"topic {self.topic!r} (one of: {', '.join(unread)})"
         return f"topic {self.topic!r}"
-
-    def advance(self, messages: Sequence[Message]) -> None:
-        """Mark ``messages`` (the last poll's) as processed: each partition moves past them."""
-        with self.lock:
-            for (topic, partition), offset in last_offsets(messages).items():
-                self._offsets[partition_key(topic, partition)] = offset + 1
 
     def _high_water(self, tp) -> int | None:
         """The high-water mark of ``tp`` from the last fetch, else from the last probe."""
