@@ -13,13 +13,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 KAFKA_LOCAL = REPO / "scripts" / "kafka-local"
+T = TypeVar("T")
 #: The interpreter of this run, and the ``online-lr`` command next to it (its venv's entry
 #: point; ``python -m consumers`` when there is none).
 PYTHON = sys.executable
@@ -70,6 +72,20 @@ def broker() -> Iterator[str]:
         import shutil
 
         shutil.rmtree(state, ignore_errors=True)
+
+
+def add_broker_option(parser) -> None:
+    """``--bootstrap-servers``: a broker to use instead of starting one (see `on_broker`)."""
+    parser.add_argument("--bootstrap-servers", default=None,
+                        help="use this broker instead of starting one (it must be disposable)")
+
+
+def on_broker(address: str | None, run: Callable[[str], T]) -> T:
+    """``run(address)``, on a fresh `broker` unless ``address`` names one."""
+    if address:
+        return run(address)
+    with broker() as started:
+        return run(started)
 
 
 def json_lines(n: int, d: int, seed: int = 0, chunk: int = 100_000) -> Iterator[list[bytes]]:

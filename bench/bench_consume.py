@@ -115,8 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--messages", type=int, default=200_000)
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--bootstrap-servers", default=None,
-                   help="use this broker instead of starting one (it must be disposable)")
+    h.add_broker_option(p)
     args = p.parse_args(argv)
     n, topic = args.messages, f"bench-{uuid.uuid4().hex[:8]}"
     work = tempfile.mkdtemp(prefix="online-lr-bench-")
@@ -194,11 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nbars {'met' if ok1 else 'NOT all met'}")
 
     try:
-        if args.bootstrap_servers:
-            run(args.bootstrap_servers)
-        else:
-            with h.broker() as address:
-                run(address)
+        h.on_broker(args.bootstrap_servers, run)
     finally:
         import shutil
 
