@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=3)
     h.add_broker_option(p)
     args = p.parse_args(argv)
+    h.precompile()
     n, topic = args.messages, f"bench-{uuid.uuid4().hex[:8]}"
     work = tempfile.mkdtemp(prefix="online-lr-bench-")
 

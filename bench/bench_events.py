@@ -118,6 +118,7 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=10_000)
     parser.add_argument("--no-kafka", action="store_true", help="skip the Kafka side")
     args = parser.parse_args()
+    h.precompile()
 
     with tempfile.TemporaryDirectory(prefix="online-lr-bench-events-") as workdir:
         path = os.path.join(workdir, "events.jsonl")

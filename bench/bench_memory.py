@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="Kafka client library of the consume process")
     h.add_broker_option(p)
     args = p.parse_args(argv)
+    h.precompile()
     n, topic = args.messages, f"bench-mem-{uuid.uuid4().hex[:8]}"
     work = tempfile.mkdtemp(prefix="online-lr-bench-mem-")
 

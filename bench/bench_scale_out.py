@@ -32,6 +32,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import _harness as h
 import numpy as np
 import orjson
 
@@ -236,6 +237,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2,
                     help="rounds of (1 worker, 2 workers), interleaved; the best of each counts")
     args = ap.parse_args()
+    h.precompile()
     d = args.features
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="bench-scale-out-") as tmp:

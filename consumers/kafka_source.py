@@ -37,6 +37,10 @@ Client errors are classified (`is_connection_error`): only those kafka-python ma
 codec that is not installed, a corrupt batch, a denied access - raises
 `NonRetriableKafkaError` at once, naming the partition, the offset and what to do. It must not
 be retried: after a failed fetch kafka-python 3.0's fetcher loops forever in the next `poll`.
+
+The steps that do not depend on the client (positions, the checkpoint before revocation, the
+hand-over, lag, the liveness events) are `consumers.kafka_base.KafkaSourceBase`'s; a batch is a
+`consumers.kafka_base.MessageBatch` (the values in one list, a `Message` built on demand).
 """
 
 from __future__ import annotations
