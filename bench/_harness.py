@@ -84,10 +84,15 @@ def broker() -> Iterator[str]:
         shutil.rmtree(state, ignore_errors=True)
 
 
-def add_broker_option(parser) -> None:
-    """``--bootstrap-servers``: a broker to use instead of starting one (see `on_broker`)."""
-    parser.add_argument("--bootstrap-servers", default=None,
-                        help="use this broker instead of starting one (it must be disposable)")
+def parse_args(parser, argv: Sequence[str] | None = None, *, broker_option: bool = True):
+    """A benchmark's arguments, with ``--bootstrap-servers`` (a broker to use instead of starting
+    one, see `on_broker`) unless ``broker_option`` is False; then `precompile`."""
+    if broker_option:
+        parser.add_argument("--bootstrap-servers", default=None,
+                            help="use this broker instead of starting one (it must be disposable)")
+    args = parser.parse_args(argv)
+    precompile()
+    return args
 
 
 def on_broker(address: str | None, run: Callable[[str], T]) -> T:

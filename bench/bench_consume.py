@@ -115,9 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--messages", type=int, default=200_000)
     p.add_argument("--repeat", type=int, default=3)
-    h.add_broker_option(p)
-    args = p.parse_args(argv)
-    h.precompile()
+    args = h.parse_args(p, argv)
     n, topic = args.messages, f"bench-{uuid.uuid4().hex[:8]}"
     work = tempfile.mkdtemp(prefix="online-lr-bench-")
 

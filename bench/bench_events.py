@@ -117,8 +117,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--window", type=int, default=10_000)
     parser.add_argument("--no-kafka", action="store_true", help="skip the Kafka side")
-    args = parser.parse_args()
-    h.precompile()
+    args = h.parse_args(parser, broker_option=False)
 
     with tempfile.TemporaryDirectory(prefix="online-lr-bench-events-") as workdir:
         path = os.path.join(workdir, "events.jsonl")

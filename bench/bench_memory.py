@@ -86,9 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--producers", type=int, default=2, help="producer processes")
     p.add_argument("--client", default="kafka-python", choices=("kafka-python", "confluent"),
                    help="Kafka client library of the consume process")
-    h.add_broker_option(p)
-    args = p.parse_args(argv)
-    h.precompile()
+    args = h.parse_args(p, argv)
     n, topic = args.messages, f"bench-mem-{uuid.uuid4().hex[:8]}"
     work = tempfile.mkdtemp(prefix="online-lr-bench-mem-")
 

@@ -236,8 +236,7 @@ def main() -> None:
                     help="Kafka client library of the workers")
     ap.add_argument("--rounds", type=int, default=2,
                     help="rounds of (1 worker, 2 workers), interleaved; the best of each counts")
-    args = ap.parse_args()
-    h.precompile()
+    args = h.parse_args(ap, broker_option=False)
     d = args.features
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="bench-scale-out-") as tmp:
