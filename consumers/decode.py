@@ -7,6 +7,13 @@ run's `online_lr.encoding.FeatureEncoder`, which turns them into a CSR matrix ov
 string arrays as bags, ``"1.5"`` as 1.5, a missing feature is 0, new fields join as they come).
 Each refused value gets a `BadRecord` naming the reason.
 
+Fast paths (each gives exactly what the value-by-value path gives; tests/consumers/
+test_fast_paths.py and the fuzz tests check it): a batch whose values all parse is parsed at C
+speed, in a single orjson call when its braces prove that the values cannot run into each other
+(`_join_objects`); a batch of flat objects of numbers with the same fields is then encoded in
+bulk (`FeatureEncoder.encode_numbers`), without a Python step per message. Any other batch, or
+one with a value that may be refused, goes value by value.
+
 Rules of the bytes
 ------------------
 * ``None`` and ``b""`` are `Reason.EMPTY`; more than ``max_bytes`` bytes is `Reason.OVERSIZE`
@@ -232,7 +239,8 @@ def _encode_numbers(objs: list, encoder: FeatureEncoder, joined: bytes | None
 def decode_batch(
     values: Sequence[Value], encoder: FeatureEncoder, max_bytes: int | None = DEFAULT_MAX_BYTES
 ) -> DecodedBatch:
-    """Parse a batch and encode its objects in one `FeatureEncoder.encode_many` call."""
+    """Parse a batch and encode its objects in one call (`FeatureEncoder.encode_numbers` for
+    flat objects of numbers, else `FeatureEncoder.encode_many`)."""
     bad: list[tuple[int, BadRecord]] = []
     parsed = _parse_all(values, max_bytes) if values else ([], None)
     if parsed is not None:
