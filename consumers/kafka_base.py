@@ -38,7 +38,8 @@ from typing import Any
 from consumers.liveness import Liveness
 from consumers.records import Message
 
-__all__ = ["KafkaSourceBase", "MessageBatch", "partition_key", "total_lag"]
+__all__ = ["KafkaSourceBase", "MessageBatch", "last_offsets", "new_message", "partition_key",
+           "total_lag"]
 
 logger = logging.getLogger(__name__)
 
