@@ -13,13 +13,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 KAFKA_LOCAL = REPO / "scripts" / "kafka-local"
+T = TypeVar("T")
 #: The interpreter of this run, and the ``online-lr`` command next to it (its venv's entry
 #: point; ``python -m consumers`` when there is none).
 PYTHON = sys.executable
@@ -51,6 +53,16 @@ assert seen == n, seen
 BARE_READER = KAFKA_PYTHON_LOOP.format(setup="", body="            json.loads(r.value)")
 
 
+def precompile() -> None:
+    """Write the project's ``.pyc`` files, as installing it does (pip compiles what it installs),
+    so that start-up is timed as users get it even where ``PYTHONDONTWRITEBYTECODE`` is set:
+    otherwise every process compiles the project's modules anew (~0.4 s here)."""
+    import compileall
+
+    for package in ("consumers", "online_lr"):
+        compileall.compile_dir(str(REPO / package), quiet=1)
+
+
 def load() -> str:
     """The 1-minute load average, to be printed with every table (the host may be shared)."""
     return os.getloadavg().__repr__() if hasattr(os, "getloadavg") else "n/a"
@@ -70,6 +82,25 @@ def broker() -> Iterator[str]:
         import shutil
 
         shutil.rmtree(state, ignore_errors=True)
+
+
+def parse_args(parser, argv: Sequence[str] | None = None, *, broker_option: bool = True):
+    """A benchmark's arguments, with ``--bootstrap-servers`` (a broker to use instead of starting
+    one, see `on_broker`) unless ``broker_option`` is False; then `precompile`."""
+    if broker_option:
+        parser.add_argument("--bootstrap-servers", default=None,
+                            help="use this broker instead of starting one (it must be disposable)")
+    args = parser.parse_args(argv)
+    precompile()
+    return args
+
+
+def on_broker(address: str | None, run: Callable[[str], T]) -> T:
+    """``run(address)``, on a fresh `broker` unless ``address`` names one."""
+    if address:
+        return run(address)
+    with broker() as started:
+        return run(started)
 
 
 def json_lines(n: int, d: int, seed: int = 0, chunk: int = 100_000) -> Iterator[list[bytes]]:

@@ -86,9 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--producers", type=int, default=2, help="producer processes")
     p.add_argument("--client", default="kafka-python", choices=("kafka-python", "confluent"),
                    help="Kafka client library of the consume process")
-    p.add_argument("--bootstrap-servers", default=None,
-                   help="use this broker instead of starting one (it must be disposable)")
-    args = p.parse_args(argv)
+    args = h.parse_args(p, argv)
     n, topic = args.messages, f"bench-mem-{uuid.uuid4().hex[:8]}"
     work = tempfile.mkdtemp(prefix="online-lr-bench-mem-")
 
@@ -124,11 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         return ok
 
     try:
-        if args.bootstrap_servers:
-            ok = run(args.bootstrap_servers)
-        else:
-            with h.broker() as address:
-                ok = run(address)
+        ok = h.on_broker(args.bootstrap_servers, run)
     finally:
         import shutil
 

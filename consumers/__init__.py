@@ -4,8 +4,9 @@ Modules, in data-flow order:
 
 ``columnar``      CSV / JSON Lines / Parquet files through Arrow: replay's source, produce's
                   rows, resumable, optionally paced
+``kafka_base``    what both Kafka sources share: positions, checkpoint before revocation, lag
 ``kafka_source``  KafkaConsumer wrapper: checkpointed offsets, rebalance listener, liveness
-                  (``confluent_source``: the same over confluent-kafka)
+``confluent_source``  the same contract on confluent-kafka (librdkafka)
 ``records``       `Message`, `BadRecord` and the `Reason` codes
 ``schema``        the ``fields`` settings as an `online_lr.encoding.FeatureEncoder`
 ``decode``        bytes -> encoded rows (a sparse matrix), pure (never imports kafka)

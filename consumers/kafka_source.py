@@ -37,19 +37,20 @@ Client errors are classified (`is_connection_error`): only those kafka-python ma
 codec that is not installed, a corrupt batch, a denied access - raises
 `NonRetriableKafkaError` at once, naming the partition, the offset and what to do. It must not
 be retried: after a failed fetch kafka-python 3.0's fetcher loops forever in the next `poll`.
+
+The steps that do not depend on the client (positions, the checkpoint before revocation, the
+hand-over, lag, the liveness events) are `consumers.kafka_base.KafkaSourceBase`'s; a batch is a
+`consumers.kafka_base.MessageBatch` (the values in one list, a `Message` built on demand).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from consumers.decode import MessageList
 from consumers.errors import BrokerUnavailableError, ConfigError, NonRetriableKafkaError
-from consumers.liveness import Liveness
+from consumers.kafka_base import KafkaSourceBase, MessageBatch, new_message, partition_key
 from consumers.records import Message
 
 __all__ = [
@@ -58,26 +59,10 @@ __all__ = [
     "client_config",
     "instance_id_for",
     "is_connection_error",
-    "partition_key",
-    "total_lag",
     "what_to_do",
 ]
 
 logger = logging.getLogger(__name__)
-
-
-def partition_key(topic: str, partition: int) -> str:
-    """The checkpoint's name of a partition: ``"topic:partition"``."""
-    return f"{topic}:{partition}"
-
-
-def total_lag(partition_lags: Mapping[tuple[str, int], int]) -> int | None:
-    """The lag of a source: the sum of its partitions', ``None`` if none is known.
-
-    >>> total_lag({("t", 0): 3, ("t", 1): 0}), total_lag({})
-    (3, None)
-    """
-    return sum(partition_lags.values()) if partition_lags else None
 
 
 def instance_id_for(checkpoint_path: str) -> str:
@@ -159,7 +144,7 @@ def _make_listener(source: KafkaSource):
 
     class Listener(AsyncConsumerRebalanceListener):
         async def on_partitions_revoked(self, revoked):
-            written = source._on_revoked(revoked)
+            written = source._checkpoint_before_losing(revoked)
             if written is not None:
                 await source._hand_over(revoked, written)
 
@@ -167,79 +152,32 @@ def _make_listener(source: KafkaSource):
             source._on_assigned(assigned)
 
         async def on_partitions_lost(self, lost):
-            source._on_revoked(lost)  # the group is gone: nothing can be committed
+            source._checkpoint_before_losing(lost)  # the group is gone: nothing to commit
 
     return Listener()
 
 
-class KafkaSource:
+def _to_message(record, value) -> Message:
+    return new_message(record.topic, record.partition, record.offset, value, record.key,
+                       tuple(record.headers or ()), record.timestamp)
+
+
+class KafkaSource(KafkaSourceBase):
     """Messages of one topic, for one consumer group, resumed from checkpointed offsets.
 
-    Parameters
-    ----------
-    topic, group
-        What to read and the consumer group (used for assignment and lag reporting).
-    client_kwargs
-        Connection and security settings (`consumers.config.KafkaSettings.client_kwargs`).
-    offsets
-        ``{"topic:partition": next_offset}`` from the checkpoint.
-    start_from
-        ``"earliest"`` or ``"latest"``: where a partition absent from ``offsets`` starts.
-    group_instance_id
-        Static membership id (KIP-345): a restart with the same id gets its partitions back
-        without waiting for the old member's session to expire (after ``kill -9``).
-    idle_timeout
-        Seconds without messages (broker reachable) after which `poll` returns ``None``;
-        ``None`` never ends.
-    stop_at_end
-        `poll` returns ``None`` once every assigned partition has been read up to its
-        high-water mark (``end_reason`` ``"end of partitions"``): a topic read to its end, for
-        batch jobs and tests, without waiting out an idle timeout.
-    broker_timeout
-        Seconds the broker may stay unreachable before `poll` raises.
-    on_revoke
-        Called (on the IO thread) before partitions are taken away: the runner's checkpoint.
+    The parameters are `consumers.kafka_base.KafkaSourceBase`'s; ``on_revoke`` is called on
+    kafka-python's IO thread.
     """
 
-    kind = "kafka"
-
-    def __init__(
-        self,
-        topic: str,
-        group: str,
-        client_kwargs: Mapping[str, Any],
-        *,
-        offsets: Mapping[str, int] | None = None,
-        start_from: str = "earliest",
-        idle_timeout: float | None = None,
-        stop_at_end: bool = False,
-        broker_timeout: float = 60.0,
-        max_poll_records: int = 500,
-        group_instance_id: str | None = None,
-        on_revoke: Callable[[], None] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ):
+    def _open(self, client_kwargs: Mapping[str, Any], max_poll_records: int,
+              group_instance_id: str | None):
         from kafka import KafkaConsumer
         from kafka.errors import KafkaError
 
-        if start_from not in ("earliest", "latest"):
-            raise ValueError(f"start_from must be 'earliest' or 'latest', got {start_from!r}")
-        self.topic = topic
-        self.group = group
-        self.start_from = start_from
-        self.idle_timeout = idle_timeout
-        self.stop_at_end = stop_at_end
-        self.broker_timeout = broker_timeout
-        self.on_revoke = on_revoke
-        self.end_reason: str | None = None
-        #: Guards the positions; the runner shares it for the model (see `Runner.lock`).
-        self.lock = threading.RLock()
-        self._offsets: dict[str, int] = dict(offsets or {})
+        topic, group = self.topic, self.group
+        start_from, broker_timeout = self.start_from, self.broker_timeout
         self._to_reconcile: set = set()  # assigned partitions held by the checkpoint
-        self._listener_error: BaseException | None = None
         self._end_offsets: dict[str, int] = {}
-        self._live = Liveness(topic, group, idle_timeout=idle_timeout,
-                              broker_timeout=broker_timeout, clock=clock)
         config = client_config(KafkaConsumer, client_kwargs)
         config.update(
             group_id=group,
@@ -260,71 +198,48 @@ class KafkaSource:
         if group_instance_id is not None:
             config["group_instance_id"] = group_instance_id
         try:
-            self.consumer = KafkaConsumer(**config)
+            consumer = KafkaConsumer(**config)
         except KafkaError as exc:
             raise BrokerUnavailableError(
                 f"cannot reach Kafka at {config.get('bootstrap_servers')!r} within "
                 f"{broker_timeout:g}s (broker_timeout): {exc}"
             ) from None
-        self.consumer.subscribe([topic], listener=_make_listener(self))
+        consumer.subscribe([topic], listener=_make_listener(self))
+        return consumer
 
     # -- rebalance callbacks (IO thread) ------------------------------------------------------
-
-    def _on_revoked(self, revoked) -> dict[str, int] | None:
-        """Checkpoint before ``revoked`` go; the offsets written, None if none was."""
-        if not revoked or self.on_revoke is None:
-            return None
-        try:
-            with self.lock:
-                if self.on_revoke() is False:
-                    return None
-                return self.offsets()
-        except BaseException as exc:  # surfaced by the next poll(), on the main thread
-            logger.error("checkpoint before revocation of %s failed: %s", sorted(revoked), exc)
-            self._listener_error = exc
-            return None
 
     async def _hand_over(self, revoked, written: Mapping[str, int]) -> None:
         """Commit the checkpointed offsets of ``revoked``, then forget them (see module)."""
         from kafka.errors import KafkaError
         from kafka.structs import OffsetAndMetadata
 
-        keys = {tp: partition_key(tp.topic, tp.partition) for tp in revoked}
-        todo = {tp: OffsetAndMetadata(written[k], "", -1) for tp, k in keys.items() if k in written}
+        todo = self._handed_over(revoked, written)
         if not todo:
             return
         try:
-            await self.consumer.commit_async(todo)
+            await self.consumer.commit_async(
+                {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in todo.items()})
         except KafkaError as exc:  # keep them: this worker resumes them if they come back
             logger.warning("hand-over commit of %s failed: %s", sorted(todo), exc)
             return
-        with self.lock:
-            for tp in todo:
-                if self._offsets.get(keys[tp]) == written[keys[tp]]:
-                    del self._offsets[keys[tp]]
+        self._forget(todo)
 
     def _on_assigned(self, assigned) -> None:
         with self.lock:
-            self._seek(assigned)
-
-    def _seek(self, assigned) -> None:
-        for tp in sorted(assigned):
-            key = partition_key(tp.topic, tp.partition)
-            if key in self._offsets:
-                self.consumer.seek(tp, self._offsets[key])
-                self._to_reconcile.add(tp)
-                logger.info("partition %s assigned: resuming at offset %d", key, self._offsets[key])
-            else:  # the consumer fetches the group's committed offset, else ``start_from``
-                logger.info("partition %s assigned: not in the checkpoint, from the group's "
-                            "committed offset (else %s)", key, self.start_from)
+            for tp in sorted(assigned):
+                key = partition_key(tp.topic, tp.partition)
+                self._log_assigned(key)
+                if key in self._offsets:  # else the group's committed offset, or start_from
+                    self.consumer.seek(tp, self._offsets[key])
+                    self._to_reconcile.add(tp)
 
     # -- the Source protocol ------------------------------------------------------------------
 
-    def poll(self, max_records: int, timeout: float = 1.0) -> MessageList | None:
-        """Up to ``max_records`` messages; ``[]`` if none yet; ``None`` once idle (see module)."""
-        if self._listener_error is not None:
-            exc, self._listener_error = self._listener_error, None
-            raise exc
+    def poll(self, max_records: int, timeout: float = 1.0) -> Sequence[Message] | None:
+        """Up to ``max_records`` messages (a `MessageBatch`); ``[]`` if none yet; ``None`` once
+        idle (see module)."""
+        self._raise_pending()
         try:
             batches = self.consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
         except Exception as exc:  # noqa: BLE001 - a codec's own error is not a KafkaError
@@ -333,21 +248,17 @@ class KafkaSource:
             logger.warning("poll failed: %s", exc)
             batches = {}
             self._live.probed(str(exc))
-        if self._listener_error is not None:
-            exc, self._listener_error = self._listener_error, None
-            raise exc
+        self._raise_pending()
         if self._to_reconcile:
             self._reconcile()
-        messages = MessageList(
-            Message(tp.topic, tp.partition, r.offset, r.value, r.key,
-                    tuple(r.headers or ()), r.timestamp)
-            for tp, records in self._unseen(batches).items()
-            for r in records
-        )
-        if messages:
-            self._live.received()
-            return messages
-        return self._nothing()
+        batches = self._unseen(batches)
+        if not batches:
+            return self._nothing()
+        self._live.received()
+        records = [r for rs in batches.values() for r in rs] if len(batches) > 1 else \
+            next(iter(batches.values()))
+        return MessageBatch([r.value for r in records], records, _to_message,
+                            {(tp.topic, tp.partition): rs[-1].offset for tp, rs in batches.items()})
 
     def _reconcile(self) -> None:
         """Move assigned partitions to the group's committed offset where a peer advanced them.
@@ -372,15 +283,12 @@ class KafkaSource:
                     self.consumer.seek(tp, self._offsets[key])
                 continue
             with self.lock:
-                if committed is not None and committed > self._offsets.get(key, committed):
-                    logger.info("partition %s: the group has advanced it to offset %d since this "
-                                "worker's checkpoint (%d): resuming there", key, committed,
-                                self._offsets[key])
-                    self._offsets[key] = committed
+                if self._resume_from_group(key, committed):
                     self.consumer.seek(tp, committed)
 
     def _unseen(self, batches: dict) -> dict:
-        """``batches`` without records before a partition's position (already learned).
+        """``batches`` without records before a partition's position (already learned), and
+        without empty record lists.
 
         A rebalance can seek a partition back while the batch polled before it is still being
         learned (its position then moves past the seek): those records come back, and are
@@ -399,15 +307,12 @@ class KafkaSource:
                 records = [r for r in records if r.offset >= start]
                 logger.info("%s: skipped records before offset %d (already learned)",
                             partition_key(tp.topic, tp.partition), start)
-            out[tp] = records
+            if records:
+                out[tp] = records
         return out
 
-    def _nothing(self) -> list[Message] | None:
-        assigned = self.consumer.assignment()
-        self.end_reason = self._live.nothing_received(
-            bool(assigned), lambda: self._probe(assigned),
-            (lambda: self._at_end(assigned)) if self.stop_at_end else None)
-        return None if self.end_reason else []
+    def _assignment(self):
+        return self.consumer.assignment()
 
     def _at_end(self, assigned) -> bool:
         """Whether every partition of ``assigned`` has been read up to its high-water mark."""
@@ -465,36 +370,6 @@ class KafkaSource:
             return f"topic {self.topic!r} (one of: {', '.join(unread)})"
         return f"topic {self.topic!r}"
 
-    def advance(self, messages: list[Message]) -> None:
-        """Mark ``messages`` (the last poll's) as processed: each partition moves past them."""
-        # The last offset of each partition, then one key each: a batch is hundreds of messages.
-        last = {(m.topic, m.partition): m.offset for m in messages}
-        with self.lock:
-            for (topic, partition), offset in last.items():
-                self._offsets[partition_key(topic, partition)] = offset + 1
-
-    def offsets(self) -> dict[str, int]:
-        with self.lock:
-            return dict(self._offsets)
-
-    def describe(self) -> dict:
-        return {"kind": self.kind, "topic": self.topic, "group": self.group}
-
-    def partition_lags(self) -> dict[tuple[str, int], int]:
-        """Messages behind the high-water mark (last fetch or probe) of each assigned partition
-        whose position and high-water mark are known."""
-        lags = {}
-        for tp in self.consumer.assignment():
-            key = partition_key(tp.topic, tp.partition)
-            high = self._high_water(tp)
-            if high is not None and key in self._offsets:
-                lags[(tp.topic, tp.partition)] = max(0, high - self._offsets[key])
-        return lags
-
-    def lag(self) -> int | None:
-        """The sum of `partition_lags`; ``None`` if none is known."""
-        return total_lag(self.partition_lags())
-
     def _high_water(self, tp) -> int | None:
         """The high-water mark of ``tp`` from the last fetch, else from the last probe."""
         high = self.consumer.highwater(tp)
@@ -502,25 +377,15 @@ class KafkaSource:
             high = self._end_offsets.get(partition_key(tp.topic, tp.partition))
         return high
 
-    def commit(self, offsets: Mapping[str, int]) -> None:
-        """Commit ``offsets`` to the group (for lag tools); failures are logged, not raised."""
+    def _commit_now(self, todo: Mapping[Any, int]) -> None:
         from kafka.errors import KafkaError
         from kafka.structs import OffsetAndMetadata
 
-        owned = {partition_key(tp.topic, tp.partition): tp for tp in self.consumer.assignment()}
-        todo = {
-            owned[k]: OffsetAndMetadata(v, "", -1) for k, v in offsets.items() if k in owned
-        }
-        if not todo:
-            return
         try:
-            self.consumer.commit(todo, timeout_ms=int(min(5.0, self.broker_timeout) * 1000))
+            self.consumer.commit({tp: OffsetAndMetadata(v, "", -1) for tp, v in todo.items()},
+                                 timeout_ms=int(min(5.0, self.broker_timeout) * 1000))
         except KafkaError as exc:
             logger.warning("group offset commit failed (the checkpoint is unaffected): %s", exc)
 
-    def close(self) -> None:
-        """Leave the group (the listener gets its last revocation) and close the client."""
-        try:
-            self.consumer.close(autocommit=False, timeout_ms=5000)
-        except Exception as exc:  # noqa: BLE001 - closing must not mask the run's outcome
-            logger.warning("closing the consumer failed: %s", exc)
+    def _close_client(self) -> None:
+        self.consumer.close(autocommit=False, timeout_ms=5000)

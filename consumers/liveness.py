@@ -74,7 +74,8 @@ class Liveness:
         self._last_probe = -float("inf")
 
     def _enter(self, state: LivenessState, since: float) -> None:
-        logger.debug("liveness of %r: %s -> %s", self.topic, self.state.name, state.name)
+        if state is not self.state:  # not once a batch: an enum's ``name`` is slow to read
+            logger.debug("liveness of %r: %s -> %s", self.topic, self.state.name, state.name)
         self.state, self.since = state, since
 
     def received(self) -> None:

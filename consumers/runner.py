@@ -57,9 +57,9 @@ logger = logging.getLogger(__name__)
 class Batch(Protocol):
     """What a source's `Source.poll` returns: its messages, in order, that decode themselves.
 
-    `consumers.decode.MessageList` (kafka-python), `consumers.confluent_source.MessageBatch`
-    (values taken in bulk, messages built on demand), `consumers.columnar.source.DecodedMessages`
-    (already encoded by the source, with the run's encoder).
+    `consumers.kafka_base.MessageBatch` (both Kafka clients: values taken in bulk, messages
+    built on demand), `consumers.columnar.source.DecodedMessages` (already encoded by the source,
+    with the run's encoder), `consumers.decode.MessageList` (a list of messages, e.g. in tests).
     """
 
     def __len__(self) -> int: ...

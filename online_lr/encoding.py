@@ -538,6 +538,8 @@ class FeatureEncoder(base.Transformer):
         if len(kept) < d:
             names, X = [names[j] for j in kept], X[:, kept]
             n, d = X.shape
+            if d == 0:  # every field ignored: rows without features, encode_many's way
+                return None
         columns = [self._named.get(name) for name in names]
         probe = self._encode_all(({name: float(v) for name, v in zip(names, X[0])},),
                                  grow=False)

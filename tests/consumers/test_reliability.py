@@ -28,7 +28,8 @@ from consumers.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
 from consumers.cli import main
 from consumers.confluent_client import librdkafka_config
 from consumers.errors import EXIT_BROKER, EXIT_CHECKPOINT
-from consumers.kafka_source import KafkaSource, client_config, partition_key
+from consumers.kafka_base import partition_key
+from consumers.kafka_source import KafkaSource, client_config
 from consumers.records import BadRecord, Message, Reason
 from consumers.sinks import KafkaOutputs, make_producer
 from consumers.topics import ensure_topic
