@@ -169,11 +169,15 @@ def warm_up(bootstrap: str, topic: str, tmp_path: Path, mix_every: int, client: 
 
 
 def prequential(ckpts: list[Path]) -> tuple[int, int, float]:
-    """(messages, learned, prequential MSE) over the checkpoints."""
+    """(messages, learned, prequential MSE) over the checkpoints: each worker's model's own
+    running MSE, weighted by the rows it learned."""
+    from online_lr import SGDRegressor
+
     cs = [json.loads(c.read_text())["counters"] for c in ckpts]
-    learned = sum(c["learned"] for c in cs)
-    squared_errors = sum(c["squared_error_sum"] for c in cs)
-    return sum(c["messages"] for c in cs), learned, squared_errors / learned
+    learned = [c["learned"] for c in cs]
+    mses = [SGDRegressor.load(c).running_mse for c in ckpts]
+    total = sum(learned)
+    return sum(c["messages"] for c in cs), total, sum(m * n for m, n in zip(mses, learned)) / total
 
 
 def holdout_mse(
