@@ -280,9 +280,11 @@ def test_a_rebalance_checkpoints_before_letting_go_and_loses_nothing(
     first, more = rows(300, seed=21), rows(100, seed=22)
     topic, group, ckpt, log = name("rebalance"), name("g"), tmp_path / "c.json", tmp_path / "err"
     produce_values(kafka_bootstrap, topic, [orjson.dumps(r) for r in first])
+    # Heartbeats every 0.3 s (default 3 s): the member's join and leave are noticed at once.
     proc = spawn(kafka_bootstrap, topic, group, ckpt, log, "--batch-size", "50",
                  "--checkpoint-every", "1000000", "--checkpoint-interval", "3600",
-                 "--log-interval", "0.2", "--broker-timeout", "30")
+                 "--log-interval", "0.2", "--broker-timeout", "30",
+                 "--set", "kafka.heartbeat_interval_ms=300")
     member = None
     try:
         wait_until(lambda: "messages=300 " in log.read_text(), proc, "300 messages learned", log)

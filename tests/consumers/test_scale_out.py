@@ -60,6 +60,10 @@ def wait_for_members(bootstrap: str, group: str, count: int, timeout: float = 25
     pytest.fail(f"group {group} never had {count} stable members")
 
 
+#: Members heartbeat every 0.3 s (the clients' default: 3 s), so a join or a leave starts the
+#: rebalance at once: the hand-over is under test, not how soon the group notices.
+QUICK_REBALANCE = ("--set", "kafka.heartbeat_interval_ms=300")
+
 #: Mixing is under test here, not the default model: the workers learn a model known to converge
 #: on these rows (b has 10x a's scale), whatever ``SGDRegressor()``'s defaults are.
 MIXED_MODEL = ("--set", "model.update=normalized", "--set", "model.learning_rate=0.5",
@@ -75,7 +79,7 @@ def worker(bootstrap: str, topic: str, group: str, ckpt: Path, model_topic: str,
          "--topic", topic, "--group", group, "--checkpoint", str(ckpt), "--ignore", "id",
          "--broker-timeout", "30", "--batch-size", "50", "--checkpoint-every", "200",
          "--checkpoint-interval", "0.3", "--mix-every", "100", "--model-topic", model_topic,
-         *MIXED_MODEL, *extra],
+         *QUICK_REBALANCE, *MIXED_MODEL, *extra],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
 
