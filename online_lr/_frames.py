@@ -66,11 +66,18 @@ def to_matrix(X, columns: Iterable[Hashable] | None = None) -> tuple[list, np.nd
 
 
 def as_vector(values, what: str = "the target") -> np.ndarray:
-    """A contiguous float64 vector from a pandas or polars Series, a pyarrow array, a numpy
-    array or a list; ``what`` names the values in errors.
+    """A contiguous, writable float64 vector from a pandas or polars Series, a pyarrow array, a
+    numpy array or a list; ``what`` names the values in errors.
+
+    The kernels are compiled per argument type, and numba types a read-only array apart: a
+    read-only vector (a pandas Series under copy-on-write, an Arrow column) is copied (n
+    floats, little beside the matrix) rather than compiling every kernel once more for it.
 
     >>> as_vector([1, 2.5])
     array([1. , 2.5])
+    >>> frozen = np.array([1.0, 2.0]); frozen.flags.writeable = False
+    >>> as_vector(frozen).flags.writeable
+    True
     >>> as_vector(np.array(["1.5"]), what="w")
     Traceback (most recent call last):
     ...
@@ -79,7 +86,7 @@ def as_vector(values, what: str = "the target") -> np.ndarray:
     backend = _backend(values)
     if backend == "pandas" and hasattr(values, "dtype"):
         vector = values.to_numpy()
-        if vector.dtype == np.float64 and vector.flags.c_contiguous:
+        if vector.dtype == np.float64 and vector.flags.c_contiguous and vector.flags.writeable:
             return vector  # the common case, without a copy
         _check_numeric(values.dtype, what)
         vector = values.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -91,7 +98,8 @@ def as_vector(values, what: str = "the target") -> np.ndarray:
         vector = _arrow_column(values, what)
     else:
         vector = _numpy_floats(values, what)
-    return np.ascontiguousarray(vector, dtype=np.float64).reshape(-1)
+    vector = np.ascontiguousarray(vector, dtype=np.float64).reshape(-1)
+    return vector if vector.flags.writeable else vector.copy()
 
 
 def like_input(X, values: np.ndarray, name: Hashable | None):

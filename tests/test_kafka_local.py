@@ -53,8 +53,8 @@ def produce(producer: KafkaProducer, topic: str, messages: Iterable[bytes]) -> N
 
 
 def consume_all(bootstrap: str, topic: str, expected: int) -> list[tuple[int, bytes]]:
-    """Read the topic from the start until `expected` records arrived (bounded in time), then
-    keep polling briefly to catch any surplus. Returns (partition, value) pairs."""
+    """Read the topic from the start until `expected` records arrived (bounded in time), then on
+    to the partitions' end offsets, to catch any surplus. Returns (partition, value) pairs."""
     consumer = KafkaConsumer(
         topic, bootstrap_servers=bootstrap, group_id=unique_topic("test-group"),
         client_id="test-consumer", auto_offset_reset="earliest", enable_auto_commit=False,
@@ -65,8 +65,10 @@ def consume_all(bootstrap: str, topic: str, expected: int) -> list[tuple[int, by
         while len(records) < expected and time.monotonic() < deadline:
             for batch in consumer.poll(timeout_ms=500).values():
                 records.extend((record.partition, record.value) for record in batch)
-        surplus_deadline = time.monotonic() + 1.5
-        while time.monotonic() < surplus_deadline:
+        assigned = consumer.assignment()
+        ends = consumer.end_offsets(list(assigned))
+        while (any(consumer.position(tp) < ends[tp] for tp in assigned)
+               and time.monotonic() < deadline):
             for batch in consumer.poll(timeout_ms=300).values():
                 records.extend((record.partition, record.value) for record in batch)
     finally:

@@ -47,7 +47,8 @@ def produce_values(bootstrap: str, topic: str, values: list, *, keys=None, heade
 def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20.0) -> list:
     """Every record of ``topic`` (all partitions), waiting for at least ``expected`` of them.
 
-    One more poll follows, so that a record beyond ``expected`` (a duplicate) shows up.
+    Reading goes on up to the partitions' end offsets, so that a record beyond ``expected`` (a
+    duplicate) shows up.
     """
     from kafka import KafkaConsumer, TopicPartition
 
@@ -61,8 +62,11 @@ def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20.0)
         while len(out) < expected and time.monotonic() < deadline:
             for records in consumer.poll(timeout_ms=300).values():
                 out += records
-        for records in consumer.poll(timeout_ms=500).values():
-            out += records
+        ends = consumer.end_offsets(parts)
+        while (any(consumer.position(tp) < ends[tp] for tp in parts)
+               and time.monotonic() < deadline):
+            for records in consumer.poll(timeout_ms=300).values():
+                out += records
         return sorted(out, key=lambda r: (r.partition, r.offset))
     finally:
         consumer.close(autocommit=False)

@@ -25,8 +25,6 @@ from consumers.predict import load_pipeline
 from online_lr import SGDRegressor
 from online_lr.encoding import FeatureEncoder
 
-IDLE = "2"
-
 
 def event(i: int) -> dict:
     """One event with every kind of field of the table (``y`` depends on all of them)."""
@@ -242,7 +240,7 @@ def test_consume_learns_the_table_as_replay_does(kafka_bootstrap, tmp_path, caps
     produce_values(kafka_bootstrap, topic, [orjson.dumps(e) for e in EVENTS])
     assert main(["replay", str(path), *FLAGS, *MODEL, "--checkpoint", str(replayed), "-q"]) == 0
     assert main(["consume", "-q", "--bootstrap-servers", kafka_bootstrap, "--topic", topic,
-                 "--group", name("g"), "--checkpoint", str(consumed), "--idle-timeout", IDLE,
+                 "--group", name("g"), "--checkpoint", str(consumed), "--stop-at-end",
                  "--batch-size", "17", *FLAGS, *MODEL, *client_args()]) == 0
     a, b = read_checkpoint(replayed), read_checkpoint(consumed)
     assert set(b.schema["feature_names"]) == FEATURES

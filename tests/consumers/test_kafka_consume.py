@@ -1,7 +1,7 @@
 """online-lr produce / consume against the real local Kafka broker (fixture ``kafka_bootstrap``).
 
-Each test uses its own topics and group, small data and a 2 s idle timeout, so each takes a few
-seconds. No mock or fake broker: these are the real client against a real Kafka 4.x.
+Each test uses its own topics and group and small data; each run stops at the end of its
+partitions (``--stop-at-end``), so each test takes a few seconds. No mock or fake broker: these are the real client against a real Kafka 4.x.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from online_lr import SGDRegressor
 REPO = Path(__file__).resolve().parents[2]
 REPLAY_CONFIG = str(REPO / "configs" / "replay.yaml")
 BUNDLED = str(REPO / "consumers" / "data" / "trump_approval.csv.gz")
-IDLE = "2"
 #: A backstop only: the runs below stop at the end of their partitions (``--stop-at-end``).
 BACKSTOP_IDLE = "30"
 pytestmark = pytest.mark.usefixtures("kafka_client")
@@ -227,7 +226,8 @@ def test_consume_says_what_it_learns_and_fails_loudly_when_it_cannot(
     with caplog.at_level("DEBUG", logger="consumers"):
         assert main(["consume", "-v", "--bootstrap-servers", kafka_bootstrap, "--topic",
                      labelled, "--group", name("g"), "--checkpoint", str(ckpt),
-                     "--idle-timeout", IDLE, "--target", "Price", *client_args()]) == 0
+                     "--stop-at-end", "--idle-timeout", BACKSTOP_IDLE, "--target", "Price",
+                     *client_args()]) == 0
     assert "field 'sqm': sqm" in caplog.text
     assert "field 'city': city=Lyon" in caplog.text
     capsys.readouterr()

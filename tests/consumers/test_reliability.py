@@ -114,7 +114,7 @@ def test_kill_9_twice_mid_stream_then_finish_equals_an_uninterrupted_run(
     kafka_bootstrap, tmp_path, capsys, assert_same_model
 ):
     """SIGKILL once right after a checkpoint and once mid-batch; then run to the end."""
-    data = rows(12_000, seed=11)
+    data = rows(5_000, seed=11)  # the second kill comes ~1000 rows in: far from the end
     path = write_jsonl(tmp_path / "rows.jsonl", [orjson.dumps(r) for r in data])
     topic, group, ckpt, log = name("kill2"), name("g"), tmp_path / "c.json", tmp_path / "err"
     produce_values(kafka_bootstrap, topic, [orjson.dumps(r) for r in data])
@@ -281,9 +281,11 @@ def test_a_rebalance_checkpoints_before_letting_go_and_loses_nothing(
     first, more = rows(300, seed=21), rows(100, seed=22)
     topic, group, ckpt, log = name("rebalance"), name("g"), tmp_path / "c.json", tmp_path / "err"
     produce_values(kafka_bootstrap, topic, [orjson.dumps(r) for r in first])
+    # Heartbeats every 0.3 s (default 3 s): the member's join and leave are noticed at once.
     proc = spawn(kafka_bootstrap, topic, group, ckpt, log, "--batch-size", "50",
                  "--checkpoint-every", "1000000", "--checkpoint-interval", "3600",
-                 "--log-interval", "0.2", "--broker-timeout", "30")
+                 "--log-interval", "0.2", "--broker-timeout", "30",
+                 "--set", "kafka.heartbeat_interval_ms=300")
     member = None
     try:
         wait_until(lambda: "messages=300 " in log.read_text(), proc, "300 messages learned", log)

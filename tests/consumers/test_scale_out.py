@@ -1,13 +1,15 @@
 """Scale-out: consumer-group workers against the real broker (the mixing itself: test_mixing).
 
 Workers run as separate ``python -m consumers consume`` processes in one group, each with its own
-checkpoint; the group's committed offsets hand partitions over between them.
+checkpoint; the group's committed offsets hand partitions over between them. They run until
+their checkpoints account for every message produced, then stop on SIGTERM (exit 0).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -58,6 +60,10 @@ def wait_for_members(bootstrap: str, group: str, count: int, timeout: float = 25
     pytest.fail(f"group {group} never had {count} stable members")
 
 
+#: Members heartbeat every 0.3 s (the clients' default: 3 s), so a join or a leave starts the
+#: rebalance at once: the hand-over is under test, not how soon the group notices.
+QUICK_REBALANCE = ("--set", "kafka.heartbeat_interval_ms=300")
+
 #: Mixing is under test here, not the default model: the workers learn a model known to converge
 #: on these rows (b has 10x a's scale), whatever ``SGDRegressor()``'s defaults are.
 MIXED_MODEL = ("--set", "model.update=normalized", "--set", "model.learning_rate=0.5",
@@ -71,14 +77,32 @@ def worker(bootstrap: str, topic: str, group: str, ckpt: Path, model_topic: str,
         [sys.executable, "-m", "consumers", "consume", "-q", *client_args(),
          "--bootstrap-servers", bootstrap,
          "--topic", topic, "--group", group, "--checkpoint", str(ckpt), "--ignore", "id",
-         "--idle-timeout", "4", "--broker-timeout", "30", "--batch-size", "50",
-         "--checkpoint-every", "200", "--mix-every", "100", "--model-topic", model_topic,
-         *MIXED_MODEL, *extra],
+         "--broker-timeout", "30", "--batch-size", "50", "--checkpoint-every", "200",
+         "--checkpoint-interval", "0.3", "--mix-every", "100", "--model-topic", model_topic,
+         *QUICK_REBALANCE, *MIXED_MODEL, *extra],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
 
 
-def finish(*procs: subprocess.Popen) -> None:
+def checkpointed_messages(ckpts: list[Path]) -> int:
+    """The messages the workers' checkpoints account for, together."""
+    return sum(read_checkpoint(c).counters["messages"] for c in ckpts if c.exists())
+
+
+def finish(procs: list[subprocess.Popen], ckpts: list[Path], n: int | None,
+           timeout: float = 60.0) -> None:
+    """Once the checkpoints account for ``n`` messages, SIGTERM every worker: each exits 0.
+
+    ``n=None`` (the test failed before it produced its rows): stop them at once.
+    """
+    deadline = time.monotonic() + timeout
+    while n is not None and checkpointed_messages(ckpts) < n and time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
+            break  # a worker exited before the end: its exit code tells below
+        time.sleep(0.05)
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
     for p in procs:
         try:
             _, err = p.communicate(timeout=40)
@@ -126,11 +150,13 @@ def test_two_workers_learn_every_labelled_row_once_and_publish_their_models(
     ensure_topic({"bootstrap_servers": kafka_bootstrap}, topic, 4)
     ckpts = [tmp_path / "a.json", tmp_path / "b.json"]
     procs = [worker(kafka_bootstrap, topic, group, c, model_topic) for c in ckpts]
+    produced = None
     try:
         wait_for_members(kafka_bootstrap, group, 2)
         labelled = produce_rows(kafka_bootstrap, tmp_path, n, topic)
+        produced = n
     finally:
-        finish(*procs)
+        finish(procs, ckpts, produced)
     assert_exactly_once(kafka_bootstrap, group, ckpts, topic, n, labelled)
     cks = [read_checkpoint(c) for c in ckpts]
     assert all(c.counters["learned"] > 0 for c in cks)  # both took part
@@ -161,21 +187,20 @@ def test_a_worker_joining_mid_stream_takes_partitions_over_exactly_once(
     topic, group, model_topic = name("scale"), name("g"), name("models")
     a_ckpt, b_ckpt = tmp_path / "a.json", tmp_path / "b.json"
     labelled = produce_rows(kafka_bootstrap, tmp_path, half, topic, seed=1)
-    idle = ("--idle-timeout", "10")  # A waits, idle, while B starts
-    procs = [worker(kafka_bootstrap, topic, group, a_ckpt, model_topic, *idle)]
+    n, produced = 2 * half, None
+    procs = [worker(kafka_bootstrap, topic, group, a_ckpt, model_topic)]
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and procs[0].poll() is None:
-            ck = read_checkpoint(a_ckpt) if a_ckpt.exists() else None
-            if ck is not None and ck.counters["messages"] == half:
+            if checkpointed_messages([a_ckpt]) == half:
                 break
             time.sleep(0.05)
-        procs.append(worker(kafka_bootstrap, topic, group, b_ckpt, model_topic, *idle))
+        procs.append(worker(kafka_bootstrap, topic, group, b_ckpt, model_topic))
         wait_for_members(kafka_bootstrap, group, 2)
         labelled += produce_rows(kafka_bootstrap, tmp_path, half, topic, seed=2)
+        produced = n
     finally:
-        finish(*procs)
-    n = 2 * half
+        finish(procs, [a_ckpt, b_ckpt], produced)
     a_ck, b_ck = read_checkpoint(a_ckpt), read_checkpoint(b_ckpt)
     assert half < a_ck.counters["messages"] < n, "A learned no second-half row, or all of them"
     assert b_ck.counters["messages"] > 0, "B got nothing: no rebalance happened"
