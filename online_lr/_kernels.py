@@ -959,10 +959,11 @@ class Compiled(NamedTuple):
     predict_rows: Callable
 
 
-# The option sets compiled with each option a constant: ``SGDRegressor()`` and River's
-# ``LinearRegression()`` (``standardize=False, intercept_init=0.0``). Specialising costs a
-# compile of its own (seconds, once per machine), so the other sets share one compile that
-# reads the options at run time, as fast as the loops were before specialising.
+# The option sets whose row loops are compiled with each option a constant: ``SGDRegressor()``
+# and River's ``LinearRegression()`` (``standardize=False, intercept_init=0.0``). Specialising
+# costs a compile of its own (seconds, once per machine, for each array layout used), so the
+# other sets, and the mini-batch loops of every set (which test the options once a batch, not
+# once a row), share one compile that reads the options at run time.
 SPECIALISED = frozenset({
     Options(LOSS_SQUARED, RULE_SGD, standardize=1, averaged=0, auto_intercept=1, l1=0, l2=0),
     Options(LOSS_SQUARED, RULE_SGD, standardize=0, averaged=0, auto_intercept=0, l1=0, l2=0),
@@ -971,10 +972,10 @@ SPECIALISED = frozenset({
 
 @functools.cache
 def rule_for(options: Options) -> Compiled:
-    """The loops for ``options``: for a set in `SPECIALISED`, inlined with ``options`` a
-    constant, so that LLVM drops the branches of the options that are off and vectorises what
-    remains; for any other set, the same loops reading ``options`` at run time. Each is compiled
-    (or loaded from numba's cache) on its first call.
+    """The loops for ``options``: for a set in `SPECIALISED`, the row loops inlined with
+    ``options`` a constant, so that LLVM drops the branches of the options that are off and
+    vectorises what remains; otherwise the same loops reading ``options`` at run time. Each is
+    compiled (or loaded from numba's cache) on its first call.
 
     >>> import numpy as np
     >>> P = np.zeros(len(_state.PARAM_FIELDS))
@@ -982,11 +983,10 @@ def rule_for(options: Options) -> Compiled:
     >>> rule.options, rule.options in SPECIALISED
     (Options(loss=0, rule=0, standardize=0, averaged=0, auto_intercept=0, l1=0, l2=0), True)
     """
+    batch_loops = functools.partial(learn_batch, options), functools.partial(predict_rows, options)
     if options not in SPECIALISED:
-        return Compiled(options, *(
-            functools.partial(loop, options)
-            for loop in (learn_rows, learn_rows_sparse, learn_batch, predict_rows)
-        ))
+        return Compiled(options, functools.partial(learn_rows, options),
+                        functools.partial(learn_rows_sparse, options), *batch_loops)
 
     @jit
     def learn_rows_for(X, y, learn, sample_weight, weight_stride, lrs, intercept_lrs,
@@ -1005,18 +1005,7 @@ def rule_for(options: Options) -> Compiled:
                                  stop_at_refusal, predictions, outcomes, squared_errors,
                                  baseline_errors)
 
-    @jit
-    def learn_batch_for(X, y, sample_weight, weight_stride, idx, F, S, P, lr, intercept_lr,
-                        lr_next, squared_errors, baseline_errors):
-        return learn_batch(options, X, y, sample_weight, weight_stride, idx, F, S, P, lr,
-                           intercept_lr, lr_next, squared_errors, baseline_errors)
-
-    @jit
-    def predict_rows_for(F, S, idx, X, out):
-        predict_rows(options, F, S, idx, X, out)
-
-    return Compiled(options, learn_rows_for, learn_rows_sparse_for, learn_batch_for,
-                    predict_rows_for)
+    return Compiled(options, learn_rows_for, learn_rows_sparse_for, *batch_loops)
 
 
 # C entry points of the dict path (`online_lr._dictpath`): the same functions, behind raw
