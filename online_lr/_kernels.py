@@ -959,6 +959,44 @@ class Compiled(NamedTuple):
     predict_rows: Callable
 
 
+@jit_inline
+def options_from(codes: np.ndarray) -> Options:
+    """The `Options` an array of their values holds (see `rule_for`)."""
+    return Options(codes[0], codes[1], codes[2], codes[3], codes[4], codes[5], codes[6])
+
+
+@jit
+def _learn_rows_any(codes, X, y, learn, sample_weight, weight_stride, lrs, intercept_lrs,
+                    rate_stride, idx, F, S, P, stop_at_refusal, predictions, outcomes,
+                    squared_errors, baseline_errors):
+    return learn_rows(options_from(codes), X, y, learn, sample_weight, weight_stride, lrs,
+                      intercept_lrs, rate_stride, idx, F, S, P, stop_at_refusal, predictions,
+                      outcomes, squared_errors, baseline_errors)
+
+
+@jit
+def _learn_rows_sparse_any(codes, indptr, indices, values, y, learn, sample_weight,
+                           weight_stride, lrs, intercept_lrs, rate_stride, F, S, P,
+                           stop_at_refusal, predictions, outcomes, squared_errors,
+                           baseline_errors):
+    return learn_rows_sparse(options_from(codes), indptr, indices, values, y, learn,
+                             sample_weight, weight_stride, lrs, intercept_lrs, rate_stride, F, S,
+                             P, stop_at_refusal, predictions, outcomes, squared_errors,
+                             baseline_errors)
+
+
+@jit
+def _learn_batch_any(codes, X, y, sample_weight, weight_stride, idx, F, S, P, lr, intercept_lr,
+                     lr_next, squared_errors, baseline_errors):
+    return learn_batch(options_from(codes), X, y, sample_weight, weight_stride, idx, F, S, P, lr,
+                       intercept_lr, lr_next, squared_errors, baseline_errors)
+
+
+@jit
+def _predict_rows_any(codes, F, S, idx, X, out):
+    predict_rows(options_from(codes), F, S, idx, X, out)
+
+
 # The option sets whose row loops are compiled with each option a constant: ``SGDRegressor()``
 # and River's ``LinearRegression()`` (``standardize=False, intercept_init=0.0``). Specialising
 # costs a compile of its own (seconds, once per machine, for each array layout used), so the
@@ -983,10 +1021,14 @@ def rule_for(options: Options) -> Compiled:
     >>> rule.options, rule.options in SPECIALISED
     (Options(loss=0, rule=0, standardize=0, averaged=0, auto_intercept=0, l1=0, l2=0), True)
     """
-    batch_loops = functools.partial(learn_batch, options), functools.partial(predict_rows, options)
+    # The generic loops take the options as an array: numba types a NamedTuple argument field
+    # by field at every call, which cost a mini-batch several microseconds.
+    codes = np.array(options, dtype=np.int64)
+    batch_loops = (functools.partial(_learn_batch_any, codes),
+                   functools.partial(_predict_rows_any, codes))
     if options not in SPECIALISED:
-        return Compiled(options, functools.partial(learn_rows, options),
-                        functools.partial(learn_rows_sparse, options), *batch_loops)
+        return Compiled(options, functools.partial(_learn_rows_any, codes),
+                        functools.partial(_learn_rows_sparse_any, codes), *batch_loops)
 
     @jit
     def learn_rows_for(X, y, learn, sample_weight, weight_stride, lrs, intercept_lrs,
