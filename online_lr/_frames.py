@@ -86,11 +86,9 @@ def as_vector(values, what: str = "the target") -> np.ndarray:
     backend = _backend(values)
     if backend == "pandas" and hasattr(values, "dtype"):
         vector = values.to_numpy()
-        if vector.dtype == np.float64 and vector.flags.c_contiguous:
-            # the common case: as it is, or a copy when pandas hands it over read-only
-            return vector if vector.flags.writeable else vector.copy()
-        _check_numeric(values.dtype, what)
-        vector = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        if not (vector.dtype == np.float64 and vector.flags.c_contiguous):  # else as it is
+            _check_numeric(values.dtype, what)
+            vector = values.to_numpy(dtype=np.float64, na_value=np.nan)
     elif backend == "polars" and hasattr(values, "dtype"):
         vector = values.to_numpy()
         if vector.dtype != np.float64:
