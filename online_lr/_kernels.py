@@ -221,17 +221,18 @@ def merge_statistics(
 
 @jit_inline
 def feature_transform(count: float, mean: float, m2: float) -> tuple[float, float]:
-    """``(center, scale)`` of a feature: its standardized value is ``(x - center) / scale``.
+    """``(center, gain)`` of a feature: its standardized value is ``(x - center) * gain``.
 
     A feature that has varied is centred and divided by its standard deviation. One that has
     shown a single value so far (an indicator such as one-hot ``city=paris: 1``, or a constant)
     is divided by that value's magnitude and not centred, so it enters as 1 where present and
-    learns, instead of standardizing to 0 forever. An absent feature contributes 0.
+    learns, instead of standardizing to 0 forever. An absent feature contributes 0. (A gain
+    rather than a scale: one division fewer per feature and row, in the hottest loop.)
     """
     if m2 > 0.0:
-        return mean, math.sqrt(m2 / count)
+        return mean, math.sqrt(count / m2)
     if mean != 0.0:
-        return 0.0, abs(mean)
+        return 0.0, 1.0 / abs(mean)
     return 0.0, 1.0
 
 
@@ -266,8 +267,8 @@ def predict_row(
         return total
     for k in range(width(idx)):
         j = column(idx, k)
-        center, scale = feature_transform(F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j])
-        total += F[row, j] * ((X[i, k] - center) / scale)
+        center, gain = feature_transform(F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j])
+        total += F[row, j] * ((X[i, k] - center) * gain)
     center_y, scale_y = target_transform(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2])
     return center_y + scale_y * total
 
@@ -289,8 +290,8 @@ def effective_weights(
     center_y, scale_y = target_transform(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2])
     for k in range(width(idx)):
         j = column(idx, k)
-        center, scale = feature_transform(F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j])
-        w = F[row, j] / scale
+        center, gain = feature_transform(F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j])
+        w = F[row, j] * gain
         out[k] = scale_y * w
         intercept -= w * center
     return center_y + scale_y * intercept
@@ -511,12 +512,13 @@ def learn_row(
         welford(S[S_Y_COUNT], S[S_Y_MEAN], S[S_Y_M2], y)
     )
     if options.standardize:
+        Z = scratch[SC_Z]
         for k in range(n):
             j = column(idx, k)
             count, mean, m2 = welford(F[F_COUNT, j], F[F_MEAN, j], F[F_M2, j], X[i, k])
             scratch[F_COUNT, k], scratch[F_MEAN, k], scratch[F_M2, k] = count, mean, m2
-            center, scale = feature_transform(count, mean, m2)
-            scratch[SC_Z, k] = (X[i, k] - center) / scale
+            center, gain = feature_transform(count, mean, m2)
+            Z[k] = (X[i, k] - center) * gain
         center_y, scale_y = target_transform(
             scratch[SC_SCALARS, S_Y_COUNT], scratch[SC_SCALARS, S_Y_MEAN],
             scratch[SC_SCALARS, S_Y_M2],
@@ -525,8 +527,7 @@ def learn_row(
         if not statistics_finite(n, scratch):
             return DIVERGED
     else:
-        for k in range(n):
-            scratch[SC_Z, k] = X[i, k]
+        Z = X[i]
         target = y
         if options.auto_intercept and S[S_INTERCEPT_STARTED] == 0.0:
             scratch[SC_SCALARS, S_INTERCEPT] = y
@@ -536,27 +537,27 @@ def learn_row(
     if options.rule == RULE_NORMALIZED:
         sq_norm_increment = 1.0
         for k in range(n):
-            rescale(F, idx, k, abs(scratch[SC_Z, k]), scratch)
+            rescale(F, idx, k, abs(Z[k]), scratch)
             if scratch[F_SCALE, k] > 0.0:
-                sq_norm_increment += (scratch[SC_Z, k] / scratch[F_SCALE, k]) ** 2
+                sq_norm_increment += (Z[k] / scratch[F_SCALE, k]) ** 2
     if (not options.standardize and not options.averaged and options.rule == RULE_SGD
             and scratch[SC_SCALARS, S_INTERCEPT] == S[S_INTERCEPT]):
         raw = prediction  # the step starts from the weights that predicted
     else:
         raw = scratch[SC_SCALARS, S_INTERCEPT]
         for k in range(n):
-            raw += scratch[F_WEIGHT, k] * scratch[SC_Z, k]
+            raw += scratch[F_WEIGHT, k] * Z[k]
     g = loss_gradient(options.loss, P[P_LOSS_PARAM], raw, target) * sample_weight
     g = min(max(g, -P[P_CLIP]), P[P_CLIP])
     for k in range(n):
-        scratch[SC_GRAD, k] = g * scratch[SC_Z, k]
+        scratch[SC_GRAD, k] = g * Z[k]
     add_l2(options, P, n, scratch)
     if options.standardize and options.loss == LOSS_SQUARED and options.rule == RULE_SGD:
         # The fraction of the residual the loss's step removes (L1/L2 pulls aside): above 1,
         # the step would carry the prediction past the target.
         sq_norm = 0.0
         for k in range(n):
-            sq_norm += scratch[SC_Z, k] * scratch[SC_Z, k]
+            sq_norm += Z[k] * Z[k]
         residual = raw - target
         removed = g * (lr * sq_norm + intercept_lr) / residual if residual != 0.0 else 0.0
         if removed > 1.0:
@@ -814,9 +815,9 @@ def standardized_block(options, X, y, scratch) -> tuple[np.ndarray, np.ndarray]:
     n, d = X.shape
     Z = np.empty((n, d))
     for k in range(d):
-        center, scale = feature_transform(scratch[F_COUNT, k], scratch[F_MEAN, k], scratch[F_M2, k])
+        center, gain = feature_transform(scratch[F_COUNT, k], scratch[F_MEAN, k], scratch[F_M2, k])
         for i in range(n):
-            Z[i, k] = (X[i, k] - center) / scale
+            Z[i, k] = (X[i, k] - center) * gain
     center_y, scale_y = target_transform(
         scratch[SC_SCALARS, S_Y_COUNT], scratch[SC_SCALARS, S_Y_MEAN], scratch[SC_SCALARS, S_Y_M2]
     )

@@ -137,6 +137,20 @@ class State:
         del self.names[len(self.names) - count :]
         self._last_names = None
 
+    def snapshot(self, columns: np.ndarray | tuple[int]) -> tuple:
+        """A copy of the state of the features at ``columns`` (as `columns` gives them) and
+        of the scalars, for `restore`."""
+        positions = slice(0, columns[0]) if isinstance(columns, tuple) else columns
+        return positions, self.features[:, positions].copy(), self.scalars.copy()
+
+    def restore(self, snapshot: tuple, size: int) -> None:
+        """Put back a `snapshot`'s state and drop the names added after the first ``size``
+        (their columns go back to the zeros a new feature starts from)."""
+        positions, features, scalars = snapshot
+        self.features[:, positions] = features
+        self.scalars[:] = scalars
+        self.forget(self.size - size)
+
     def to_dict(self) -> dict:
         """The state as JSON-safe data, every quantity under its name."""
         for name in self.names:

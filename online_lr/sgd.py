@@ -438,11 +438,11 @@ class SGDRegressor(base.MiniBatchRegressor):
                 *(state.scalar(name) for name in ("y_count", "y_mean", "y_m2"))
             )
             for k, j in enumerate(idx):
-                center, scale = _compiled_kernels().feature_transform(
+                center, gain = _compiled_kernels().feature_transform(
                     F[_state.F["count"], j], F[_state.F["mean"], j], F[_state.F["m2"], j]
                 )
                 b += w[k] * center
-                w[k] *= scale / scale_y
+                w[k] /= gain * scale_y
             b = (b - center_y) / scale_y
         for row in ("weight", "average") if self.averaged else ("weight",):
             state.features[_state.F[row], idx] = w
@@ -776,11 +776,11 @@ class SGDRegressor(base.MiniBatchRegressor):
 
         """
         names, X, y, learn, weights = self._block_arguments(X, y, columns, learn, sample_weight)
-        _checks.check_block_finite(X, y, learn, names)  # names the feature and the row
+        if self._custom_loss:
+            _checks.check_block_finite(X, y, learn, names)  # names the feature and the row
         outcome = self._learn_block(names, X, y, learn, weights, stop_at_refusal=True)
-        refused = outcome.reasons()
-        if refused:
-            row, reason = refused[0]
+        if outcome.codes.any():
+            row, reason = outcome.reasons()[0]
             raise DivergenceError(
                 refusal_message(reason), row=row, predictions=outcome.predictions[:row].copy()
             )
@@ -806,6 +806,9 @@ class SGDRegressor(base.MiniBatchRegressor):
         return names, np.ascontiguousarray(X), y, learn, weights
 
     def _learn_block(self, names, X, y, learn, sample_weight, stop_at_refusal) -> LearnOutcome:
+        """The row loop over a dense block. With ``stop_at_refusal`` (`learn_sequential`) it
+        stops at the first refused row, and a block holding a non-finite value is not learned
+        at all: `ValueError`, the state as it was."""
         n = X.shape[0]
         predictions = np.full(n, np.nan)
         codes = np.zeros(n, dtype=np.int64)
@@ -815,12 +818,23 @@ class SGDRegressor(base.MiniBatchRegressor):
             return LearnOutcome(predictions, codes)
         (sample_weight, weight_stride, lrs, intercept_lrs, stride), n_learn = self._step_rates(
             learn, sample_weight)
-        idx = self._state.columns(names)
+        state = self._state
+        known = state.size
+        idx = state.columns(names)
+        before = state.snapshot(idx) if stop_at_refusal else None
         squared_errors, baseline_errors = self._error_slots(n_learn)
         learned = self._compiled_rule().learn_rows(
             X, y, learn, sample_weight, weight_stride, lrs, intercept_lrs, stride, idx,
             *self._arrays(), stop_at_refusal, predictions, codes, squared_errors, baseline_errors,
         )
+        if before is not None and codes.any():
+            # A NaN or an infinity anywhere in the block undoes it all: the kernel stopped at
+            # the first refused row, the scan here names the bad value (it runs only then).
+            try:
+                _checks.check_block_finite(X, y, learn, names)
+            except ValueError:
+                state.restore(before, known)
+                raise
         self._record_errors(squared_errors[:learned], baseline_errors[:learned])
         self._after_block(squared_errors[:learned])
         return LearnOutcome(predictions, codes)

@@ -234,6 +234,23 @@ def test_bad_rows_in_a_block_refuse_the_whole_block(params):
     assert model.n_updates == 10 + 49
 
 
+@pytest.mark.parametrize("params", [{}, {"standardize": False, "intercept_init": 0.0}],
+                         ids=["default", "parity"])
+def test_a_refused_block_forgets_the_features_it_brought(params):
+    X, y = synthetic(n=50, d=3)
+    model, fresh = SGDRegressor(**params), SGDRegressor(**params)
+    for m in (model, fresh):
+        m.learn_sequential(X[:10, :2], y[:10], columns=["u", "v"])
+    bad = X.copy()
+    bad[30, 0] = np.inf  # rows 0-29 were learned, "w" included, before the kernel stopped
+    with pytest.raises(ValueError, match="feature 'u'.*row 30"):
+        model.learn_sequential(bad, y, columns=["u", "v", "w"])
+    assert "w" not in model.weights
+    model.learn_sequential(X, y, columns=["u", "v", "w"])
+    fresh.learn_sequential(X, y, columns=["u", "v", "w"])
+    assert_same_state(model, fresh)
+
+
 def test_divergence_is_refused_with_a_hint():
     model = SGDRegressor(learning_rate=1e3, intercept_lr=1e3, intercept_init=0.0, standardize=False)
     x = {"big": 1e306}
