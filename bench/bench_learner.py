@@ -22,19 +22,27 @@ from river import datasets, evaluate, linear_model, metrics, optim, preprocessin
 from online_lr import SGDRegressor
 
 
-def round_times(funcs: list, repeat: int) -> np.ndarray:
-    """Wall time of each function in each of ``repeat`` rounds, the functions taking turns:
-    shape ``(repeat, len(funcs))``.
+def round_times(funcs: list, repeat: int, least: float = 0.2) -> np.ndarray:
+    """Wall time of one call of each function in each of ``repeat`` rounds, the functions
+    taking turns: shape ``(repeat, len(funcs))``.
 
     Taking turns spreads the machine's slow moments over every contender, so the ratios hold
-    even when the absolute times drift (a shared 2-core VM drifts by tens of percent).
+    even when the absolute times drift (a shared 2-core VM drifts by tens of percent). In each
+    round a function runs back to back for at least ``least`` seconds (a few ms call once is
+    at the mercy of one time slice given to another process) and its mean is kept.
     """
+    calls = []
+    for func in funcs:
+        start = time.perf_counter()
+        func()
+        calls.append(max(1, int(least / max(time.perf_counter() - start, 1e-9))))
     times = np.empty((repeat, len(funcs)))
     for r in range(repeat):
         for k, func in enumerate(funcs):
             start = time.perf_counter()
-            func()
-            times[r, k] = time.perf_counter() - start
+            for _ in range(calls[k]):
+                func()
+            times[r, k] = (time.perf_counter() - start) / calls[k]
     return times
 
 

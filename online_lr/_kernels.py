@@ -113,6 +113,16 @@ def unmanaged(typingctx, array):
     return array(array), codegen
 
 
+@jit_inline
+def unmanaged_all(F, S, P, y, learn, sample_weight, lrs, intercept_lrs, predictions, outcomes,
+                  squared_errors, baseline_errors):
+    """`unmanaged` over the arrays both row loops hand to `step_row`."""
+    return (unmanaged(F), unmanaged(S), unmanaged(P), unmanaged(y), unmanaged(learn),
+            unmanaged(sample_weight), unmanaged(lrs), unmanaged(intercept_lrs),
+            unmanaged(predictions), unmanaged(outcomes), unmanaged(squared_errors),
+            unmanaged(baseline_errors))
+
+
 FLOAT_MAX = 1.7976931348623157e308
 
 
@@ -638,11 +648,10 @@ def learn_rows(
     n, d = X.shape
     scratch_owner, out_owner = scratch_for(d), np.empty(3)
     scratch, out = unmanaged(scratch_owner), unmanaged(out_owner)
-    F, S, P, idx, X = unmanaged(F), unmanaged(S), unmanaged(P), unmanaged(idx), unmanaged(X)
-    y, learn, sample_weight = unmanaged(y), unmanaged(learn), unmanaged(sample_weight)
-    lrs, intercept_lrs = unmanaged(lrs), unmanaged(intercept_lrs)
-    predictions, outcomes = unmanaged(predictions), unmanaged(outcomes)
-    squared_errors, baseline_errors = unmanaged(squared_errors), unmanaged(baseline_errors)
+    idx, X = unmanaged(idx), unmanaged(X)
+    (F, S, P, y, learn, sample_weight, lrs, intercept_lrs, predictions, outcomes, squared_errors,
+     baseline_errors) = unmanaged_all(F, S, P, y, learn, sample_weight, lrs, intercept_lrs,
+                                      predictions, outcomes, squared_errors, baseline_errors)
     k = 0
     for i in range(n):
         code = step_row(options, F, S, P, idx, X, i, i, learn, y, sample_weight, weight_stride, lrs,
@@ -688,12 +697,10 @@ def learn_rows_sparse(
         width = max(width, indptr[i + 1] - indptr[i])
     scratch_owner, out_owner = scratch_for(width), np.empty(3)
     scratch, out = unmanaged(scratch_owner), unmanaged(out_owner)
-    F, S, P = unmanaged(F), unmanaged(S), unmanaged(P)
     indices, values = unmanaged(indices), unmanaged(values)
-    y, learn, sample_weight = unmanaged(y), unmanaged(learn), unmanaged(sample_weight)
-    lrs, intercept_lrs = unmanaged(lrs), unmanaged(intercept_lrs)
-    predictions, outcomes = unmanaged(predictions), unmanaged(outcomes)
-    squared_errors, baseline_errors = unmanaged(squared_errors), unmanaged(baseline_errors)
+    (F, S, P, y, learn, sample_weight, lrs, intercept_lrs, predictions, outcomes, squared_errors,
+     baseline_errors) = unmanaged_all(F, S, P, y, learn, sample_weight, lrs, intercept_lrs,
+                                      predictions, outcomes, squared_errors, baseline_errors)
     k = 0
     for i in range(n):
         start, end = indptr[i], indptr[i + 1]
