@@ -1,9 +1,14 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """The walk of `online_lr.encoding.FeatureEncoder` over an event's fields, compiled: the twin
-of `online_lr/_walk_py.py` (same names, same branches, in the same order; read that one for
-the contract). Typed lists and dicts let Cython call the C API directly."""
+of `online_lr/_walk_py.py` (same branches, in the same order; read that one for the contract):
+`walker` returns a callable `Walker`, where the Python twin returns a closure. Typed lists and
+dicts let Cython call the C API directly."""
 
 MAX_EXACT = 1 << 53
+
+
+def walker(list indices, list values, list seen, child, array, slow, on_shared):
+    return Walker(indices, values, seen, child, array, slow, on_shared)
 
 
 cdef class Walker:

@@ -726,7 +726,7 @@ class FeatureEncoder(base.Transformer):
         def slow(node: _Node, v: object, walk: Callable) -> Refusal | None:
             return self._value(node, v, out, walk, grow)
 
-        return _walk.Walker(out.indices, out.values, out.seen, self._child, array, slow,
+        return _walk.walker(out.indices, out.values, out.seen, self._child, array, slow,
                             self._note_shared)
 
     def _note_shared(self) -> None:
