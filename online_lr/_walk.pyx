@@ -35,6 +35,15 @@ cdef class Walker:
                 return refused
         return None
 
+    cdef int category(self, Py_ssize_t col) except -1:
+        """Append a cached category's column (``~column`` when shared or hashed)."""
+        if col < 0:
+            col = ~col
+            self.on_shared()
+        self.indices.append(col)
+        self.values.append(1.0)
+        return 0
+
     cdef object field(self, object key, object v, object parent):
         cdef dict children = parent.children
         cdef Py_ssize_t col, start, n_bag, end
@@ -54,12 +63,7 @@ cdef class Walker:
         elif t is str:
             found = (<dict>node.cats).get(v)
             if found is not None:
-                col = found
-                if col < 0:
-                    col = ~col
-                    self.on_shared()
-                self.indices.append(col)
-                self.values.append(1.0)
+                self.category(found)
                 self.seen.append(node)
                 return None
         elif t is int:
@@ -92,12 +96,7 @@ cdef class Walker:
                 found = cats.get(e)
                 if found is None:
                     break
-                col = found
-                if col < 0:
-                    col = ~col
-                    self.on_shared()
-                self.indices.append(col)
-                self.values.append(1.0)
+                self.category(found)
                 n_bag += 1
             if n_bag < len(<list>v):
                 return self.array(node, v, self, start, n_bag)
