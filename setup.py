@@ -1,8 +1,10 @@
-"""Builds the C extension of the dict path; everything else is in pyproject.toml.
+"""Builds the C extensions: the dict path and the encoder's walk; everything else is in
+pyproject.toml.
 
-The extension is optional: without Cython or a C compiler the install still succeeds and
-`online_lr` maps dicts in Python (`online_lr/_dictpath_py.py`); both call the same compiled
-update rule, so the results are the same, only slower per call.
+The extensions are optional: without Cython or a C compiler the install still succeeds and
+`online_lr` maps dicts in Python (`online_lr/_dictpath_py.py`; both call the same compiled
+update rule) and walks events in Python (`online_lr/_walk_py.py`): the same results, only
+slower per call.
 """
 
 from setuptools import Extension, setup
@@ -29,7 +31,8 @@ except ImportError:
     ext_modules = []
 else:
     ext_modules = cythonize(
-        [Extension("online_lr._dictpath", ["online_lr/_dictpath.pyx"])],
+        [Extension("online_lr._dictpath", ["online_lr/_dictpath.pyx"]),
+         Extension("online_lr._walk", ["online_lr/_walk.pyx"])],
         compiler_directives={"language_level": "3"},
     )
 

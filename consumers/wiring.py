@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -250,6 +251,7 @@ def kafka_source(settings: Any, start: Start, client_kwargs: Mapping[str, Any],
     stream, run = settings.stream, settings.run
 
     def open_source(on_revoke: Any) -> Any:
+        _load_kernels_meanwhile(start.learned.model)
         return make_source(
             stream.topic, stream.group, client_kwargs,
             offsets=start.checkpoint.offsets if start.checkpoint is not None else {},
@@ -262,6 +264,21 @@ def kafka_source(settings: Any, start: Start, client_kwargs: Mapping[str, Any],
         )
 
     return open_source
+
+
+def _load_kernels_meanwhile(model: Any) -> None:
+    """Load ``model``'s compiled kernels (`SGDRegressor.load_kernels`: most of a second of CPU)
+    in a thread, while the consumer waits for the broker (connecting, joining its group, the
+    first fetch). A failure is left to the first update, which meets it again where errors
+    are handled."""
+
+    def load() -> None:
+        try:
+            model.load_kernels()
+        except Exception:  # noqa: BLE001 - reported by the first update
+            logger.debug("loading the kernels ahead of the first update failed", exc_info=True)
+
+    threading.Thread(target=load, name="online-lr-load-kernels", daemon=True).start()
 
 
 @contextlib.contextmanager

@@ -79,6 +79,11 @@ from typing import Any, NamedTuple
 import numpy as np
 from river import base
 
+try:
+    from online_lr import _walk
+except ImportError:  # the C extension is not built
+    from online_lr import _walk_py as _walk
+
 __all__ = [
     "EncodedBatch",
     "EncodedRow",
@@ -711,74 +716,21 @@ class FeatureEncoder(base.Transformer):
         return number
 
     def _walker(self, out: _Lists, grow: bool) -> Callable[[Mapping, _Node], Refusal | None]:
-        """The function that appends an object's features to ``out``; its fast paths are cache
-        hits, everything else goes through `_value`."""
-        add_index, add_value, add_seen = out.indices.append, out.values.append, out.seen.append
-        child, array, slow = self._child, self._array, self._value
-        max_exact = _MAX_EXACT
+        """The function that appends an object's features to ``out`` (`online_lr._walk`): its
+        fast paths are cache hits, everything else goes through `_array` and `_value`."""
 
-        def walk(obj: Mapping, parent: _Node) -> Refusal | None:
-            children = parent.children
-            for key, v in obj.items():
-                node = children.get(key)
-                if node is None:
-                    node = child(parent, key)
-                t = type(v)
-                if t is float:
-                    col = node.num_col
-                    if col >= 0 and v - v == 0.0:  # finite
-                        add_index(col)
-                        add_value(v)
-                        add_seen(node)
-                        continue
-                elif t is str:
-                    col = node.cats.get(v)
-                    if col is not None:
-                        if col < 0:
-                            col = ~col
-                            self._dup = True
-                        add_index(col)
-                        add_value(1.0)
-                        add_seen(node)
-                        continue
-                elif t is int:
-                    col = node.num_col
-                    if col >= 0 and -max_exact < v < max_exact:
-                        add_index(col)
-                        add_value(float(v))
-                        add_seen(node)
-                        continue
-                elif t is bool:
-                    col = node.num_col
-                    if col >= 0:
-                        add_index(col)
-                        add_value(1.0 if v else 0.0)
-                        add_seen(node)
-                        continue
-                elif t is dict:
-                    if node.ignored:
-                        continue
-                    refused = walk(v, node)
-                    if refused is not None:
-                        return refused
-                    continue
-                elif t is list:
-                    if node.ignored:
-                        continue
-                    if not v:  # an empty array is missing
-                        continue
-                    refused = array(node, v, out, walk, grow)
-                    if refused is not None:
-                        return refused
-                    continue
-                if node.skip:
-                    continue
-                refused = slow(node, v, out, walk, grow)
-                if refused is not None:
-                    return refused
-            return None
+        def array(node: _Node, items: Sequence, walk: Callable, start: int, n_bag: int
+                  ) -> Refusal | None:
+            return self._array(node, items, out, walk, grow, start, n_bag)
 
-        return walk
+        def slow(node: _Node, v: object, walk: Callable) -> Refusal | None:
+            return self._value(node, v, out, walk, grow)
+
+        return _walk.walker(out.indices, out.values, out.seen, self._child, array, slow,
+                            self._note_shared)
+
+    def _note_shared(self) -> None:
+        self._dup = True
 
     def _value(self, node: _Node, v: object, out: _Lists, walk: Callable, grow: bool
                ) -> Refusal | None:
@@ -795,26 +747,15 @@ class FeatureEncoder(base.Transformer):
             return None
         return done  # type: ignore[return-value]
 
-    def _array(self, node: _Node, items: Sequence, out: _Lists, walk: Callable, grow: bool
-               ) -> Refusal | None:
-        """Strings (and any scalar of a categorical field) into a bag, the rest by position."""
+    def _array(self, node: _Node, items: Sequence, out: _Lists, walk: Callable, grow: bool,
+               start: int | None = None, n_bag: int = 0) -> Refusal | None:
+        """Strings (and any scalar of a categorical field) into a bag, the rest by position.
+
+        The walk appends the leading strings whose columns are cached itself: ``n_bag`` of them,
+        from position ``start`` of the output."""
         indices = out.indices
-        add_index, add_value = indices.append, out.values.append
-        cats = node.cats
-        start = len(indices)
-        n_bag = 0
-        for e in items:  # the usual case first: strings already in the cache
-            if type(e) is not str:
-                break
-            col = cats.get(e)
-            if col is None:
-                break
-            if col < 0:
-                col = ~col
-                self._dup = True
-            add_index(col)
-            add_value(1.0)
-            n_bag += 1
+        if start is None:
+            start = len(indices)
         for i in range(n_bag, len(items)):
             e = items[i]
             if type(e) is str:
@@ -1022,10 +963,6 @@ class FeatureEncoder(base.Transformer):
         encoder._refused = {str(k): int(v) for k, v in data["refused"].items()}
         encoder._kinds = {str(k): int(v) for k, v in data["kinds"].items()}
         return encoder
-
-
-#: Integers below this magnitude convert to float exactly and cannot overflow.
-_MAX_EXACT = 1 << 53
 
 
 def _float(v: numbers.Real) -> float:

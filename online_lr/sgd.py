@@ -405,6 +405,12 @@ class SGDRegressor(base.MiniBatchRegressor):
     def n_updates(self) -> int:
         return int(self._state.scalar("steps"))
 
+    def load_kernels(self) -> None:
+        """Load the compiled kernels of this model's options now (numba, its cache) rather than
+        at the first update, e.g. in a thread while a consumer waits for its first messages.
+        Learned state is left alone; an update meanwhile waits for the loading to finish."""
+        self._compiled_rule()
+
     def _compiled_rule(self):
         """The kernels compiled for this model's options (`online_lr._kernels.rule_for`)."""
         if self._rule is None:

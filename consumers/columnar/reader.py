@@ -18,7 +18,10 @@ Formats
   `MALFORMED_ROW`; the row replay pads or truncates it instead); Arrow does not say where it
   was in its block, so it follows the block's other rows.
 * JSON Lines: one object per line; ``lines`` holds the block's non-blank lines, ``batch`` the
-  block as Arrow read it, or None when Arrow cannot read it as one table.
+  block as Arrow read it when it is a table of numbers (every column integers or floats: the
+  only tables a caller reads in bulk), else None (also when Arrow cannot read the block as one
+  table). Once a block is a table with another column (text, objects, arrays, booleans), the
+  rest of the file is not parsed by Arrow: its events are decoded line by line.
 * Parquet: the columns as typed; nulls are null.
 * ``-`` reads stdin: gzip'd if it starts with gzip's magic bytes (as any CSV/JSON Lines input),
   Parquet if it starts with ``PAR1`` (read whole into memory: Parquet needs its footer), JSON
@@ -71,8 +74,8 @@ class RawRows:
     """A stretch's records as read, for a caller that encodes them (`consumers.columnar.source`).
 
     ``batch``: the records as an Arrow batch (CSV cells as float64 when every cell of the block
-    is a finite number, else as text; Parquet and JSON Lines typed), or None when Arrow could
-    not read the block as one table; ``lines``: the JSON lines (JSON Lines only);
+    is a finite number, else as text; Parquet typed; JSON Lines only a table of numbers), or
+    None; ``lines``: the JSON lines (JSON Lines only);
     ``malformed``: the CSV rows with the wrong number of cells, which follow the batch's rows.
     """
 
@@ -296,11 +299,14 @@ class ColumnarReader:
     # -- JSON Lines ---------------------------------------------------------------------------
 
     def _jsonl(self, stream: ByteStream) -> Iterator[_Stretch]:
+        flat = True  # the file's blocks so far were tables of numbers
         for offset, block in record_blocks(stream, self.block_bytes, quoted=False):
             if offset == 0 and block.startswith(BOM):  # a byte order mark: not part of a line
                 block = b" " * len(BOM) + block[len(BOM):]
             lines = [s for s in map(bytes.strip, block.split(b"\n")) if s]
-            batch = _jsonl_table(block, len(lines))
+            batch = _jsonl_table(block, len(lines)) if flat else None
+            if batch is not None and not _numeric(batch.schema):
+                batch, flat = None, False
             extra = self._extra(batch) if batch is not None else self._jsonl_extra(lines)
             yield _Stretch(RawRows(batch, lines), len(lines), offset + len(block), extra)
 
@@ -406,6 +412,13 @@ def _decimal_point(text: str) -> str:
         if parse_number(pointed) is not None:
             return pointed
     return text
+
+
+def _numeric(schema: pa.Schema) -> bool:
+    """Every column holds numbers (integers or floats)."""
+    import pyarrow as pa
+
+    return all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in schema.types)
 
 
 def _jsonl_table(block: bytes, n_lines: int) -> pa.RecordBatch | None:

@@ -235,6 +235,20 @@ def test_csv_rows_with_the_wrong_number_of_cells_are_set_apart(tmp_path):
     assert batches[-1].end.row == 4
 
 
+def test_jsonl_blocks_stop_going_through_arrow_after_the_first_one_not_of_numbers(tmp_path):
+    numbers = [{"a": float(i), "y": 1.0} for i in range(40)]
+    events = [{"a": float(i), "city": "paris", "ts": "2026-01-01T00:00:00Z"} for i in range(40)]
+    path = write(tmp_path / "log.jsonl", jsonl_bytes(numbers + events + numbers))
+    batches = read(path, block_bytes=200, extra_columns=("ts",))
+    arrow = [b.raw.batch is not None for b in batches]
+    first_text = next(i for i, b in enumerate(batches) if b"city" in b.raw.lines[-1])
+    assert arrow == [True] * first_text + [False] * (len(batches) - first_text)
+    assert values(batches, "a") == [r["a"] for r in numbers + events + numbers]
+    # the extra column of a text block comes from the lines as written, not as Arrow types it
+    times = [t for b in batches[first_text:] for t in b.extra.column(0).to_pylist()]
+    assert "2026-01-01T00:00:00Z" in times
+
+
 def test_jsonl_lines_over_the_size_limit_are_refused(tmp_path):
     path = write(tmp_path / "log.jsonl", jsonl_bytes(marked(0, 3)) + b'{"a": 1, "pad": "'
                  + b"x" * 200 + b'"}\n')

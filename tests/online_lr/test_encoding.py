@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from river import checks, evaluate, metrics
 
-from online_lr import SGDRegressor, encoding
+from online_lr import SGDRegressor, _walk_py, encoding
 from online_lr.encoding import (
     EncodedRow,
     FeatureEncoder,
@@ -403,14 +403,17 @@ def assert_same_batches(a, b):
     assert a.refusals == b.refusals
 
 
-@pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("settings", [
+SETTINGS = [
     {},
     {"target": "y", "timestamp": "ts", "categorical": ["zip"], "ignore": ["secret"]},
     {"target": "y", "encoding": "hash", "hash_bits": 3},
     {"target": "y", "max_features": 12, "overflow": "refuse", "number_strings": "keep"},
     {"target": "y", "max_features": 8, "hash_bits": 4, "include": ["user", "tags", "late*", "odd"]},
-])
+]
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("settings", SETTINGS)
 def test_encode_many_equals_encode_event_by_event(seed, settings):
     rng = random.Random(seed)
     events = [random_event(rng) for _ in range(300)]
@@ -433,6 +436,27 @@ def test_encode_many_equals_encode_event_by_event(seed, settings):
     assert got == rows
     assert one.to_dict() == many.to_dict()
     assert {type(r) for r in rows} == {Refusal, EncodedRow}
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_the_compiled_walk_encodes_as_its_python_twin(seed, settings, monkeypatch):
+    """`online_lr._walk` (C) and `online_lr._walk_py` are twins: the same batches and state,
+    on fuzzed events that hit every branch (cache hits and misses, bags with repeats, shared
+    and hashed columns, refusals)."""
+    compiled = pytest.importorskip("online_lr._walk")
+    assert encoding._walk is compiled  # the build is what the encoder uses
+    rng = random.Random(seed)
+    batches = [[random_event(rng) for _ in range(64)] for _ in range(5)]
+    for event in batches[2]:  # repeated and uncached bag values after cached ones
+        event["tags"] = ["a", "a", "b"] if rng.random() < 0.5 else ["a", "zz", 3]
+    fast = FeatureEncoder(**settings)
+    expected = [fast.encode_many(batch) for batch in batches]
+    monkeypatch.setattr(encoding, "_walk", _walk_py)
+    python = FeatureEncoder(**settings)
+    for batch, want in zip(batches, expected):
+        assert_same_batches(python.encode_many(batch), want)
+    assert python.to_dict() == fast.to_dict()
 
 
 # River

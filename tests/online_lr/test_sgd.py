@@ -734,3 +734,24 @@ def test_the_dict_path_follows_the_state_when_a_block_grows_it(grow):
 class _HalfSquaredLoss:
     def gradient(self, y_true, y_pred):
         return y_pred - y_true
+
+
+def test_loading_the_kernels_ahead_in_a_thread_changes_nothing_learned():
+    """A consumer loads the kernels in a thread while it waits for the broker
+    (`SGDRegressor.load_kernels`); learning meanwhile, and after, is as without it."""
+    import threading
+
+    X, y = synthetic(300)
+    ahead, plain = SGDRegressor(), SGDRegressor()
+    ahead.load_kernels()
+    assert state(ahead) == state(plain)
+    ahead = SGDRegressor()
+    loading = threading.Thread(target=ahead.load_kernels)
+    loading.start()
+    ahead.learn_many(X[:100], y[:100])  # while loading, if it is not done yet
+    loading.join()
+    ahead.load_kernels()
+    ahead.learn_many(X[100:], y[100:])
+    plain.learn_many(X[:100], y[:100])
+    plain.learn_many(X[100:], y[100:])
+    assert_same_state(ahead, plain)
