@@ -195,8 +195,12 @@ def parse_timestamp(value: object) -> float | None:
     (1485129600.0, 1485129600.0)
     >>> parse_timestamp("yesterday"), parse_timestamp(True), parse_timestamp(float("inf"))
     (None, None, None)
+    >>> parse_timestamp(datetime(1970, 1, 2))  # a typed column's value (Parquet, Arrow)
+    86400.0
     """
-    if isinstance(value, str):
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
         # "YYYY-..." cannot be a number, and a failed float() costs an exception
         if value[4:5] == "-" and value[:4].isdigit():
             try:
@@ -208,15 +212,16 @@ def parse_timestamp(value: object) -> float | None:
             if seconds is not None:
                 return seconds
             moment = _iso_datetime(value)
-        if moment is None:
+    else:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        return moment.timestamp()
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        seconds = _float(value)
+        return seconds if math.isfinite(seconds) else None
+    if moment is None:
         return None
-    seconds = _float(value)
-    return seconds if math.isfinite(seconds) else None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
 
 
 def _iso_datetime(text: str) -> datetime | None:

@@ -118,6 +118,32 @@ def test_csv_and_jsonl_of_the_same_rows_learn_the_same_model(tmp_path):
     assert a.weights == b.weights and a.intercept == b.intercept  # bit for bit
 
 
+def test_a_typed_timestamp_column_is_the_event_time(tmp_path):
+    """Parquet (and Arrow) hand a timestamp column over as datetimes, not strings."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    flat = [{k: v for k, v in e.items() if k not in ("user", "y")} | {"y": e.get("y")}
+            for e in EVENTS]  # Parquet: a missing label is null
+    for e in flat:
+        e["ts"] = dt.datetime.fromtimestamp(e["ts"], dt.timezone.utc)
+    parquet = tmp_path / "events.parquet"
+    columns = dict.fromkeys(k for e in flat for k in e)
+    pq.write_table(pa.table({c: [e.get(c) for e in flat] for c in columns}), parquet)
+    iso = [e | {"ts": e["ts"].isoformat()} for e in flat]
+    jsonl = write_events(tmp_path / "events.jsonl",
+                         [{k: v for k, v in e.items() if v is not None} for e in iso])
+    for path in (parquet, jsonl):
+        ckpt = tmp_path / f"{path.suffix}.json"
+        assert main(["replay", str(path), *FLAGS, *MODEL, "--checkpoint", str(ckpt), "-q"]) == 0
+        saved = read_checkpoint(ckpt)
+        assert saved.counters["bad"] == 0
+        assert "ts" not in saved.schema["feature_names"]
+    assert_same(model_of(tmp_path / ".parquet.json"), model_of(tmp_path / ".jsonl.json"))
+
+
 def test_a_resumed_replay_encodes_exactly_as_one_run(tmp_path):
     path = write_events(tmp_path / "events.jsonl", EVENTS)
     whole, parts = tmp_path / "whole.json", tmp_path / "parts.json"
