@@ -1,8 +1,10 @@
-"""Builds the C extension of the dict path; everything else is in pyproject.toml.
+"""Builds the C extensions; everything else is in pyproject.toml.
 
-The extension is optional: without Cython or a C compiler the install still succeeds and
-`online_lr` maps dicts in Python (`online_lr/_dictpath_py.py`); both call the same compiled
-update rule, so the results are the same, only slower per call.
+Both are optional: without Cython or a C compiler the install still succeeds.
+`online_lr._dictpath` (the dict path): without it `online_lr` maps dicts in Python
+(`online_lr/_dictpath_py.py`); both call the same compiled update rule, so the results are the
+same, only slower per call. `consumers._number_table` (flat JSON objects of numbers read into a
+table): without it `consumers.decode` parses every batch with orjson, same results.
 """
 
 from setuptools import Extension, setup
@@ -14,13 +16,13 @@ class OptionalBuildExt(build_ext):
         try:
             super().run()
         except Exception as err:  # noqa: BLE001 - any build failure falls back to Python
-            print(f"online-lr: C extension not built ({err}); using the Python dict path")
+            print(f"online-lr: C extensions not built ({err}); using the Python paths")
 
     def build_extension(self, ext) -> None:
         try:
             super().build_extension(ext)
         except Exception as err:  # noqa: BLE001
-            print(f"online-lr: {ext.name} not built ({err}); using the Python dict path")
+            print(f"online-lr: {ext.name} not built ({err}); using its Python path")
 
 
 try:
@@ -29,7 +31,8 @@ except ImportError:
     ext_modules = []
 else:
     ext_modules = cythonize(
-        [Extension("online_lr._dictpath", ["online_lr/_dictpath.pyx"])],
+        [Extension("online_lr._dictpath", ["online_lr/_dictpath.pyx"]),
+         Extension("consumers._number_table", ["consumers/_number_table.pyx"])],
         compiler_directives={"language_level": "3"},
     )
 
