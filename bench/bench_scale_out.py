@@ -93,10 +93,12 @@ def consumed(port: int) -> float:
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of process ``pid`` (its threads included), None once gone."""
+def cpu_seconds(pid: int, thread: int | None = None) -> float | None:
+    """User + system CPU seconds of process ``pid`` (its threads included), or of one of its
+    threads; None once gone."""
+    where = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(where).read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / _TICKS
@@ -110,9 +112,12 @@ def machine_busy_seconds() -> float:
 
 @dataclass
 class Cores:
-    """Cores busy on average over a steady window: the workers, the broker, the machine."""
+    """Cores busy on average over a steady window: the workers (and their main threads, which
+    decode and learn under the GIL: librdkafka fetches in threads of its own), the broker, the
+    machine."""
 
     workers: float
+    main_threads: float
     broker: float
     machine: float
 
@@ -157,10 +162,13 @@ def run_workers(bootstrap: str, group: str, cmds: list[list[str]], broker_pid: i
     samples = []  # (time, [consumed count of each worker], CPU seconds)
     last = [0.0] * len(cmds)
     cpu = [0.0] * len(cmds)
+    main = [0.0] * len(cmds)
     while any(p.poll() is None for p in procs):
         now = time.perf_counter()
         cpu = [cpu_seconds(p.pid) or cpu[k] for k, p in enumerate(procs)]
-        used = Cores(sum(cpu), cpu_seconds(broker_pid) or 0.0, machine_busy_seconds())
+        main = [cpu_seconds(p.pid, p.pid) or main[k] for k, p in enumerate(procs)]
+        used = Cores(sum(cpu), sum(main), cpu_seconds(broker_pid) or 0.0,
+                     machine_busy_seconds())
         for k, (p, port) in enumerate(zip(procs, ports)):
             if p.poll() is None:
                 try:
@@ -182,7 +190,7 @@ def run_workers(bootstrap: str, group: str, cmds: list[list[str]], broker_pid: i
         raise SystemExit(f"group {group}: the steady window lasted {t1 - t0:.1f} s (a worker had "
                          f"little left once all had joined); use more --rows")
     cores = Cores(*((getattr(u1, f) - getattr(u0, f)) / (t1 - t0)
-                    for f in ("workers", "broker", "machine")))
+                    for f in ("workers", "main_threads", "broker", "machine")))
     return end - start, (sum(c1) - sum(c0)) / (t1 - t0), t1 - t0, cores
 
 
@@ -313,15 +321,17 @@ def main() -> None:
           f"produce took {produce_s:.1f} s\n")
     print("| round | workers | messages | learned | wall time incl. start-up (s) "
           "| steady window (s) | steady msg/s | prequential MSE | hold-out MSE "
-          "| cores busy: workers / broker / machine | CPU µs per message: workers / broker |")
+          "| cores busy: workers (main threads) / broker / machine "
+          "| CPU µs per message: workers (main threads) / broker |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for k, run in enumerate(runs):
+        c, us = run.cores, 1e6 / run.rate
         label = "1" if run.workers == 1 else f"2 (mixed every {args.mix_every})"
         print(f"| {k // 2 + 1} | {label} | {run.messages} | {run.learned} | {run.wall_s:.1f} "
               f"| {run.window_s:.1f} | {run.rate:,.0f} | {run.prequential_mse:.5f} "
-              f"| {run.holdout_mse:.5f} | {run.cores.workers:.2f} / {run.cores.broker:.2f} / "
-              f"{run.cores.machine:.2f} | {run.cores.workers / run.rate * 1e6:.2f} / "
-              f"{run.cores.broker / run.rate * 1e6:.2f} |")
+              f"| {run.holdout_mse:.5f} | {c.workers:.2f} ({c.main_threads:.2f}) / {c.broker:.2f} / "
+              f"{c.machine:.2f} | {c.workers * us:.2f} ({c.main_threads * us:.2f}) / "
+              f"{c.broker * us:.2f} |")
     ones, twos = runs[0::2], runs[1::2]
     best_one, best_two = max(r.rate for r in ones), max(r.rate for r in twos)
     median_one = statistics.median(r.rate for r in ones)
