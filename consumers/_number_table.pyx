@@ -26,6 +26,10 @@ from libc.string cimport memcmp, memcpy
 
 import numpy as np
 
+cdef extern from "math.h":
+    long double frexpl(long double x, int *exponent) nogil
+    long double ldexpl(long double x, int exponent) nogil
+
 cdef extern from "Python.h":
     double PyOS_string_to_double(const char *s, char **endptr, void *overflow_exception) \
         except? -1.0
@@ -35,6 +39,16 @@ cdef extern from "Python.h":
 cdef double[23] _POW10
 for _k in range(23):
     _POW10[_k] = float(10 ** _k)
+
+# 10**k for k <= 27 in x87 extended precision (a 64-bit significand): 5**27 < 2**64, so all
+# exact. A mantissa of up to 19 digits times or divided by one of them is one rounding to 64
+# bits; rounding that to a double is the correctly rounded double unless the 11 bits between
+# the two precisions lie next to the halfway point (then Python's parser decides): 17-digit
+# numbers, as every JSON writer prints doubles, take this path.
+cdef long double[28] _POW10L
+_POW10L[0] = 1
+for _k in range(1, 28):
+    _POW10L[_k] = _POW10L[_k - 1] * 10
 
 cdef enum:
     # A longer number (more than 15 significant digits or a large exponent) is handed to
@@ -125,12 +139,35 @@ cdef Py_ssize_t _number(const char *s, Py_ssize_t i, Py_ssize_t n, double *out) 
         if negative:
             out[0] = -out[0]
         return i
+    if digits <= 19 and -27 <= exponent <= 27 and _extended(mantissa, exponent, out):
+        if negative:
+            out[0] = -out[0]
+        return i
     if i - start > _MAX_NUMBER_BYTES:
         return -1
     memcpy(text, s + start, i - start)
     text[i - start] = 0
     out[0] = PyOS_string_to_double(text, NULL, NULL)  # correctly rounded; inf on overflow
     return i if isfinite(out[0]) else -1
+
+
+cdef bint _extended(uint64_t mantissa, int64_t exponent, double *out) noexcept nogil:
+    """``mantissa * 10**exponent`` correctly rounded into ``out`` through extended precision;
+    False (``out`` unset) when the double rounding could be off by one."""
+    cdef long double value = <long double>mantissa
+    cdef int binary_exponent
+    cdef uint64_t below
+    if sizeof(long double) <= 8:
+        return False  # no extended precision on this platform
+    if exponent >= 0:
+        value = value * _POW10L[exponent]
+    else:
+        value = value / _POW10L[-exponent]
+    below = (<uint64_t>ldexpl(frexpl(value, &binary_exponent), 64)) & 0x7FF
+    if 0x3FF <= below <= 0x401:
+        return False
+    out[0] = <double>value
+    return True
 
 
 cdef Py_ssize_t _name_end(const char *s, Py_ssize_t i, Py_ssize_t n) noexcept nogil:

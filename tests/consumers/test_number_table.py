@@ -69,6 +69,16 @@ def test_numbers_are_read_as_orjson_reads_them_to_the_bit():
     assert accepted > 20_000  # the fuzz exercises the fast path, not only the declines
 
 
+def test_doubles_as_json_writers_print_them_are_read_to_the_bit():
+    """17 significant digits (repr, orjson.dumps): the extended-precision path, in batches."""
+    rnd = random.Random(2)
+    numbers = [rnd.gauss(0, 10 ** rnd.randint(-8, 8)) for _ in range(20_000)]
+    values = [orjson.dumps({"a": x, "y": 1}) for x in numbers]
+    names, table = number_table(values, None)
+    assert names == ["a", "y"]
+    assert table[:, 0].tobytes() == np.array([orjson.loads(v)["a"] for v in values]).tobytes()
+
+
 def test_a_batch_is_one_row_per_value_in_the_fields_order():
     values = [b'{"x0": 1.5, "x1": -2, "y": 3e2}', b' {"x0":0.25,"x1":7,"y":-0.0}\n']
     names, table = number_table(values, 100)
