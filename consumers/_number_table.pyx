@@ -51,7 +51,7 @@ for _k in range(1, 28):
     _POW10L[_k] = _POW10L[_k - 1] * 10
 
 cdef enum:
-    # A longer number (more than 15 significant digits or a large exponent) is handed to
+    # A longer number (more than 19 significant digits or a large exponent) is handed to
     # Python's correctly rounded parser; one over this many bytes sends the batch orjson's way.
     _MAX_NUMBER_BYTES = 63
 
