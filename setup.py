@@ -1,10 +1,13 @@
-"""Builds the C extensions: the dict path and the encoder's walk; everything else is in
-pyproject.toml.
+"""Builds the C extensions; everything else is in pyproject.toml.
 
-The extensions are optional: without Cython or a C compiler the install still succeeds and
-`online_lr` maps dicts in Python (`online_lr/_dictpath_py.py`; both call the same compiled
-update rule) and walks events in Python (`online_lr/_walk_py.py`): the same results, only
-slower per call.
+All are optional: without Cython or a C compiler the install still succeeds, and each has a
+Python path with the same results, only slower per call:
+`online_lr._dictpath` (the dict path): without it `online_lr` maps dicts in Python
+(`online_lr/_dictpath_py.py`); both call the same compiled update rule.
+`online_lr._walk` (the encoder's walk over an event's fields): without it
+`online_lr/_walk_py.py`.
+`consumers._number_table` (flat JSON objects of numbers read into a table): without it
+`consumers.decode` parses every batch with orjson.
 """
 
 from setuptools import Extension, setup
@@ -16,13 +19,13 @@ class OptionalBuildExt(build_ext):
         try:
             super().run()
         except Exception as err:  # noqa: BLE001 - any build failure falls back to Python
-            print(f"online-lr: C extension not built ({err}); using the Python dict path")
+            print(f"online-lr: C extensions not built ({err}); using the Python paths")
 
     def build_extension(self, ext) -> None:
         try:
             super().build_extension(ext)
         except Exception as err:  # noqa: BLE001
-            print(f"online-lr: {ext.name} not built ({err}); using the Python dict path")
+            print(f"online-lr: {ext.name} not built ({err}); using its Python path")
 
 
 try:
@@ -32,7 +35,8 @@ except ImportError:
 else:
     ext_modules = cythonize(
         [Extension("online_lr._dictpath", ["online_lr/_dictpath.pyx"]),
-         Extension("online_lr._walk", ["online_lr/_walk.pyx"])],
+         Extension("online_lr._walk", ["online_lr/_walk.pyx"]),
+         Extension("consumers._number_table", ["consumers/_number_table.pyx"])],
         compiler_directives={"language_level": "3"},
     )
 

@@ -11,7 +11,9 @@ each run in a fresh group. The runs alternate so that a drift of the machine's s
 alike; the speed-up is the best steady rate of two workers over the best of one (see
 `run_workers` for "steady"). Each round also compares the prequential MSE (summed over the
 workers' checkpoints) and the hold-out MSE of the mixed model (``online-lr model``) with the
-single worker's. Prints a Markdown table. Run on a quiet machine::
+single worker's. Prints a Markdown table, with the cores the workers, the broker and the whole
+machine kept busy during each steady window (read from /proc: on 2 cores shared with the
+broker, how much a second worker can add is bounded by what is left). Run on a quiet machine::
 
     python bench/bench_scale_out.py [--rows 1000000] [--features 10] [--mix-every 5000]
                                     [--noise 1] [--rounds 2] [--client confluent]
@@ -88,6 +90,38 @@ def consumed(port: int) -> float:
     return 0.0
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int, thread: int | None = None) -> float | None:
+    """User + system CPU seconds of process ``pid`` (its threads included), or of one of its
+    threads; None once gone."""
+    where = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
+    try:
+        fields = Path(where).read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (every process, all cores)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / _TICKS  # minus idle and iowait
+
+
+@dataclass
+class Cores:
+    """Cores busy on average over a steady window: the workers (and their main threads, which
+    decode and learn under the GIL: librdkafka fetches in threads of its own), the broker, the
+    machine."""
+
+    workers: float
+    main_threads: float
+    broker: float
+    machine: float
+
+
 def wait_stable(bootstrap: str, group: str, members: int) -> None:
     from kafka.admin import KafkaAdminClient
     from kafka.errors import KafkaError
@@ -107,14 +141,17 @@ def wait_stable(bootstrap: str, group: str, members: int) -> None:
     raise SystemExit(f"group {group} never became stable with {members} members")
 
 
-def run_workers(bootstrap: str, group: str, cmds: list[list[str]]) -> tuple[float, float, float]:
-    """(seconds from start to the last message learned, steady messages/s, steady window s).
+def run_workers(bootstrap: str, group: str, cmds: list[list[str]], broker_pid: int
+                ) -> tuple[float, float, float, Cores]:
+    """(seconds from start to the last message learned, steady messages/s, steady window s,
+    cores busy in the steady window).
 
     Steady state: from the moment the group is stable with every worker (start-up, joins and
     rebalances excluded) until the first worker has drained its partitions (after that the
     others finish alone: which partitions are left depends on what the first worker read while
     it was alone, before the others joined). Each worker's consumed count is scraped from its
-    ``--metrics-port`` every `SAMPLE_S` seconds.
+    ``--metrics-port`` every `SAMPLE_S` seconds, with the CPU seconds of the workers, of the
+    broker and of the whole machine (shared with whatever else runs).
     """
     ports = [free_port() for _ in cmds]
     start = time.perf_counter()
@@ -122,17 +159,23 @@ def run_workers(bootstrap: str, group: str, cmds: list[list[str]]) -> tuple[floa
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
              for c, port in zip(cmds, ports)]
     wait_stable(bootstrap, group, len(cmds))
-    samples = []  # (time, [consumed count of each worker])
+    samples = []  # (time, [consumed count of each worker], CPU seconds)
     last = [0.0] * len(cmds)
+    cpu = [0.0] * len(cmds)
+    main = [0.0] * len(cmds)
     while any(p.poll() is None for p in procs):
         now = time.perf_counter()
+        cpu = [cpu_seconds(p.pid) or cpu[k] for k, p in enumerate(procs)]
+        main = [cpu_seconds(p.pid, p.pid) or main[k] for k, p in enumerate(procs)]
+        used = Cores(sum(cpu), sum(main), cpu_seconds(broker_pid) or 0.0,
+                     machine_busy_seconds())
         for k, (p, port) in enumerate(zip(procs, ports)):
             if p.poll() is None:
                 try:
                     last[k] = consumed(port)
                 except OSError:  # exiting: its last scraped count is final (it idled first)
                     pass
-        samples.append((now, list(last)))
+        samples.append((now, list(last), used))
         time.sleep(SAMPLE_S)
     for p in procs:
         _, err = p.communicate(timeout=60)
@@ -140,13 +183,15 @@ def run_workers(bootstrap: str, group: str, cmds: list[list[str]]) -> tuple[floa
             raise SystemExit(f"worker failed ({p.returncode}): {err.decode()[-2000:]}")
     end = time.perf_counter() - IDLE_S
     # The first sample at which some worker had consumed everything it was going to.
-    drained = min(next(i for i, (_, c) in enumerate(samples) if c[k] == last[k])
+    drained = min(next(i for i, (_, c, _) in enumerate(samples) if c[k] == last[k])
                   for k in range(len(cmds)))
-    (t0, c0), (t1, c1) = samples[0], samples[max(drained, 1)]
+    (t0, c0, u0), (t1, c1, u1) = samples[0], samples[max(drained, 1)]
     if t1 - t0 < MIN_WINDOW_S:
         raise SystemExit(f"group {group}: the steady window lasted {t1 - t0:.1f} s (a worker had "
                          f"little left once all had joined); use more --rows")
-    return end - start, (sum(c1) - sum(c0)) / (t1 - t0), t1 - t0
+    cores = Cores(*((getattr(u1, f) - getattr(u0, f)) / (t1 - t0)
+                    for f in ("workers", "main_threads", "broker", "machine")))
+    return end - start, (sum(c1) - sum(c0)) / (t1 - t0), t1 - t0, cores
 
 
 def warm_up(bootstrap: str, topic: str, tmp_path: Path, mix_every: int, client: str) -> None:
@@ -200,33 +245,34 @@ class Run:
     learned: int
     prequential_mse: float
     holdout_mse: float
+    cores: Cores
 
 
 def run_single(bootstrap: str, topic: str, tmp_path: Path, tag: str, truth: tuple,
-               client: str) -> Run:
+               client: str, broker_pid: int) -> Run:
     ckpt = tmp_path / f"one-{tag}.json"
     group = f"one-{tag}"
-    wall, rate, window = run_workers(bootstrap, group,
-                                     [consume_cmd(bootstrap, topic, group, ckpt, client)])
+    wall, rate, window, cores = run_workers(
+        bootstrap, group, [consume_cmd(bootstrap, topic, group, ckpt, client)], broker_pid)
     from online_lr import SGDRegressor
 
     model = SGDRegressor.load(ckpt)  # weights and intercept in the data's units
     return Run(1, wall, rate, window, *prequential([ckpt]),
-               holdout_mse(model.weights, model.intercept, *truth))
+               holdout_mse(model.weights, model.intercept, *truth), cores)
 
 
 def run_mixed(bootstrap: str, topic: str, tmp_path: Path, tag: str, truth: tuple,
-              mix_every: int, client: str) -> Run:
+              mix_every: int, client: str, broker_pid: int) -> Run:
     ckpts = [tmp_path / f"two-{tag}-{k}.json" for k in range(2)]
     group, models = f"two-{tag}", f"bench-models-{tag}"
     mix = ("--mix-every", str(mix_every), "--model-topic", models)
-    wall, rate, window = run_workers(bootstrap, group,
-                                     [consume_cmd(bootstrap, topic, group, c, client, *mix)
-                                      for c in ckpts])
+    wall, rate, window, cores = run_workers(
+        bootstrap, group, [consume_cmd(bootstrap, topic, group, c, client, *mix) for c in ckpts],
+        broker_pid)
     mixed = json.loads(sh(sys.executable, "-m", "consumers", "model", "--topic", models,
                           "--bootstrap-servers", bootstrap, "--json"))
     return Run(2, wall, rate, window, *prequential(ckpts),
-               holdout_mse(mixed["weights"], mixed["intercept"], *truth))
+               holdout_mse(mixed["weights"], mixed["intercept"], *truth), cores)
 
 
 def main() -> None:
@@ -249,6 +295,7 @@ def main() -> None:
         launcher = [sys.executable, str(REPO / "scripts" / "kafka-local"), "--state-dir",
                     str(state)]
         bootstrap = sh(*launcher, "start").strip().splitlines()[-1]
+        broker_pid = json.loads((state / "state.json").read_text())["pid"]
         try:
             data = tmp_path / "rows.jsonl"
             w, b = write_stream(data, args.rows, d, args.noise, seed=7)
@@ -260,9 +307,10 @@ def main() -> None:
             produce_s = time.perf_counter() - t0
             warm_up(bootstrap, topic, tmp_path, args.mix_every, args.client)
             for k in range(args.rounds):
-                runs.append(run_single(bootstrap, topic, tmp_path, str(k), truth, args.client))
+                runs.append(run_single(bootstrap, topic, tmp_path, str(k), truth, args.client,
+                                       broker_pid))
                 runs.append(run_mixed(bootstrap, topic, tmp_path, str(k), truth, args.mix_every,
-                                      args.client))
+                                      args.client, broker_pid))
         finally:
             sh(*launcher, "stop")
     load = os.getloadavg()
@@ -272,13 +320,18 @@ def main() -> None:
           f"{os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
           f"produce took {produce_s:.1f} s\n")
     print("| round | workers | messages | learned | wall time incl. start-up (s) "
-          "| steady window (s) | steady msg/s | prequential MSE | hold-out MSE |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| steady window (s) | steady msg/s | prequential MSE | hold-out MSE "
+          "| cores busy: workers (main threads) / broker / machine "
+          "| CPU µs per message: workers (main threads) / broker |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for k, run in enumerate(runs):
+        c, us = run.cores, 1e6 / run.rate
         label = "1" if run.workers == 1 else f"2 (mixed every {args.mix_every})"
         print(f"| {k // 2 + 1} | {label} | {run.messages} | {run.learned} | {run.wall_s:.1f} "
               f"| {run.window_s:.1f} | {run.rate:,.0f} | {run.prequential_mse:.5f} "
-              f"| {run.holdout_mse:.5f} |")
+              f"| {run.holdout_mse:.5f} | {c.workers:.2f} ({c.main_threads:.2f}) / {c.broker:.2f} / "
+              f"{c.machine:.2f} | {c.workers * us:.2f} ({c.main_threads * us:.2f}) / "
+              f"{c.broker * us:.2f} |")
     ones, twos = runs[0::2], runs[1::2]
     best_one, best_two = max(r.rate for r in ones), max(r.rate for r in twos)
     median_one = statistics.median(r.rate for r in ones)

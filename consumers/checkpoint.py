@@ -109,7 +109,7 @@ def dumps(checkpoint: Checkpoint) -> bytes:
     except (TypeError, ValueError) as exc:  # NaN/inf or a non-JSON type in the state
         raise CheckpointError(f"cannot serialize the checkpoint: {exc}") from exc
     # orjson: the standard library's indented encoder is pure Python, 50x slower (a checkpoint
-    # every 10,000 messages); the bytes differ in spacing only, the checksum is the content's.
+    # every 100,000 messages); the bytes differ in spacing only, the checksum is the content's.
     return orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY
                         | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE)
 

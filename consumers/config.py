@@ -166,7 +166,7 @@ class RunSettings(_Section):
     batch_size: AtLeastOne = 500  # messages per poll / learn_sequential call
     max_messages: AtLeastOne | None = None  # stop after this many messages
     checkpoint: Text | None = None  # checkpoint file
-    checkpoint_every_messages: AtLeastOne | None = 10_000
+    checkpoint_every_messages: AtLeastOne | None = 100_000
     checkpoint_every_seconds: Positive | None = 30.0
     log_every_seconds: Positive = 10.0
     progress: bool | None = None  # progress bar (None: only on a terminal)

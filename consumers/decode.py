@@ -8,8 +8,10 @@ string arrays as bags, ``"1.5"`` as 1.5, a missing feature is 0, new fields join
 Each refused value gets a `BadRecord` naming the reason.
 
 Fast paths (each gives exactly what the value-by-value path gives; tests/consumers/
-test_fast_paths.py and the fuzz tests check it): a batch whose values all parse is parsed at C
-speed, in a single orjson call when its braces prove that the values cannot run into each other
+test_fast_paths.py and the fuzz tests check it): a batch of flat objects of numbers with the
+same fields in the same order is read straight into a table by the C extension
+`consumers._number_table` (when built) and encoded in bulk; otherwise a batch whose values all
+parse is parsed at C speed, in a single orjson call when its braces prove that the values cannot run into each other
 (`_join_objects`); a batch of flat objects of numbers with the same fields is then encoded in
 bulk (`FeatureEncoder.encode_numbers`), without a Python step per message. Any other batch, or
 one with a value that may be refused, goes value by value.
@@ -48,6 +50,11 @@ import numpy as np
 import orjson
 
 from consumers.records import BadRecord, Message, Reason, Value
+
+try:
+    from consumers._number_table import number_table
+except ImportError:  # the C extension is not built: orjson parses every batch
+    number_table = None
 
 if TYPE_CHECKING:
     from online_lr.encoding import EncodedBatch, FeatureEncoder
@@ -229,10 +236,19 @@ def _encode_numbers(objs: list, encoder: FeatureEncoder, joined: bytes | None
     except (KeyError, TypeError, ValueError, OverflowError):
         return None
     target = encoder.target
+    if target in names and not set(map(type, map(itemgetter(target), objs))) <= \
+            {int, float, type(None)}:
+        return None
+    return _encode_table(names, table, encoder)
+
+
+def _encode_table(names: list[str], table: np.ndarray, encoder: FeatureEncoder
+                  ) -> EncodedBatch | None:
+    """`FeatureEncoder.encode_numbers` of the events ``{names[j]: table[r, j]}``, the target's
+    column (if among ``names``) split off as the targets."""
+    target = encoder.target
     if target not in names:
         return encoder.encode_numbers(names, table, None)
-    if not set(map(type, map(itemgetter(target), objs))) <= {int, float, type(None)}:
-        return None
     t = names.index(target)
     return encoder.encode_numbers(names[:t] + names[t + 1:], np.delete(table, t, axis=1),
                                   table[:, t])
@@ -243,6 +259,11 @@ def decode_batch(
 ) -> DecodedBatch:
     """Parse a batch and encode its objects in one call (`FeatureEncoder.encode_numbers` for
     flat objects of numbers, else `FeatureEncoder.encode_many`)."""
+    if number_table is not None and values and encoder.transform is None:
+        found = number_table(values, max_bytes)
+        encoded = _encode_table(*found, encoder) if found and len(found[0]) >= 2 else None
+        if encoded is not None:
+            return DecodedBatch(encoded=encoded, rows=np.arange(len(values), dtype=np.intp))
     bad: list[tuple[int, BadRecord]] = []
     parsed = _parse_all(values, max_bytes) if values else ([], None)
     if parsed is not None:

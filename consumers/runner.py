@@ -174,7 +174,7 @@ class Checkpointing:
     """Where checkpoints go (``store``; None: none) and their period (either may be None)."""
 
     store: CheckpointStore | None = None
-    every_messages: int | None = 10_000
+    every_messages: int | None = 100_000
     every_seconds: float | None = 30.0
 
 
