@@ -128,6 +128,10 @@ def test_progress_bar_goes_to_stderr(tmp_path, capsys):
 def test_missing_file_and_missing_consume_settings_exit_2(tmp_path, capsys):
     assert main(["replay", str(tmp_path / "nope.csv")]) == 2
     assert "'file.path'" in capsys.readouterr().err
+    # produce checks its input before it connects: no broker listens on port 1
+    assert main(["produce", str(tmp_path / "nope.csv"), "--topic", "t",
+                 "--bootstrap-servers", "127.0.0.1:1"]) == 2
+    assert "'file.path': no such file" in capsys.readouterr().err
     config = tmp_path / "k.yaml"
     config.write_text("stream: {topic: t, group: null}\n")
     assert main(["consume", "--config", str(config), "--checkpoint", str(tmp_path / "c")]) == 2
