@@ -11,7 +11,9 @@ One state machine for every Kafka source (`consumers.kafka_source.KafkaSource` a
   own bounded request) while nothing arrives, and at the idle deadline.
 * ``OUTAGE``: a probe failed; ``since`` is the broker's last answer. Past ``broker_timeout``
   seconds of it: give up. An outage is not idleness: the broker's next answer goes back to
-  ``RECEIVING`` and restarts the idle clock.
+  ``RECEIVING`` and restarts the idle clock. A broker that restarts often takes the group's
+  partitions away: the outage then goes on through ``JOINING`` (its clock still running from
+  the last answer) and ends at the new assignment, logged as the recovery either way.
 * ``IDLE``: ``idle_timeout`` seconds in ``RECEIVING`` without a message: the source is done
   (a message would go back to ``RECEIVING``).
 
@@ -71,6 +73,7 @@ class Liveness:
         #: When `state` began (see module: its meaning per state).
         self.since = now
         self._last_ok = now  # the broker's last answer (a message, a probe): an outage's start
+        self._outage_since: float | None = None  # until the broker answers again
         self._last_probe = -float("inf")
 
     def _enter(self, state: LivenessState, since: float) -> None:
@@ -81,9 +84,7 @@ class Liveness:
     def received(self) -> None:
         """Messages arrived: the broker answers and the source is not idle."""
         now = self._clock()
-        self._last_ok = now
-        if self.state is LivenessState.OUTAGE:
-            logger.warning("broker reachable again after %.1fs", now - self.since)
+        self._answered(now)
         self._enter(LivenessState.RECEIVING, now)
 
     def nothing_assigned(self) -> None:
@@ -91,7 +92,7 @@ class Liveness:
         now = self._clock()
         if self.state is not LivenessState.JOINING:
             self._enter(LivenessState.JOINING, now)
-        if now - self.since > self.broker_timeout:
+        if now - min(self.since, self._outage_since or now) > self.broker_timeout:
             raise BrokerUnavailableError(
                 f"no partition of topic {self.topic!r} was assigned to group {self.group!r} "
                 f"within {self.broker_timeout:g}s (broker_timeout): is the broker reachable "
@@ -101,7 +102,8 @@ class Liveness:
     def probe_due(self) -> bool:
         """Nothing received, partitions assigned: is a probe of the broker due now?"""
         now = self._clock()
-        if self.state is LivenessState.JOINING:
+        if self.state is LivenessState.JOINING:  # assigned again: an outage is over
+            self._recovered(now)
             self._enter(LivenessState.RECEIVING, now)
         return self._idle_due(now) or now - self._last_probe >= PROBE_EVERY_S
 
@@ -110,20 +112,31 @@ class Liveness:
         now = self._clock()
         self._last_probe = now
         if error is None:
-            self._last_ok = now
+            self._answered(now)
             if self.state is LivenessState.OUTAGE:
-                logger.warning("broker reachable again after %.1fs", now - self.since)
                 self._enter(LivenessState.RECEIVING, now)
             return
         if self.state is not LivenessState.OUTAGE:
             logger.warning("broker unreachable (%s); waiting up to %gs", error,
                            self.broker_timeout)
-            self._enter(LivenessState.OUTAGE, self._last_ok)
+            if self._outage_since is None:
+                self._outage_since = self._last_ok
+            self._enter(LivenessState.OUTAGE, self._outage_since)
         if now - self.since > self.broker_timeout:
             raise BrokerUnavailableError(
                 f"Kafka broker unreachable for {now - self.since:.0f}s "
                 f"(broker_timeout {self.broker_timeout:g}s): {error}"
             )
+
+    def _answered(self, now: float) -> None:
+        """The broker answered (a message, a probe)."""
+        self._last_ok = now
+        self._recovered(now)
+
+    def _recovered(self, now: float) -> None:
+        if self._outage_since is not None:
+            logger.warning("broker reachable again after %.1fs", now - self._outage_since)
+            self._outage_since = None
 
     def idle(self) -> bool:
         """Idle: ``idle_timeout`` seconds without messages, the broker answering."""
