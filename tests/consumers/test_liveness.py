@@ -111,23 +111,21 @@ def test_an_outage_during_a_rejoin_is_measured_from_the_last_answer():
 def test_an_outage_that_ends_in_a_rejoin_is_a_recovery(caplog):
     """A restarted broker takes the partitions away: the outage goes on while the group
     rejoins, its clock from the last answer, and the new assignment ends it."""
-    live, clock = make(idle=4.0, broker=10.0)
-    clock.now = 1.0
-    live.received()
-    clock.now = 3.0
-    live.probed("down")
-    clock.now = 6.0
-    live.nothing_assigned()  # the group lost its partitions in the outage
+    def outage_then_rejoin():
+        live, clock = make(idle=4.0, broker=10.0)
+        clock.now = 1.0
+        live.received()
+        clock.now = 3.0
+        live.probed("down")
+        clock.now = 6.0
+        live.nothing_assigned()  # the group lost its partitions in the outage
+        return live, clock
+
+    live, clock = outage_then_rejoin()
     clock.now = 11.5
     with pytest.raises(BrokerUnavailableError):  # 10.5 s since the last answer, at t=1
         live.nothing_assigned()
-    live, clock = make(idle=4.0, broker=10.0)
-    clock.now = 1.0
-    live.received()
-    clock.now = 3.0
-    live.probed("down")
-    clock.now = 6.0
-    live.nothing_assigned()
+    live, clock = outage_then_rejoin()
     clock.now = 7.0
     with caplog.at_level("WARNING", logger="consumers.liveness"):
         live.probe_due()  # assigned again
