@@ -171,11 +171,13 @@ class Reading:
 
 @dataclass(frozen=True)
 class Checkpointing:
-    """Where checkpoints go (``store``; None: none) and their period (either may be None)."""
+    """Where checkpoints go (``store``; None: none) and their period (either may be None). The
+    defaults of the period are the settings' (`consumers.config`), passed by
+    `consumers.wiring.build_runner`."""
 
-    store: CheckpointStore | None = None
-    every_messages: int | None = 100_000
-    every_seconds: float | None = 30.0
+    store: CheckpointStore | None
+    every_messages: int | None
+    every_seconds: float | None
 
 
 @dataclass(frozen=True)
@@ -250,7 +252,7 @@ class Runner:
         self.model, self.encoder, self.counters = learned
         self._start_counters = Counters.from_dict(self.counters.to_dict())
         self.reading = reading or Reading()
-        self.checkpointing = checkpointing or Checkpointing()
+        self.checkpointing = checkpointing or Checkpointing(None, None, None)
         self.sinks = sinks or Sinks()
         self.reports = reports or Reports()
         self.after_batch = after_batch
