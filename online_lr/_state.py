@@ -201,3 +201,6 @@ P = {name: slot for slot, name in enumerate(PARAM_FIELDS)}
 
 #: What became of a row given to the kernels: its code is the index in this tuple.
 ROW_OUTCOMES = ("learned", "non_finite_feature", "non_finite_target", "diverged")
+#: The dtype of the kernels' arrays of those codes (small: a fresh array of a large block
+#: stays out of new pages of memory, whose first touch costs more than the row's update).
+OUTCOME_DTYPE = np.int8

@@ -51,6 +51,9 @@ _LOSS_CODES = {
 _LOSS_NAMES = {loss_type.__name__: loss_type for loss_type in _LOSS_CODES}
 _CUSTOM_LOSS = -1
 _ERRORS_PER_FLUSH = 16384
+# Blocks up to this many rows write their errors into the pending buffer, grown to fit once:
+# fresh arrays would cost their pages' first touch, about as much as the updates of a block.
+_MOST_ERRORS_BUFFERED = 1 << 18
 _UNIT_WEIGHT = np.ones(1)
 _LEARNED = _state.ROW_OUTCOMES.index("learned")
 _NON_FINITE_FEATURE = _state.ROW_OUTCOMES.index("non_finite_feature")
@@ -375,11 +378,12 @@ class SGDRegressor(base.MiniBatchRegressor):
 
     def __getstate__(self) -> dict:
         self._flush_errors()
-        return {k: v for k, v in self.__dict__.items() if k != "_rows"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_rows", "_pending")}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._rows = None
+        self._pending = np.empty((2, _ERRORS_PER_FLUSH))
 
     # Learned state
 
@@ -498,10 +502,12 @@ class SGDRegressor(base.MiniBatchRegressor):
         rows = self._rows
         if rows is not None and rows.pending:  # keep the order of single and block updates
             self._take_dict_path_errors(rows)
-        if self._pending_count + n > _ERRORS_PER_FLUSH:
+        if self._pending_count + n > self._pending.shape[1]:
             self._flush_errors()
-            if n > _ERRORS_PER_FLUSH:
+            if n > _MOST_ERRORS_BUFFERED:
                 return np.empty(n), np.empty(n)
+            if n > self._pending.shape[1]:
+                self._pending = np.empty((2, n))
         start = self._pending_count
         return self._pending[0, start:start + n], self._pending[1, start:start + n]
 
@@ -679,9 +685,10 @@ class SGDRegressor(base.MiniBatchRegressor):
         indptr, indices, values, y, learn, weights = self._sparse_arguments(
             indptr, indices, values, y, columns, learn, sample_weight)
         n = len(y)
-        predictions = np.full(n, np.nan)
-        codes = np.zeros(n, dtype=np.int64)
+        predictions = np.empty(n)  # the kernel writes every row's
+        codes = np.zeros(n, dtype=_state.OUTCOME_DTYPE)
         if self._custom_loss:
+            predictions.fill(np.nan)
             for i in range(n):  # each row a block of its own features
                 cols = indices[indptr[i]:indptr[i + 1]]
                 self._learn_rows_custom(
@@ -816,9 +823,10 @@ class SGDRegressor(base.MiniBatchRegressor):
         stops at the first refused row, and a block holding a non-finite value is not learned
         at all: `ValueError`, the state as it was."""
         n = X.shape[0]
-        predictions = np.full(n, np.nan)
-        codes = np.zeros(n, dtype=np.int64)
+        predictions = np.empty(n)  # the kernel writes every row's up to where it stops
+        codes = np.zeros(n, dtype=_state.OUTCOME_DTYPE)
         if self._custom_loss:
+            predictions.fill(np.nan)
             self._learn_rows_custom(names, X, y, learn, sample_weight, stop_at_refusal,
                                     predictions, codes)
             return LearnOutcome(predictions, codes)
@@ -834,6 +842,7 @@ class SGDRegressor(base.MiniBatchRegressor):
             *self._arrays(), stop_at_refusal, predictions, codes, squared_errors, baseline_errors,
         )
         if before is not None and codes.any():
+            predictions[np.argmax(codes != _LEARNED) + 1:] = np.nan  # rows past the stop
             # A NaN or an infinity anywhere in the block undoes it all: the kernel stopped at
             # the first refused row, the scan here names the bad value (it runs only then).
             try:
