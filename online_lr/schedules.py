@@ -11,8 +11,10 @@ prequential error, which the learner feeds it through ``observe``. Its rate chan
 period boundaries, so every block of updates that stays inside one period has a single rate.
 The learner checks ``is_adaptive`` to know whether it must feed the schedule.
 
-The schedules are River schedulers (`river.optim.base.Scheduler`), so ``optim.SGD(lr=...)``
-accepts them. `schedule_to_dict` and `schedule_from_dict` convert a schedule to a JSON-safe
+The schedules are River schedulers: River's optimizers take any object with ``get(t)``, so
+``optim.SGD(lr=...)`` accepts them. They do not subclass `river.optim.base.Scheduler`, whose
+import costs River's whole ``optim`` and SciPy behind it (~0.4 s at every start of a replay);
+River's own schedulers are accepted wherever these are. `schedule_to_dict` and `schedule_from_dict` convert a schedule to a JSON-safe
 dict and back, state included. `as_schedule` builds a schedule from a config value.
 
 """
@@ -23,9 +25,14 @@ import abc
 import inspect
 import math
 import numbers
+import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
-from river import optim
+from river import base
+
+if TYPE_CHECKING:
+    from river import optim
 
 __all__ = [
     "Constant",
@@ -90,8 +97,9 @@ def _steps(t: np.ndarray) -> np.ndarray:
 # Schedules
 
 
-class Schedule(optim.base.Scheduler):
-    """Base class of this module's schedules: River's `Scheduler` plus a vectorised `get_many`.
+class Schedule(base.Base, abc.ABC):
+    """Base class of this module's schedules: River's `Scheduler` contract plus a vectorised
+    `get_many`.
 
     Subclasses store every constructor argument as an attribute of the same name, so that
     River's `clone` and `schedule_to_dict` can rebuild them.
@@ -117,6 +125,9 @@ class Schedule(optim.base.Scheduler):
     def get_state(self) -> dict:
         """Return the mutable state as a JSON-safe dict (empty for pure functions of t)."""
         return {}
+
+    def __repr__(self) -> str:  # as River's schedulers show themselves
+        return f"{self.__class__.__name__}({vars(self)})"
 
     def set_state(self, state: dict) -> None:
         """Restore a state returned by `get_state`."""
@@ -247,7 +258,7 @@ class Optimal(Schedule):
     def __init__(self, alpha: float = 1e-4, loss: optim.base.Loss | str | None = None):
         self.alpha = _check_real("alpha", alpha, 0.0, closed="right")
         self.loss = _as_loss(loss)
-        self.t0 = _bottou_t0(self.alpha, self.loss or optim.losses.Squared())
+        self.t0 = _bottou_t0(self.alpha, self.loss or _river_optim().losses.Squared())
 
     def get(self, t: int) -> float:
         return 1.0 / (self.alpha * (self.t0 + t))
@@ -256,16 +267,16 @@ class Optimal(Schedule):
         return 1.0 / (self.alpha * (self.t0 + _steps(t)))
 
 
-_LOSSES = {"Squared": optim.losses.Squared}
+_LOSSES = ("Squared",)  # the losses of `Optimal` that `schedule_to_dict` saves by name
 
 
 def _as_loss(loss: optim.base.Loss | str | None) -> optim.base.Loss | None:
-    if loss is None or isinstance(loss, optim.base.Loss):
+    if loss is None or _is_river(loss, "Loss"):
         return loss
     if isinstance(loss, str):
-        for name, loss_class in _LOSSES.items():
+        for name in _LOSSES:
             if name.lower() == loss.lower():
-                return loss_class()
+                return getattr(_river_optim().losses, name)()
     raise ValueError(f"loss must be None, a River loss or one of {sorted(_LOSSES)}, got {loss!r}")
 
 
@@ -698,6 +709,47 @@ class Plateau(Schedule):
         self._period_count = count
 
 
+# River's schedulers, without importing River's optim
+
+
+def _river_optim():
+    """River's ``optim``, imported when first needed (it brings SciPy)."""
+    from river import optim
+
+    return optim
+
+
+def _is_river(value: object, kind: str) -> bool:
+    """True if ``value`` is a River ``optim.base`` ``kind`` ("Scheduler", "Loss"): such an
+    object's class is defined, so River's ``optim`` is imported already if it is one."""
+    module = sys.modules.get("river.optim.base")
+    return module is not None and isinstance(value, getattr(module, kind))
+
+
+def is_scheduler(value: object) -> bool:
+    """True for a River scheduler: one of this module's, or any `river.optim.base.Scheduler`.
+
+    >>> from river import optim
+    >>> is_scheduler(Constant(0.1)), is_scheduler(optim.schedulers.Constant(0.1)), is_scheduler(0.1)
+    (True, True, False)
+    """
+    return isinstance(value, Schedule) or _is_river(value, "Scheduler")
+
+
+def constant_rate(schedule: object) -> float | None:
+    """The rate of a constant schedule (this module's `Constant` or River's), else None.
+
+    >>> constant_rate(Constant(0.1)), constant_rate(InverseScaling(0.1))
+    (0.1, None)
+    """
+    river_schedulers = sys.modules.get("river.optim.schedulers")
+    if isinstance(schedule, Constant) or (
+        river_schedulers is not None and isinstance(schedule, river_schedulers.Constant)
+    ):
+        return float(schedule.learning_rate)
+    return None
+
+
 # Rates for any River scheduler
 
 
@@ -732,15 +784,12 @@ def learning_rates(schedule: optim.base.Scheduler, t: np.ndarray) -> np.ndarray:
 
 # Serialisation and configuration
 
-_SCHEDULES: dict[str, type[optim.base.Scheduler]] = {
-    **{
-        cls.__name__: cls
-        for cls in (Constant, InverseScaling, Optimal, Exponential, Step, Cosine, Warmup, Plateau)
-    },
-    "river.Constant": optim.schedulers.Constant,
-    "river.InverseScaling": optim.schedulers.InverseScaling,
+_SCHEDULES: dict[str, type[Schedule]] = {
+    cls.__name__: cls
+    for cls in (Constant, InverseScaling, Optimal, Exponential, Step, Cosine, Warmup, Plateau)
 }
-_TAGS = {cls: tag for tag, cls in _SCHEDULES.items()}
+_RIVER_SCHEDULES = ("Constant", "InverseScaling")  # River's own, tagged "river.<name>"
+_TAG_NAMES = sorted([*_SCHEDULES, *(f"river.{name}" for name in _RIVER_SCHEDULES)])
 _DICT_KEYS = {"type", "params", "state"}
 
 
@@ -773,10 +822,10 @@ def schedule_to_dict(schedule: optim.base.Scheduler) -> dict:
     "start_factor": 0.0}, "state": {}}
 
     """
-    tag = _TAGS.get(type(schedule))
+    tag = _tag_of(type(schedule))
     if tag is None:
         raise TypeError(
-            f"cannot serialise a {type(schedule).__qualname__}: not one of {sorted(_SCHEDULES)}"
+            f"cannot serialise a {type(schedule).__qualname__}: not one of {_TAG_NAMES}"
         )
     params = {
         name: _param_to_json(tag, name, getattr(schedule, name))
@@ -786,12 +835,22 @@ def schedule_to_dict(schedule: optim.base.Scheduler) -> dict:
     return {"type": tag, "params": params, "state": state}
 
 
+def _tag_of(cls: type) -> str | None:
+    if _SCHEDULES.get(cls.__name__) is cls:
+        return cls.__name__
+    river_schedulers = sys.modules.get("river.optim.schedulers")
+    if cls.__name__ in _RIVER_SCHEDULES and getattr(river_schedulers, cls.__name__, None) is cls:
+        return f"river.{cls.__name__}"
+    return None
+
+
 def _param_to_json(tag: str, name: str, value: object) -> object:
-    if isinstance(value, optim.base.Scheduler):
+    if is_scheduler(value):
         return schedule_to_dict(value)
-    if isinstance(value, optim.base.Loss):
-        if _LOSSES.get(type(value).__name__) is type(value):
-            return type(value).__name__
+    if _is_river(value, "Loss"):
+        loss_name = type(value).__name__
+        if loss_name in _LOSSES and getattr(_river_optim().losses, loss_name) is type(value):
+            return loss_name
         raise TypeError(f"cannot serialise {tag}.{name}: only the losses {sorted(_LOSSES)} can be")
     if value is None or isinstance(value, (bool, str)):
         return value
@@ -883,7 +942,7 @@ def as_schedule(
     ValueError: InverseScaling has no parameter 'powr'; it takes learning_rate, power
 
     """
-    if isinstance(value, optim.base.Scheduler):
+    if is_scheduler(value):
         return value
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return Constant(value)
@@ -900,11 +959,14 @@ def as_schedule(
 
 def _schedule_class(tag: object) -> type[optim.base.Scheduler]:
     if not isinstance(tag, str):
-        raise ValueError(f"a schedule needs a 'type' among {sorted(_SCHEDULES)}, got {tag!r}")
+        raise ValueError(f"a schedule needs a 'type' among {_TAG_NAMES}, got {tag!r}")
     for known, cls in _SCHEDULES.items():
         if known.lower() == tag.lower():
             return cls
-    raise ValueError(f"unknown schedule type {tag!r}; expected one of {sorted(_SCHEDULES)}")
+    for name in _RIVER_SCHEDULES:
+        if f"river.{name}".lower() == tag.lower():
+            return getattr(_river_optim().schedulers, name)
+    raise ValueError(f"unknown schedule type {tag!r}; expected one of {_TAG_NAMES}")
 
 
 def _param_names(cls: type) -> list[str]:

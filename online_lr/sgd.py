@@ -16,18 +16,22 @@ The state is `online_lr._state.State`, named there, saved by name.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from river import base, optim
+from river import base
 
 from online_lr import _checks, _frames, _state, metrics, schedules
 from online_lr.exceptions import DivergenceError
+
+if TYPE_CHECKING:
+    from river import optim
 
 try:
     from online_lr import _dictpath as _dict_path
@@ -43,12 +47,7 @@ CHECKPOINT_FORMAT = "online-lr-checkpoint"
 _UPDATE_RULES = ("sgd", "normalized")
 # The losses the kernels know, by type (a subclass may change the gradient: it is not one of
 # them): type -> (kernel code, name of its one parameter).
-_LOSS_CODES = {
-    optim.losses.Squared: (0, None), optim.losses.Absolute: (1, None),
-    optim.losses.Huber: (2, "epsilon"), optim.losses.Quantile: (3, "alpha"),
-    optim.losses.EpsilonInsensitiveHinge: (4, "eps"), optim.losses.Cauchy: (5, "C"),
-}
-_LOSS_NAMES = {loss_type.__name__: loss_type for loss_type in _LOSS_CODES}
+_SQUARED = 0  # the kernels' code of the squared loss, the default
 _CUSTOM_LOSS = -1
 _ERRORS_PER_FLUSH = 16384
 # Blocks up to this many rows write their errors into the pending buffer, grown to fit once:
@@ -327,14 +326,13 @@ class SGDRegressor(base.MiniBatchRegressor):
         adaptive = [s for s in (self._lr, self._intercept_lr_schedule) if _is_adaptive(s)]
         self._adaptive = list({id(s): s for s in adaptive}.values())
         self._constant_rates = all(
-            isinstance(s, (schedules.Constant, optim.schedulers.Constant))
-            for s in (self._lr, self._intercept_lr_schedule)
+            schedules.constant_rate(s) is not None for s in (self._lr, self._intercept_lr_schedule)
         )
-        self._loss = optim.losses.Squared() if self.loss is None else self.loss
-        code, param_name = _LOSS_CODES.get(type(self._loss), (_CUSTOM_LOSS, None))
+        code, param_name = (_SQUARED, None) if self.loss is None else _builtin_losses().get(
+            type(self.loss), (_CUSTOM_LOSS, None))
         P = self._params
         P[_P["loss"]] = max(code, 0)
-        P[_P["loss_param"]] = float(getattr(self._loss, param_name)) if param_name else 0.0
+        P[_P["loss_param"]] = float(getattr(self.loss, param_name)) if param_name else 0.0
         self._custom_loss = code == _CUSTOM_LOSS
         P[_P["rule"]] = _UPDATE_RULES.index(self.update)
         P[_P["l2"]], P[_P["l1"]] = float(self.l2), float(self.l1)
@@ -952,7 +950,7 @@ class SGDRegressor(base.MiniBatchRegressor):
             Z, targets, raw, sq_norm = _kernels.batch_prepare(
                 options, *self._arrays()[:2], idx, X, y, scratch, squared_errors, baseline_errors
             )
-            gradients = np.asarray(self._loss.gradient(targets, raw), dtype=np.float64)
+            gradients = np.asarray(self.loss.gradient(targets, raw), dtype=np.float64)
             gradients = np.clip(gradients * weights[:: max(weight_stride, 1)] if weight_stride
                                 else gradients * weights[0], -P[_P["clip"]], P[_P["clip"]])
             code = _kernels.batch_finish(
@@ -1118,6 +1116,20 @@ def _params_from_dict(params: Mapping) -> dict:
     return out
 
 
+@functools.cache
+def _builtin_losses() -> dict[type, tuple[int, str | None]]:
+    """The losses the kernels know: type of ``river.optim.losses`` -> (kernel code, name of
+    its one parameter). Imported when first asked: a model given a loss object has River's
+    ``optim`` imported already, and the default (None, squared) never needs it, nor SciPy."""
+    from river import optim
+
+    return {
+        optim.losses.Squared: (_SQUARED, None), optim.losses.Absolute: (1, None),
+        optim.losses.Huber: (2, "epsilon"), optim.losses.Quantile: (3, "alpha"),
+        optim.losses.EpsilonInsensitiveHinge: (4, "eps"), optim.losses.Cauchy: (5, "C"),
+    }
+
+
 def _loss_to_dict(loss) -> dict:
     return {"type": type(loss).__name__, **loss._get_params()}
 
@@ -1125,10 +1137,11 @@ def _loss_to_dict(loss) -> dict:
 def _loss_from_config(value) -> optim.losses.RegressionLoss:
     if isinstance(value, str):
         value = {"type": value}
-    if not isinstance(value, Mapping) or value.get("type") not in _LOSS_NAMES:
-        raise ValueError(f"loss must be one of {', '.join(_LOSS_NAMES)}, got {value!r}")
+    by_name = {loss_type.__name__: loss_type for loss_type in _builtin_losses()}
+    if not isinstance(value, Mapping) or value.get("type") not in by_name:
+        raise ValueError(f"loss must be one of {', '.join(by_name)}, got {value!r}")
     params = {k: v for k, v in value.items() if k != "type"}
-    return _LOSS_NAMES[value["type"]](**params)
+    return by_name[value["type"]](**params)
 
 
 def _compiled_kernels():
@@ -1148,8 +1161,8 @@ def _is_adaptive(schedule) -> bool:
 
 def _rates(schedule, first_step: int, count: int) -> tuple[np.ndarray, int]:
     """Rates of steps ``first_step...`` for the kernels: (array, stride); stride 0 = constant."""
-    if isinstance(schedule, (schedules.Constant, optim.schedulers.Constant)):
-        rate = float(schedule.learning_rate)
+    rate = schedules.constant_rate(schedule)
+    if rate is not None:
         return np.array([rate, rate]), 0
     steps = first_step + np.arange(max(count, 1))
     return np.ascontiguousarray(schedules.learning_rates(schedule, steps), dtype=np.float64), 1
