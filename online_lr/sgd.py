@@ -836,8 +836,9 @@ class SGDRegressor(base.MiniBatchRegressor):
         before = state.snapshot(idx) if stop_at_refusal else None
         squared_errors, baseline_errors = self._error_slots(n_learn)
         learned = self._compiled_rule().learn_rows(
-            X, y, learn, sample_weight, weight_stride, lrs, intercept_lrs, stride, idx,
-            *self._arrays(), stop_at_refusal, predictions, codes, squared_errors, baseline_errors,
+            _compiled_kernels().kernel_matrix(X), y, learn, sample_weight, weight_stride, lrs,
+            intercept_lrs, stride, idx, *self._arrays(), stop_at_refusal, predictions, codes,
+            squared_errors, baseline_errors,
         )
         if before is not None and codes.any():
             predictions[np.argmax(codes != _LEARNED) + 1:] = np.nan  # rows past the stop
@@ -896,7 +897,8 @@ class SGDRegressor(base.MiniBatchRegressor):
         out = np.empty(X.shape[0])
         if len(known) < len(names):
             X = X[:, known]
-        self._compiled_rule().predict_rows(self._state.features, self._state.scalars, idx, X, out)
+        self._compiled_rule().predict_rows(self._state.features, self._state.scalars, idx,
+                                           _compiled_kernels().kernel_matrix(X), out)
         return out
 
     def learn_many(self, X, y, w: float | Any = 1.0) -> None:
@@ -930,6 +932,7 @@ class SGDRegressor(base.MiniBatchRegressor):
         """One `learn_batch` step; returns its `ROW_OUTCOMES` code (the state changes only
         when it is 0)."""
         _kernels = _compiled_kernels()
+        X = _kernels.kernel_matrix(X)
         n = X.shape[0]
         squared_errors, baseline_errors = self._error_slots(n)
         P = self._params
