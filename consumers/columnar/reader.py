@@ -22,7 +22,10 @@ Formats
   only tables a caller reads in bulk), else None (also when Arrow cannot read the block as one
   table). Once a block is a table with another column (text, objects, arrays, booleans), the
   rest of the file is not parsed by Arrow: its events are decoded line by line.
-* Parquet: the columns as typed; nulls are null.
+* Parquet: the columns as typed, but for the types JSON has no value of, read as a CSV of the
+  table would hold them (`_json_types`): a decimal is a float, a date, time or timestamp is its
+  ISO 8601 text (so a ``--timestamp`` column is parsed, any other is a date string); nulls
+  are null.
 * ``-`` reads stdin: gzip'd if it starts with gzip's magic bytes (as any CSV/JSON Lines input),
   Parquet if it starts with ``PAR1`` (read whole into memory: Parquet needs its footer), JSON
   Lines if its first non-blank byte is ``{``, CSV otherwise; ``fmt`` overrides.
@@ -367,7 +370,52 @@ class ColumnarReader:
                 batch, drop = batch.slice(cut), drop - cut
                 if batch.num_rows == 0:
                     continue
+            batch = _json_types(batch)
             yield _Stretch(RawRows(batch), batch.num_rows, 0, self._extra(batch))
+
+
+def _json_types(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` with its decimals as floats and its dates, times and timestamps as ISO 8601
+    text (a timestamp with a time zone in UTC, marked ``Z``), as a CSV of it would hold them:
+    the encoder refuses values JSON has no type for, which would refuse every row.
+
+    >>> import datetime, decimal
+    >>> import pyarrow as pa
+    >>> batch = pa.record_batch([
+    ...     pa.array([decimal.Decimal("12.50")], pa.decimal128(6, 2)),
+    ...     pa.array([datetime.date(2024, 3, 1)], pa.date32()),
+    ...     pa.array([datetime.datetime(2024, 3, 1, 10)], pa.timestamp("ns", "UTC")),
+    ...     pa.array([1])], names=["price", "day", "ts", "n"])
+    >>> _json_types(batch).to_pylist()
+    [{'price': 12.5, 'day': '2024-03-01', 'ts': '2024-03-01T10:00:00.000000Z', 'n': 1}]
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns, changed = [], False
+    for column in batch.columns:
+        kind = column.type
+        if pa.types.is_decimal(kind):
+            column = column.cast(pa.float64())
+        elif pa.types.is_date(kind):
+            column = pc.strftime(column, format="%Y-%m-%d")
+        elif pa.types.is_timestamp(kind):
+            # microseconds at most: Python 3.10 reads 3 or 6 digits of a second
+            unit = "us" if kind.unit == "ns" else kind.unit
+            if kind.tz is None:
+                column = pc.strftime(column.cast(pa.timestamp(unit), safe=False),
+                                     format="%Y-%m-%dT%H:%M:%S")
+            else:
+                column = pc.strftime(column.cast(pa.timestamp(unit, "UTC"), safe=False),
+                                     format="%Y-%m-%dT%H:%M:%SZ")
+        elif pa.types.is_time(kind):
+            column = column.cast(pa.string())
+        else:
+            columns.append(column)
+            continue
+        columns.append(column)
+        changed = True
+    return pa.record_batch(columns, names=batch.schema.names) if changed else batch
 
 
 def _finite_or_text(batch: pa.RecordBatch, block: bytes, header: CsvHeader) -> pa.RecordBatch:
