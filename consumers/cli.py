@@ -8,8 +8,8 @@ overrides any other key (the value is parsed as YAML). See `consumers.config`.
 Exit codes: 0 done (end of file, idle timeout, --max-messages, SIGINT/SIGTERM); 1 an output could
 not be produced; 2 bad command line or config (a target that is not a field, model settings that
 differ from a resumed checkpoint's); 3 unusable checkpoint; 4 Kafka unreachable past
-``--broker-timeout``; 5 the input had rows but none was learned (``predict``: scored); 6 a Kafka
-error retrying cannot fix (a missing codec, a corrupt batch).
+``--broker-timeout``; 5 nothing was learned (``predict``: scored) from the rows read, or a new
+model read no row; 6 a Kafka error retrying cannot fix (a missing codec, a corrupt batch).
 
 This module imports only the standard library at import time, so ``online-lr --help`` is fast;
 numpy, the model, kafka-python, tqdm and matplotlib load when a command needs them.

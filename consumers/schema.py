@@ -16,11 +16,14 @@ names, so only those fields are features.
 {'a': 1.0}
 >>> print(unknown_target("Price", ["sqm", "price"]))
 the target 'Price' is not a field of the input; fields seen: 'sqm', 'price'; did you mean 'price'?
+>>> print(date_warning("sold", "2012/01/31"))
+field 'sold' holds dates ('2012/01/31') that --timestamp cannot read (epoch seconds or ISO 8601 only, e.g. 2012-01-31): each value becomes a category; --ignore it, or write it as ISO 8601 and name it with --timestamp
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -30,7 +33,16 @@ if TYPE_CHECKING:
     from consumers.config import FieldsSettings
     from online_lr.encoding import FeatureEncoder
 
-__all__ = ["build_encoder", "encoder_params", "saved_encoder", "unknown_target"]
+__all__ = ["build_encoder", "date_warning", "encoder_params", "saved_encoder", "unknown_target"]
+
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_TIME = r"(?:[ T]\d{1,2}:\d{2}.*)?"
+#: Dates as people and spreadsheets write them: 2012/01/31, 1949-01, 31/01/2012, 31.01.2012,
+#: Jan 31 2012, 31 January 2012 (an optional time after them).
+_DATE_LIKE = re.compile(
+    rf"(?:\d{{4}}[-/.]\d{{1,2}}(?:[-/.]\d{{1,2}})?|\d{{1,2}}([-/])\d{{1,2}}\1\d{{2,4}}"
+    rf"|\d{{1,2}}\.\d{{1,2}}\.\d{{4}}|{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}"
+    rf"|\d{{1,2}}\s+{_MONTH},?\s+\d{{4}}){_TIME}", re.IGNORECASE)
 
 
 def unknown_target(target: str, fields: Sequence[str]) -> str:
@@ -40,6 +52,28 @@ def unknown_target(target: str, fields: Sequence[str]) -> str:
     close = folded or difflib.get_close_matches(target, list(fields), n=3, cutoff=0.6)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     return f"the target {target!r} is not a field of the input; fields seen: {seen}{hint}"
+
+
+def date_warning(name: str, value: object) -> str | None:
+    """The warning for a field of dates that would become categories (one per value), or None.
+
+    >>> date_warning("d", "2024-03-01T10:00:00Z")
+    "field 'd' holds date/time strings: each value becomes a category; name it with --timestamp or --ignore it"
+    >>> [date_warning("d", v) is None for v in ("Jan 5 2000", "1949-01", "12.5", "paris", 3)]
+    [False, False, True, True, True]
+    """
+    from online_lr.encoding import parse_number, parse_timestamp
+
+    if not isinstance(value, str) or parse_number(value) is not None:
+        return None
+    if parse_timestamp(value) is not None:
+        return (f"field {name!r} holds date/time strings: each value becomes a category; "
+                f"name it with --timestamp or --ignore it")
+    if _DATE_LIKE.fullmatch(value.strip()):
+        return (f"field {name!r} holds dates ({value!r}) that --timestamp cannot read (epoch "
+                f"seconds or ISO 8601 only, e.g. 2012-01-31): each value becomes a category; "
+                f"--ignore it, or write it as ISO 8601 and name it with --timestamp")
+    return None
 
 
 def _patterns(names: Sequence[str] | None) -> list[str] | None:

@@ -324,6 +324,19 @@ def test_what_each_field_becomes_is_reported_at_start(tmp_path, caplog):
     assert "date/time strings" not in text
 
 
+@pytest.mark.parametrize("written", ["2021/01/31", "Jan 31 2021", "31.01.2021", "2021-01"])
+def test_dates_that_timestamp_cannot_read_are_warned_about_too(tmp_path, caplog, written):
+    rows = [{**row, "sold": written} for row in house_rows(20)]
+    path = write_jsonl(tmp_path / "h.jsonl", rows)
+    with caplog.at_level("WARNING", logger="consumers"):
+        run_file(path, fields=FieldsSettings(target="price"))
+    assert f"field 'sold' holds dates ({written!r}) that --timestamp cannot read" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="consumers"):
+        run_file(path, fields=FieldsSettings(target="price", ignore=("sold",)))
+    assert "holds date" not in caplog.text  # ignored: no category, nothing to warn about
+
+
 def test_a_target_that_is_almost_a_field_stops_the_run(tmp_path):
     from consumers.errors import ConfigError
 
@@ -346,6 +359,19 @@ def test_a_run_that_learns_nothing_says_why(tmp_path):
     trained.learn_one({"a": 1.0, "b": 2.0}, 1.0)
     _, result = run_file(unlabelled, model=trained)  # scoring with a learned model: fine
     assert result.failure is None
+
+
+def test_a_new_model_that_reads_no_row_has_learned_nothing(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    _, result = run_file(empty)
+    assert result.failure == ("learned nothing: read no row from 'empty.jsonl' (an empty input, "
+                              "or a CSV header alone)")
+    store = CheckpointStore(tmp_path / "c.ckpt.json")
+    path = write_jsonl(tmp_path / "d.jsonl", make_rows(20))
+    run_file(path, store=store)
+    _, result = run_file(path, store=store)  # resumed at the end: nothing new, no failure
+    assert result.snapshot.messages == 0 and result.failure is None
 
 
 def test_more_than_half_refused_is_a_warning_with_the_top_reasons(tmp_path, caplog):
