@@ -513,14 +513,27 @@ def cmd_predict(settings, output: str) -> int:
     path = _input_path(settings)
     model_path = _require(settings.run.checkpoint, "run.checkpoint", "--checkpoint")
     model, encoder = load_learned(model_path)
-    scored, rows, reasons = score_file(model, encoder, path, output,
-                                       fmt=settings.file.format)
-    refused = "".join(f", {code}={n}" for code, n in sorted(reasons.items()))
-    print(f"scored {scored} of {rows} rows{refused}; wrote {output}", file=sys.stderr)
-    if rows and not scored:
+    scores = score_file(model, encoder, path, output, fmt=settings.file.format)
+    refused = "".join(f", {code}={n}" for code, n in sorted(scores.refused.items()))
+    print(f"scored {scores.scored} of {scores.rows} rows{refused}; wrote {output}",
+          file=sys.stderr)
+    if scores.rows and not scores.scored:
         logger.error("no row could be scored: every row was refused (%s)",
                      refused.lstrip(", ") or "see the output's reason column")
         return EXIT_NOTHING_LEARNED
+    unknown = ", ".join(repr(name) for name in scores.unknown)
+    if scores.scored and scores.featureless == scores.scored:
+        learned = ", ".join(repr(name) for name in itertools.islice(model.weights, 5))
+        logger.error("no row holds a feature the model learned, so every prediction is its "
+                     "intercept alone: is this the file and the checkpoint meant? (the model's "
+                     "features: %s...; the input's: %s)", learned, unknown or "none")
+        return EXIT_NOTHING_LEARNED
+    if scores.featureless:
+        logger.warning("%d of %d rows hold no feature the model learned: their prediction is "
+                       "the intercept alone", scores.featureless, scores.scored)
+    if unknown:
+        logger.warning("the input has features the model never learned, which count 0: %s",
+                       unknown)
     return 0
 
 

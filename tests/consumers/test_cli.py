@@ -267,6 +267,26 @@ def test_predict_scores_every_row_of_a_file_with_a_checkpoint(tmp_path, capsys):
     assert main(["predict", str(junk), "--checkpoint", str(ckpt), "--output", str(out)]) == 5
 
 
+def test_predict_says_when_rows_hold_no_feature_the_model_learned(tmp_path, capsys, caplog):
+    import csv
+
+    path, ckpt = house_csv(tmp_path / "h.csv", n=200), tmp_path / "c.json"
+    assert main(["replay", str(path), "--target", "price", "--timestamp", "sold", "--checkpoint",
+                 str(ckpt), "-q"]) == 0
+    other, out = tmp_path / "other.csv", tmp_path / "scored.csv"
+    other.write_text("name,mpg\nford,18\nfiat,31\n")  # another file's columns
+    assert main(["predict", str(other), "--checkpoint", str(ckpt), "--output", str(out)]) == 5
+    assert "no row holds a feature the model learned" in caplog.text
+    assert "the input's: 'name=ford', 'mpg', 'name=fiat'" in caplog.text
+    assert len(list(csv.DictReader(out.open()))) == 2  # written all the same
+    caplog.clear()
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("sqm,city\n70,Lyon\n,LYON\n")  # a city spelled otherwise, no sqm
+    assert main(["predict", str(mixed), "--checkpoint", str(ckpt), "--output", str(out)]) == 0
+    assert "1 of 2 rows hold no feature the model learned" in caplog.text
+    assert "features the model never learned, which count 0: 'city=LYON'" in caplog.text
+
+
 def test_produce_refuses_parquet_clearly(tmp_path, capsys):
     path = tmp_path / "rows.parquet"
     path.write_bytes(b"PAR1")
