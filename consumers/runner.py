@@ -44,7 +44,7 @@ from consumers.errors import BrokerUnavailableError, CheckpointError, ConfigErro
 from consumers.learning import learn_encoded
 from consumers.records import BadRecord, Message, Reason
 from consumers.reporting import LogLine, MSECurve, ProgressBar, Snapshot, baseline_warning
-from consumers.schema import date_warning, unknown_target
+from consumers.schema import date_warning, field_warnings, unknown_target
 
 __all__ = [
     "Batch", "Checkpointing", "Counters", "DeadLetters", "Learned", "OpenSource", "Outputs",
@@ -380,6 +380,8 @@ class Runner:
             self._warned.discard("baseline")
             logger.info("the model is better than its baseline again (rolling MSE %.4g vs %.4g)",
                         snap.rolling_mse, snap.baseline_rolling_mse)
+        for path, text in field_warnings(self.encoder).items():
+            self._warn(f"field {path}", text, final)
         if snap.messages and snap.bad * 2 > snap.messages:
             self._warn("refused", f"{snap.bad} of {snap.messages} rows were refused; "
                                   f"top reasons: {self._top_reasons(snap)}", final)

@@ -33,7 +33,11 @@ if TYPE_CHECKING:
     from consumers.config import FieldsSettings
     from online_lr.encoding import FeatureEncoder
 
-__all__ = ["build_encoder", "date_warning", "encoder_params", "saved_encoder", "unknown_target"]
+__all__ = ["build_encoder", "date_warning", "encoder_params", "field_warnings", "saved_encoder",
+           "unknown_target"]
+
+#: Rows encoded before `field_warnings` judges how many categories a field has.
+_CATEGORIES_AFTER = 200
 
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _TIME = r"(?:[ T]\d{1,2}:\d{2}.*)?"
@@ -74,6 +78,47 @@ def date_warning(name: str, value: object) -> str | None:
                 f"seconds or ISO 8601 only, e.g. 2012-01-31): each value becomes a category; "
                 f"--ignore it, or write it as ISO 8601 and name it with --timestamp")
     return None
+
+
+def field_warnings(encoder: FeatureEncoder) -> dict[str, str]:
+    """Fields the encoder turned into features that cannot help: text with a value per row or
+    nearly (an identifier, amounts written ``$20,992``: one category each, seen once) and
+    numbers some of whose values are text (``1,234``, ``n/a``: categories beside the number).
+    By field, the warning.
+
+    >>> from online_lr.encoding import FeatureEncoder
+    >>> enc = FeatureEncoder(target="y")
+    >>> for i in range(300):
+    ...     enc.learn_one({"id": f"u{i}", "fee": f"${i},000", "sqm": "1,250" if i == 7 else i,
+    ...                    "city": "paris"})
+    >>> for text in field_warnings(enc).values():
+    ...     print(text)
+    field 'id' has 300 distinct values in 300 rows ('u0', 'u1', ...): one category each, rarely seen again, so it cannot help predict (an identifier? --ignore it; numbers written with symbols? a --transform can read them)
+    field 'fee' has 300 distinct values in 300 rows ('$0,000', '$1,000', ...): one category each, rarely seen again, so it cannot help predict (an identifier? --ignore it; numbers written with symbols? a --transform can read them)
+    field 'sqm' holds numbers and text ('1,250'): each text is a category beside the number (a thousands separator, a unit or a missing-value marker? --transform can read it)
+    """
+    paths = encoder.missing_counts()
+    categories: dict[str, list[str]] = {}
+    for name in encoder.feature_names:
+        path, sep, value = name.partition("=")
+        if sep and path in paths:
+            categories.setdefault(path, []).append(value)
+    rows, out = encoder.n_events, {}
+    if rows >= _CATEGORIES_AFTER:
+        for path, values in categories.items():
+            if len(values) * 2 > rows:
+                shown = ", ".join(repr(v) for v in values[:2])
+                out[path] = (f"field {path!r} has {len(values):,} distinct values in {rows:,} rows "
+                             f"({shown}, ...): one category each, rarely seen again, so it cannot "
+                             f"help predict (an identifier? --ignore it; numbers written with "
+                             f"symbols? a --transform can read them)")
+    for path in encoder.mixed_fields:
+        if path not in out:
+            shown = ", ".join(repr(v) for v in categories.get(path, [])[:3])
+            out[path] = (f"field {path!r} holds numbers and text ({shown}): each text is a "
+                         f"category beside the number (a thousands separator, a unit or a "
+                         f"missing-value marker? --transform can read it)")
+    return out
 
 
 def _patterns(names: Sequence[str] | None) -> list[str] | None:

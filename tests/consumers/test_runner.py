@@ -337,6 +337,17 @@ def test_dates_that_timestamp_cannot_read_are_warned_about_too(tmp_path, caplog,
     assert "holds date" not in caplog.text  # ignored: no category, nothing to warn about
 
 
+def test_fields_whose_categories_cannot_help_are_warned_about(tmp_path, caplog):
+    rows = [{**row, "sqm": "1,250" if i == 5 else row["sqm"], "ref": f"H-{i}"}
+            for i, row in enumerate(house_rows(300))]
+    path = write_jsonl(tmp_path / "h.jsonl", rows)
+    with caplog.at_level("WARNING", logger="consumers"):
+        run_file(path, fields=FieldsSettings(target="price", timestamp="sold"))
+    assert "field 'ref' has 300 distinct values in 300 rows ('H-0', 'H-1', ...)" in caplog.text
+    assert "field 'sqm' holds numbers and text ('1,250')" in caplog.text
+    assert "field 'city'" not in caplog.text  # one value in every row: a category that helps
+
+
 def test_a_target_that_is_almost_a_field_stops_the_run(tmp_path):
     from consumers.errors import ConfigError
 
