@@ -54,7 +54,8 @@ def unknown_target(target: str, fields: Sequence[str]) -> str:
     seen = ", ".join(repr(f) for f in fields) or "none"
     folded = [f for f in fields if f.strip().lower() == target.strip().lower()]
     close = folded or difflib.get_close_matches(target, list(fields), n=3, cutoff=0.6)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else \
+        "; name the target with --target FIELD"
     return f"the target {target!r} is not a field of the input; fields seen: {seen}{hint}"
 
 

@@ -200,6 +200,10 @@ def test_a_target_that_is_not_a_column_exits_2_with_a_did_you_mean(tmp_path, cap
     err = capsys.readouterr().err
     assert "'Price' is not a field" in err and "did you mean 'price'?" in err
     assert "fields seen: 'sold', 'sqm', 'rooms', 'age', 'city', 'price'" in err
+    assert main(["replay", str(path), "-q"]) == 2  # the default config's target
+    err = capsys.readouterr().err
+    assert "the target 'five_thirty_eight' is not a field" in err
+    assert err.rstrip().endswith("'price'; name the target with --target FIELD")
 
 
 def test_a_run_that_learns_nothing_exits_5(tmp_path, capsys, caplog):
