@@ -448,7 +448,9 @@ class Runner:
             message = unknown_target(target, list(obj))
             if "did you mean" in message:
                 raise ConfigError("fields.target", message)
-            logger.warning("%s: rows without it are predicted, not learned", message)
+            fields = ", ".join(repr(f) for f in obj) or "none"
+            logger.warning("the first row has no value for the target %r (its fields: %s): rows "
+                           "without it are predicted, not learned", target, fields)
 
     def _last_words(self) -> None:
         """Broker gone for good: keep what can be kept (the state is consistent here)."""

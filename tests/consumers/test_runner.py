@@ -372,6 +372,16 @@ def test_a_run_that_learns_nothing_says_why(tmp_path):
     assert result.failure is None
 
 
+def test_a_first_row_without_the_target_is_said_so(tmp_path, caplog):
+    path = tmp_path / "late.csv"  # the column is there; its first cell is empty
+    path.write_text("a,y\n1,\n2,4\n3,6\n")
+    with caplog.at_level("WARNING", logger="consumers"):
+        _, result = run_file(path)
+    assert "the first row has no value for the target 'y' (its fields: 'a')" in caplog.text
+    assert "not a field" not in caplog.text
+    assert result.snapshot.learned == 2
+
+
 def test_a_new_model_that_reads_no_row_has_learned_nothing(tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_bytes(b"")
