@@ -17,7 +17,9 @@ names, so only those fields are features.
 >>> print(unknown_target("Price", ["sqm", "price"]))
 the target 'Price' is not a field of the input; fields seen: 'sqm', 'price'; did you mean 'price'?
 >>> print(date_warning("sold", "2012/01/31"))
-field 'sold' holds dates ('2012/01/31') that --timestamp cannot read (epoch seconds or ISO 8601 only, e.g. 2012-01-31): each value becomes a category; --ignore it, or write it as ISO 8601 and name it with --timestamp
+field 'sold' holds dates ('2012/01/31') that --timestamp cannot read (epoch seconds or ISO 8601
+only, e.g. 2012-01-31): each value becomes a category; --ignore it, or write it as ISO 8601 and
+name it with --timestamp
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ def date_warning(name: str, value: object) -> str | None:
     """The warning for a field of dates that would become categories (one per value), or None.
 
     >>> date_warning("d", "2024-03-01T10:00:00Z")
-    "field 'd' holds date/time strings: each value becomes a category; name it with --timestamp or --ignore it"
+    "field 'd' holds date/time strings: each value becomes a category; name it with --timestamp
+    or --ignore it"
     >>> [date_warning("d", v) is None for v in ("Jan 5 2000", "1949-01", "12.5", "paris", 3)]
     [False, False, True, True, True]
     """
@@ -94,9 +97,14 @@ def field_warnings(encoder: FeatureEncoder) -> dict[str, str]:
     ...                    "city": "paris"})
     >>> for text in field_warnings(enc).values():
     ...     print(text)
-    field 'id' has 300 distinct values in 300 rows ('u0', 'u1', ...): one category each, rarely seen again, so it cannot help predict (an identifier? --ignore it; numbers written with symbols? a --transform can read them)
-    field 'fee' has 300 distinct values in 300 rows ('$0,000', '$1,000', ...): one category each, rarely seen again, so it cannot help predict (an identifier? --ignore it; numbers written with symbols? a --transform can read them)
-    field 'sqm' holds numbers and text ('1,250'): each text is a category beside the number (a thousands separator, a unit or a missing-value marker? --transform can read it)
+    field 'id' has 300 distinct values in 300 rows ('u0', 'u1', ...): one category each, rarely
+    seen again, so it cannot help predict (an identifier? --ignore it; numbers written with
+    symbols? a --transform can read them)
+    field 'fee' has 300 distinct values in 300 rows ('$0,000', '$1,000', ...): one category
+    each, rarely seen again, so it cannot help predict (an identifier? --ignore it; numbers
+    written with symbols? a --transform can read them)
+    field 'sqm' holds numbers and text ('1,250'): each text is a category beside the number (a
+    thousands separator, a unit or a missing-value marker? --transform can read it)
     """
     paths = encoder.missing_counts()
     categories: dict[str, list[str]] = {}

@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import io
 import sys
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -65,11 +66,13 @@ from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from consumers.columnar.paths import COLUMNAR_FORMATS, STDIN, expand, format_of
 from consumers.columnar.text import BOM, ByteStream, CsvHeader, read_csv_header, record_blocks
+from consumers.errors import ConfigError, ConsumersError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["MALFORMED_ROW", "ColumnarBatch", "ColumnarReader", "Position", "RawRows"]
+__all__ = ["MALFORMED_ROW", "ColumnarBatch", "ColumnarReader", "Position", "RawRows",
+           "unreadable"]
 
 
 @dataclass
@@ -224,6 +227,10 @@ class ColumnarReader:
                     batch = ColumnarBatch(part.raw, at, end, part.extra)
                     self.position = at = end
                     yield batch
+            except ConsumersError:
+                raise
+            except (OSError, EOFError, ValueError, zlib.error) as exc:
+                raise unreadable(path, exc, at.row) from exc
             finally:
                 self.close()
             if index + 1 < len(self.paths):
@@ -374,6 +381,19 @@ class ColumnarReader:
             yield _Stretch(RawRows(batch), batch.num_rows, 0, self._extra(batch))
 
 
+def unreadable(path: str, exc: BaseException, row: int = 0) -> ConfigError:
+    """The error of an input that cannot be read (corrupt, truncated, not what its name says),
+    naming it and where: a traceback would name neither.
+
+    >>> print(unreadable("log.csv.gz", EOFError("Compressed file ended early"), 1200))
+    config field 'file.path': cannot read 'log.csv.gz' after its row 1200: Compressed file ended
+    early (EOFError: a truncated, corrupt or mislabelled file?)
+    """
+    where = f" after its row {row}" if row else ""
+    return ConfigError("file.path", f"cannot read {path!r}{where}: {exc} ({type(exc).__name__}: "
+                                    f"a truncated, corrupt or mislabelled file?)")
+
+
 def _json_types(batch: pa.RecordBatch) -> pa.RecordBatch:
     """``batch`` with its decimals as floats and its dates, times and timestamps as ISO 8601
     text (a timestamp with a time zone in UTC, marked ``Z``), as a CSV of it would hold them:
@@ -462,6 +482,33 @@ def _decimal_point(text: str) -> str:
     return text
 
 
+def _utf8_rows(table: pa.Table) -> tuple[pa.Table, list[str]]:
+    """The rows of a table of bytes whose cells are all UTF-8, as text, and what is wrong with
+    each of the others (a cell in another encoding: refused, as a Kafka message is).
+
+    >>> import pyarrow as pa
+    >>> table, bad = _utf8_rows(pa.table({"city": [b"Lyon", b"Besan\\xe7on"], "y": [b"1", b"2"]}))
+    >>> table.to_pydict(), bad
+    ({'city': ['Lyon'], 'y': ['1']}, ["not UTF-8 (a Latin-1 or Windows-1252 file? convert it to
+    UTF-8): 'city' is b'Besan\\\\xe7on'"])
+    """
+    import pyarrow as pa
+
+    problems: dict[int, str] = {}
+    for name in table.column_names:
+        for i, cell in enumerate(table.column(name).to_pylist()):
+            if cell is not None and i not in problems:
+                try:
+                    cell.decode("utf-8")
+                except UnicodeDecodeError:
+                    problems[i] = (f"not UTF-8 (a Latin-1 or Windows-1252 file? convert it to "
+                                   f"UTF-8): {name!r} is {cell[:80]!r}")
+    keep = pa.array([i not in problems for i in range(table.num_rows)])
+    good = table.filter(keep)
+    text = pa.schema([(name, pa.string()) for name in good.column_names])
+    return good.cast(text), [problems[i] for i in sorted(problems)]
+
+
 def _numeric(schema: pa.Schema) -> bool:
     """Every column holds numbers (integers or floats)."""
     import pyarrow as pa
@@ -506,8 +553,8 @@ def _parse_csv_block(
 
     columns = list(types)
 
-    def parse(numbers: bool) -> pa.Table:
-        column_types = {c: pa.float64() if numbers and t == "number" else pa.string()
+    def parse(numbers: bool, text: pa.DataType | None = None) -> pa.Table:
+        column_types = {c: pa.float64() if numbers and t == "number" else text or pa.string()
                         for c, t in types.items()}
         return pacsv.read_csv(
             pa.py_buffer(block),
@@ -532,7 +579,15 @@ def _parse_csv_block(
                     raise
                 malformed.clear()
         if table is None:
-            table = parse(numbers=False)
+            try:
+                table = parse(numbers=False)
+            except pa.ArrowInvalid as exc:
+                if "invalid UTF8" not in str(exc):
+                    raise
+                malformed.clear()
+                table = parse(numbers=False, text=pa.binary())
+                table, not_utf8 = _utf8_rows(table)
+                malformed += not_utf8
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" not in str(exc):
             raise

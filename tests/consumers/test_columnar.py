@@ -251,6 +251,35 @@ def test_a_decimal_comma_is_read_as_a_point_when_the_delimiter_is_not_a_comma(tm
     assert batches[0].raw.batch.to_pylist() == [{"a": "3.5", "b": "x", "y": "1"}]
 
 
+def test_a_row_not_in_utf8_is_set_apart_and_the_others_read(tmp_path):
+    batches = read(write(tmp_path / "log.csv", b"city,y\nLyon,1\nBesan\xe7on,2\nNice,3\n"))
+    assert [r for b in batches for r in b.raw.batch.to_pylist()] == \
+        [{"city": "Lyon", "y": "1"}, {"city": "Nice", "y": "3"}]
+    assert batches[0].raw.malformed == [
+        "not UTF-8 (a Latin-1 or Windows-1252 file? convert it to UTF-8): 'city' is "
+        "b'Besan\\xe7on'"]
+    assert batches[-1].end.row == 3
+
+
+@pytest.mark.parametrize("name, data", [
+    ("log.csv.gz", gzip.compress(b"a,y\n" + b"".join(b"%d,%d\n" % (i, i * i)
+                                                       for i in range(5000)))[:9000]),  # cut
+    ("log.parquet", b"PAR1 not really"),
+    ("log.csv", b"a\xff,y\n1,2\n"),  # a header in another encoding
+])
+def test_an_input_that_cannot_be_read_is_named_not_a_traceback(tmp_path, name, data):
+    from consumers.columnar.source import input_fields
+    from consumers.errors import ConfigError
+
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(ConfigError, match=f"cannot read '.*{name}'.*corrupt"):
+        read(path)
+    if not name.endswith(".gz"):
+        with pytest.raises(ConfigError, match=f"cannot read '.*{name}'"):
+            input_fields(path)
+
+
 def test_quoted_cells_may_hold_newlines_and_delimiters(tmp_path):
     text = 'name,a,b,c,y\n"two\nlines, here",1,2,3,4\n"x ""q""",5,6,7,8\n'
     batches = read(write(tmp_path / "log.csv", text), block_bytes=8)
