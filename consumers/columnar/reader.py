@@ -65,7 +65,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from consumers.columnar.paths import COLUMNAR_FORMATS, STDIN, expand, format_of
-from consumers.columnar.text import BOM, ByteStream, CsvHeader, read_csv_header, record_blocks
+from consumers.columnar.text import (
+    BOM,
+    ByteStream,
+    CsvHeader,
+    CsvHeaderError,
+    read_csv_header,
+    record_blocks,
+)
 from consumers.errors import ConfigError, ConsumersError
 
 if TYPE_CHECKING:
@@ -390,8 +397,9 @@ def unreadable(path: str, exc: BaseException, row: int = 0) -> ConfigError:
     early (EOFError: a truncated, corrupt or mislabelled file?)
     """
     where = f" after its row {row}" if row else ""
-    return ConfigError("file.path", f"cannot read {path!r}{where}: {exc} ({type(exc).__name__}: "
-                                    f"a truncated, corrupt or mislabelled file?)")
+    why = "" if isinstance(exc, CsvHeaderError) else \
+        f" ({type(exc).__name__}: a truncated, corrupt or mislabelled file?)"
+    return ConfigError("file.path", f"cannot read {path!r}{where}: {exc}{why}")
 
 
 def _json_types(batch: pa.RecordBatch) -> pa.RecordBatch:

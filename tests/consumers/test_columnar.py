@@ -273,11 +273,22 @@ def test_an_input_that_cannot_be_read_is_named_not_a_traceback(tmp_path, name, d
 
     path = tmp_path / name
     path.write_bytes(data)
-    with pytest.raises(ConfigError, match=f"cannot read '.*{name}'.*corrupt"):
+    with pytest.raises(ConfigError, match=f"cannot read '.*{name}'.*(corrupt|not UTF-8)"):
         read(path)
     if not name.endswith(".gz"):
         with pytest.raises(ConfigError, match=f"cannot read '.*{name}'"):
             input_fields(path)
+
+
+def test_a_header_naming_a_column_twice_is_refused(tmp_path):
+    """As a dict, a row would keep one of the two columns: the other would be lost unsaid.
+    Unnamed columns (Excel's trailing delimiter) are no features, whatever their number."""
+    from consumers.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="names 'a' more than once: rename the columns"):
+        read(write(tmp_path / "log.csv", "a,b,a,y\n1,2,3,4\n"))
+    batches = read(write(tmp_path / "blank.csv", "a,,y,\n1,,2,\n"))
+    assert batches[-1].end.row == 1
 
 
 def test_quoted_cells_may_hold_newlines_and_delimiters(tmp_path):
