@@ -307,16 +307,21 @@ def _require(settings_value: Any, field: str, flag: str) -> Any:
     return settings_value
 
 
-def _print_summary(result, plot: str | None, curve) -> int:
-    """Print the summary (and write the plot); the exit code of the run."""
+def _print_summary(result, plot: str | None, curve, predictions: str | None = None) -> int:
+    """Print the summary (and write the plot); the exit code of the run.
+
+    On stderr when the predictions are written to stdout (``--predictions -``): in their
+    CSV, it would be rows of garbage."""
     from consumers.errors import EXIT_NOTHING_LEARNED, EXIT_OK
     from consumers.reporting import format_summary, write_plot
 
-    print(format_summary(result.snapshot, resumed_from=result.resumed_from, reason=result.reason))
+    out = sys.stderr if predictions == "-" else sys.stdout
+    print(format_summary(result.snapshot, resumed_from=result.resumed_from, reason=result.reason),
+          file=out)
     if plot:
         write_plot(curve, plot)
-        print(f"plot:            {plot}")
-    sys.stdout.flush()
+        print(f"plot:            {plot}", file=out)
+    out.flush()
     if result.failure:
         logger.error("%s", result.failure)
         return EXIT_NOTHING_LEARNED
@@ -374,7 +379,7 @@ def cmd_replay(settings) -> int:
             batch_size=min(run.batch_size, PLOT_BATCH_ROWS) if run.plot else None,
         ) as runner, _graceful(runner):
             result = runner.run()
-    return _print_summary(result, run.plot, curve)
+    return _print_summary(result, run.plot, curve, run.predictions)
 
 
 def _message_key(value: Any, field: str | None) -> bytes | None:

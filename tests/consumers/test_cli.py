@@ -206,6 +206,19 @@ def test_a_target_that_is_not_a_column_exits_2_with_a_did_you_mean(tmp_path, cap
     assert err.rstrip().endswith("'price'; name the target with --target FIELD")
 
 
+def test_predictions_on_stdout_are_a_csv_alone(tmp_path, capsys):
+    import csv
+    import io
+
+    path = house_csv(tmp_path / "h.csv", n=30)
+    assert main(["replay", str(path), "--target", "price", "--timestamp", "sold",
+                 "--predictions", "-", "-q"]) == 0
+    out, err = capsys.readouterr()
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["row"] for r in rows] == [str(i) for i in range(30)]  # no summary lines in it
+    assert summary(err)["rows"] == "30"
+
+
 def test_a_run_that_learns_nothing_exits_5(tmp_path, capsys, caplog):
     path = tmp_path / "d.csv"
     path.write_text("a,y\n1,x\n2,y\n")
