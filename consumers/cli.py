@@ -402,14 +402,31 @@ def _message_key(value: Any, field: str | None) -> bytes | None:
     return str(key).encode("utf-8")
 
 
-def cmd_produce(settings) -> int:
-    from kafka.errors import KafkaError
+def _checked_key_field(rows: Iterator[Any], path: str, fmt: str, key_field: str
+                       ) -> Iterator[Any]:
+    """``rows``, once the ``--key-field`` is known to be a column of the CSV header or a field
+    of the first record; else exit 2 before any connection (every message would go keyless)."""
+    import orjson
 
+    from consumers.columnar.source import input_fields
+    from consumers.errors import ConfigError
+    from consumers.schema import unknown_target
+
+    fields = input_fields(path, fmt)
+    first = next(rows, None)
+    if fields is None and first is not None:
+        with contextlib.suppress(orjson.JSONDecodeError, TypeError):
+            record = orjson.loads(first) if isinstance(first, bytes) else first
+            fields = list(record) if isinstance(record, dict) else None
+    if fields is not None and key_field not in fields:
+        raise ConfigError("stream.key_field", unknown_target(key_field, fields, "key field"))
+    return rows if first is None else itertools.chain([first], rows)
+
+
+def cmd_produce(settings) -> int:
     from consumers.columnar import expand, format_of
     from consumers.columnar.source import paced_values
-    from consumers.errors import BrokerUnavailableError, ConfigError
-    from consumers.sinks import make_producer, value_bytes
-    from consumers.topics import ensure_topic
+    from consumers.errors import ConfigError
 
     stream = settings.stream
     topic = _require(stream.topic, "stream.topic", "--topic")
@@ -419,20 +436,33 @@ def cmd_produce(settings) -> int:
             format_of(p) for p in expand(path) if p != "-"}:
         raise ConfigError("file.format", "produce sends CSV or JSON Lines rows; Parquet is "
                                          "read by replay and predict only")
+    records = paced_values(path, fmt, settings.file.pace_field, settings.file.speed)
+    with contextlib.closing(records):
+        rows = records if stream.key_field is None else \
+            _checked_key_field(records, path, fmt, stream.key_field)
+        return _send_rows(settings, topic, rows)
+
+
+def _send_rows(settings, topic: str, rows: Iterator[Any]) -> int:
+    """``produce``: send ``rows`` to ``topic``, one message each; the exit code."""
+    from kafka.errors import KafkaError
+
+    from consumers.errors import BrokerUnavailableError
+    from consumers.sinks import make_producer, value_bytes
+    from consumers.topics import ensure_topic
+
+    stream = settings.stream
     kw = settings.kafka.client_kwargs()
     ensure_topic(kw, topic, stream.partitions, stream.replication_factor,
                  timeout=stream.broker_timeout)
     producer = make_producer(kw, bootstrap_timeout=stream.broker_timeout)
     failures: list[BaseException] = []
     sent = 0
-    rows = paced_values(path, fmt, settings.file.pace_field, settings.file.speed)
     try:
-        with contextlib.closing(rows):
-            for value in itertools.islice(rows, settings.run.max_messages):
-                producer.send(topic, value=value_bytes(value),
-                              key=_message_key(value, stream.key_field)
-                              ).add_errback(failures.append)
-                sent += 1
+        for value in itertools.islice(rows, settings.run.max_messages):
+            producer.send(topic, value=value_bytes(value),
+                          key=_message_key(value, stream.key_field)).add_errback(failures.append)
+            sent += 1
         try:
             producer.flush(timeout=stream.broker_timeout)
         except KafkaError as exc:

@@ -51,14 +51,15 @@ _DATE_LIKE = re.compile(
     rf"|\d{{1,2}}\s+{_MONTH},?\s+\d{{4}}){_TIME}", re.IGNORECASE)
 
 
-def unknown_target(target: str, fields: Sequence[str]) -> str:
-    """The message for a target that is not among ``fields``, with a did-you-mean."""
+def unknown_target(target: str, fields: Sequence[str], role: str = "target") -> str:
+    """The message for a target (or another ``role``: ``"key field"``) that is not among
+    ``fields``, with a did-you-mean."""
     seen = ", ".join(repr(f) for f in fields) or "none"
     folded = [f for f in fields if f.strip().lower() == target.strip().lower()]
     close = folded or difflib.get_close_matches(target, list(fields), n=3, cutoff=0.6)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else \
-        "; name the target with --target FIELD"
-    return f"the target {target!r} is not a field of the input; fields seen: {seen}{hint}"
+        f"; name the {role} with --{role.replace(' ', '-')} FIELD"
+    return f"the {role} {target!r} is not a field of the input; fields seen: {seen}{hint}"
 
 
 def date_warning(name: str, value: object) -> str | None:

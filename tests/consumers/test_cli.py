@@ -304,6 +304,19 @@ def test_predict_says_when_rows_hold_no_feature_the_model_learned(tmp_path, caps
     assert "features the model never learned, which count 0: 'city=LYON'" in caplog.text
 
 
+@pytest.mark.parametrize("name, text", [
+    ("rows.csv", "id,a,y\n,1,2\nr2,2,3\n"),  # the header says it all, even an empty first cell
+    ("rows.jsonl", '{"id": "r1", "a": 1, "y": 2}\n'),
+])
+def test_produce_refuses_a_key_field_that_is_not_a_field(tmp_path, capsys, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    assert main(["produce", str(path), "--topic", "t", "--bootstrap-servers", "127.0.0.1:1",
+                 "--key-field", "idd", "-q", "--set", "stream.broker_timeout=1"]) == 2
+    assert "the key field 'idd' is not a field of the input; fields seen: 'id', 'a', 'y'; " \
+           "did you mean 'id'?" in capsys.readouterr().err
+
+
 def test_produce_refuses_parquet_clearly(tmp_path, capsys):
     path = tmp_path / "rows.parquet"
     path.write_bytes(b"PAR1")
