@@ -119,7 +119,7 @@ class PredictionsFile:
     def __init__(self, path: str, also: Any = None):
         from consumers.columnar import open_writer
 
-        self._writer = open_writer(path)
+        self._writer = open_writer(path, field="run.predictions")
         self._also = also
         self._pending: list[tuple[int, float, str | None]] = []
 
@@ -190,7 +190,7 @@ def score_file(model: Any, encoder: Any, path: str | Path, output: str,
     reasons: Counter[str] = Counter()
     known, unknown = set(model.weights), dict[str, None]()
     with ColumnarSource(str(path), encoder, fmt=fmt, max_message_bytes=None) as source, \
-            open_writer(output) as out:
+            open_writer(output, field="--output") as out:
         while (messages := source.poll(1 << 16, 0.0)) is not None:
             batch, n = messages.decode(encoder, None), len(messages)
             names, encoded = encoder.feature_names, batch.encoded

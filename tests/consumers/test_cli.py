@@ -219,6 +219,19 @@ def test_predictions_on_stdout_are_a_csv_alone(tmp_path, capsys):
     assert summary(err)["rows"] == "30"
 
 
+@pytest.mark.parametrize("out", ["scores.txt", "missing-dir/scores.csv"])
+def test_an_output_that_cannot_be_written_exits_2_before_learning(tmp_path, capsys, out):
+    path, ckpt = house_csv(tmp_path / "h.csv", n=30), tmp_path / "c.json"
+    assert main(["replay", str(path), "--target", "price", "--checkpoint", str(ckpt),
+                 "--predictions", str(tmp_path / out), "-q"]) == 2
+    assert "config field 'run.predictions'" in capsys.readouterr().err
+    assert not ckpt.exists()  # nothing learned, nothing written
+    assert main(["replay", str(path), "--target", "price", "--checkpoint", str(ckpt), "-q"]) == 0
+    assert main(["predict", str(path), "--checkpoint", str(ckpt), "--output",
+                 str(tmp_path / out)]) == 2
+    assert "config field '--output'" in capsys.readouterr().err
+
+
 def test_a_run_that_learns_nothing_exits_5(tmp_path, capsys, caplog):
     path = tmp_path / "d.csv"
     path.write_text("a,y\n1,x\n2,y\n")
