@@ -44,7 +44,7 @@ from consumers.errors import BrokerUnavailableError, CheckpointError, ConfigErro
 from consumers.learning import learn_encoded
 from consumers.records import BadRecord, Message, Reason
 from consumers.reporting import LogLine, MSECurve, ProgressBar, Snapshot, baseline_warning
-from consumers.schema import date_warning, field_warnings, unknown_target
+from consumers.schema import date_warning, field_warnings, unknown_target, unmatched_patterns
 
 __all__ = [
     "Batch", "Checkpointing", "Counters", "DeadLetters", "Learned", "OpenSource", "Outputs",
@@ -406,6 +406,11 @@ class Runner:
                        f"input, or a CSV header alone)"
             return f"learned nothing: read no message from topic {where.get('topic')!r} (an " \
                    f"empty topic, or not the one meant: check --topic)"
+        if snap.learned and not self.model.weights and not self._start_counters.messages:
+            fields = ", ".join(repr(f) for f in self._first_fields or ())
+            return (f"learned no feature: no row gave one, so the model predicts the mean target "
+                    f"alone (check --include, --ignore and --features; fields of the first row: "
+                    f"{fields})")
         if snap.learned or (snap.predicted_only and snap.updates):
             return None
         if snap.bad == snap.messages:
@@ -443,6 +448,9 @@ class Runner:
                 if dates is not None:
                     logger.warning("%s", dates)
             logger.log(level, "field %r: %s", name, what)
+        if encoder.transform is None:
+            for text in unmatched_patterns(encoder, obj):
+                logger.warning("%s", text)
         target = encoder.target
         if target not in obj and target.split(".")[0] not in obj:
             message = unknown_target(target, list(obj))

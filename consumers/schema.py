@@ -25,8 +25,9 @@ name it with --timestamp
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from consumers.errors import CheckpointError, ConfigError
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from online_lr.encoding import FeatureEncoder
 
 __all__ = ["build_encoder", "date_warning", "encoder_params", "field_warnings", "saved_encoder",
-           "unknown_target"]
+           "unknown_target", "unmatched_patterns"]
 
 #: Rows encoded before `field_warnings` judges how many categories a field has.
 _CATEGORIES_AFTER = 200
@@ -129,6 +130,39 @@ def field_warnings(encoder: FeatureEncoder) -> dict[str, str]:
                          f"category beside the number (a thousands separator, a unit or a "
                          f"missing-value marker? --transform can read it)")
     return out
+
+
+def unmatched_patterns(encoder: FeatureEncoder, event: Mapping) -> list[str]:
+    """Warnings for the ``include``, ``ignore`` and ``categorical`` patterns of ``encoder`` that
+    match no field of ``event`` (a typo leaves a field in, or out, unsaid), with a did-you-mean.
+
+    >>> from online_lr.encoding import FeatureEncoder
+    >>> enc = FeatureEncoder(target="y", include=["bmi", "bpp", "user.*"], ignore=["Age"])
+    >>> for text in unmatched_patterns(enc, {"bmi": 1, "bp": 2, "age": 3, "user": {"id": 4}}):
+    ...     print(text)
+    --include pattern 'bpp' matches no field of the first row; did you mean 'bp'?
+    --ignore pattern 'Age' matches no field of the first row; did you mean 'age'?
+    """
+    paths = list(_paths(event))
+    out = []
+    for flag, patterns in (("--include", encoder.include), ("--ignore", encoder.ignore),
+                           ("--categorical", encoder.categorical)):
+        for pattern in patterns or ():
+            if not any(fnmatch.fnmatchcase(path, pattern) for path in paths):
+                folded = [p for p in paths if p.lower() == pattern.lower()]
+                close = folded or difflib.get_close_matches(pattern, paths, n=3, cutoff=0.6)
+                hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+                out.append(f"{flag} pattern {pattern!r} matches no field of the first row{hint}")
+    return out
+
+
+def _paths(event: Mapping, prefix: str = "") -> Iterator[str]:
+    """The dotted paths of ``event``: its fields, and those of its objects."""
+    for name, value in event.items():
+        path = f"{prefix}{name}"
+        yield path
+        if isinstance(value, Mapping):
+            yield from _paths(value, f"{path}.")
 
 
 def _patterns(names: Sequence[str] | None) -> list[str] | None:

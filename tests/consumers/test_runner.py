@@ -382,6 +382,22 @@ def test_a_first_row_without_the_target_is_said_so(tmp_path, caplog):
     assert result.snapshot.learned == 2
 
 
+def test_patterns_that_match_no_field_are_warned_about_and_no_feature_is_a_failure(
+        tmp_path, caplog):
+    path = write_jsonl(tmp_path / "h.jsonl", house_rows(50))
+    with caplog.at_level("WARNING", logger="consumers"):
+        _, result = run_file(path, fields=FieldsSettings(target="price", include=("SQM", "age"),
+                                                         ignore=("sold", "cty")))
+    assert "--include pattern 'SQM' matches no field of the first row; did you mean 'sqm'?" \
+        in caplog.text
+    assert "--ignore pattern 'cty' matches no field of the first row; did you mean 'city'?" \
+        in caplog.text
+    assert result.failure is None  # 'age' is a feature
+    _, result = run_file(path, fields=FieldsSettings(target="price", include=("SQM",)))
+    assert result.failure.startswith("learned no feature: no row gave one, so the model "
+                                     "predicts the mean target alone")
+
+
 def test_a_new_model_that_reads_no_row_has_learned_nothing(tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_bytes(b"")
