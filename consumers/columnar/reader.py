@@ -23,8 +23,8 @@ Formats
   table). Once a block is a table with another column (text, objects, arrays, booleans), the
   rest of the file is not parsed by Arrow: its events are decoded line by line.
 * Parquet: the columns as typed, but for the types JSON has no value of, read as a CSV of the
-  table would hold them (`_json_types`): a decimal is a float, a date, time or timestamp is its
-  ISO 8601 text (so a ``--timestamp`` column is parsed, any other is a date string); nulls
+  table would hold them (`_json_types`): a decimal is a float, a duration its seconds, a date,
+  time or timestamp its ISO 8601 text (so a ``--timestamp`` column is parsed, any other is a date string); nulls
   are null.
 * ``-`` reads stdin: gzip'd if it starts with gzip's magic bytes (as any CSV/JSON Lines input),
   Parquet if it starts with ``PAR1`` (read whole into memory: Parquet needs its footer), JSON
@@ -403,9 +403,10 @@ def unreadable(path: str, exc: BaseException, row: int = 0) -> ConfigError:
 
 
 def _json_types(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """``batch`` with its decimals as floats and its dates, times and timestamps as ISO 8601
-    text (a timestamp with a time zone in UTC, marked ``Z``), as a CSV of it would hold them:
-    the encoder refuses values JSON has no type for, which would refuse every row.
+    """``batch`` with its decimals as floats, its durations as seconds and its dates, times and
+    timestamps as ISO 8601 text (a timestamp with a time zone in UTC, marked ``Z``), as a CSV
+    of it would hold them: the encoder refuses values JSON has no type for, which would refuse
+    every row.
 
     >>> import datetime, decimal
     >>> import pyarrow as pa
@@ -413,9 +414,11 @@ def _json_types(batch: pa.RecordBatch) -> pa.RecordBatch:
     ...     pa.array([decimal.Decimal("12.50")], pa.decimal128(6, 2)),
     ...     pa.array([datetime.date(2024, 3, 1)], pa.date32()),
     ...     pa.array([datetime.datetime(2024, 3, 1, 10)], pa.timestamp("ns", "UTC")),
-    ...     pa.array([1])], names=["price", "day", "ts", "n"])
+    ...     pa.array([datetime.timedelta(milliseconds=1500)], pa.duration("ms")),
+    ...     pa.array([1])], names=["price", "day", "ts", "wait", "n"])
     >>> _json_types(batch).to_pylist()
-    [{'price': 12.5, 'day': '2024-03-01', 'ts': '2024-03-01T10:00:00.000000Z', 'n': 1}]
+    [{'price': 12.5, 'day': '2024-03-01', 'ts': '2024-03-01T10:00:00.000000Z', 'wait': 1.5,
+      'n': 1}]
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -438,6 +441,9 @@ def _json_types(batch: pa.RecordBatch) -> pa.RecordBatch:
                                      format="%Y-%m-%dT%H:%M:%SZ")
         elif pa.types.is_time(kind):
             column = column.cast(pa.string())
+        elif pa.types.is_duration(kind):  # a number of seconds
+            seconds = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}[kind.unit]
+            column = pc.multiply(column.cast(pa.int64()).cast(pa.float64()), seconds)
         else:
             columns.append(column)
             continue

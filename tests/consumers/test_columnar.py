@@ -144,8 +144,8 @@ def test_the_same_rows_learn_the_same_model_in_every_format(same_rows, assert_sa
 
 
 def test_typed_parquet_columns_learn_as_the_csv_of_them(tmp_path, assert_same_model):
-    """Decimals, dates and timestamps, which JSON has no value of: read as a CSV holds them
-    (numbers, ISO 8601 text), not refused row after row."""
+    """Decimals, durations, dates and timestamps, which JSON has no value of: read as a CSV
+    holds them (numbers, ISO 8601 text), not refused row after row."""
     import datetime
     import decimal
 
@@ -159,19 +159,21 @@ def test_typed_parquet_columns_learn_as_the_csv_of_them(tmp_path, assert_same_mo
                         pa.decimal128(6, 2)),
         "day": pa.array([t.date() for t in sold], pa.date32()),
         "ts": pa.array(sold, pa.timestamp("ns", "UTC")),
+        "wait": pa.array([datetime.timedelta(milliseconds=250 * i) for i in range(n)],
+                         pa.duration("ms")),
         "y": pa.array([3.0 * (40 + i % 17) + 1.0 for i in range(n)]),
     })
     pq.write_table(table, tmp_path / "typed.parquet")
-    text = "sqm,day,ts,y\n" + "".join(
-        f"{40 + i % 17}.25,{t.date()},{t.isoformat()}.000000Z,{3.0 * (40 + i % 17) + 1.0}\n"
-        for i, t in enumerate(sold))
+    text = "sqm,day,ts,wait,y\n" + "".join(
+        f"{40 + i % 17}.25,{t.date()},{t.isoformat()}.000000Z,{0.25 * i},"
+        f"{3.0 * (40 + i % 17) + 1.0}\n" for i, t in enumerate(sold))
     write(tmp_path / "typed.csv", text)
     models = []
     for name in ("typed.parquet", "typed.csv"):
         encoder = FeatureEncoder(target="y", timestamp="ts")
         model, _ = learn(ColumnarSource(tmp_path / name, encoder), encoder)
         assert model.n_updates == n, name
-        assert "sqm" in model.weights and "day=2024-03-01" in model.weights, name
+        assert {"sqm", "wait", "day=2024-03-01"} <= set(model.weights), name
         models.append(model)
     assert_same_model(models[0], models[1], tol=1e-12)
 
