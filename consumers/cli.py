@@ -8,8 +8,9 @@ overrides any other key (the value is parsed as YAML). See `consumers.config`.
 Exit codes: 0 done (end of file, idle timeout, --max-messages, SIGINT/SIGTERM); 1 an output could
 not be produced; 2 bad command line or config (a target that is not a field, model settings that
 differ from a resumed checkpoint's); 3 unusable checkpoint; 4 Kafka unreachable past
-``--broker-timeout``; 5 nothing was learned (``predict``: scored) from the rows read, or a new
-model read no row; 6 a Kafka error retrying cannot fix (a missing codec, a corrupt batch).
+``--broker-timeout``; 5 nothing was learned (``predict``: scored) from the rows read, a new
+model read no row, or (``replay``) a constant predicts better than the model; 6 a Kafka error
+retrying cannot fix (a missing codec, a corrupt batch).
 
 This module imports only the standard library at import time, so ``online-lr --help`` is fast;
 numpy, the model, kafka-python, tqdm and matplotlib load when a command needs them.
@@ -363,7 +364,9 @@ def _input_path(settings) -> str:
 
 
 def cmd_replay(settings) -> int:
-    from consumers.reporting import MSECurve, ProgressBar
+    import dataclasses
+
+    from consumers.reporting import MSECurve, ProgressBar, baseline_warning
     from consumers.runner import Reports
     from consumers.wiring import build_runner, replay_sinks, replay_source, start_run
 
@@ -379,6 +382,13 @@ def cmd_replay(settings) -> int:
             batch_size=min(run.batch_size, PLOT_BATCH_ROWS) if run.plot else None,
         ) as runner, _graceful(runner):
             result = runner.run()
+    if result.failure is None and baseline_warning(result.snapshot):
+        # a batch job whose model a constant beats has learned nothing to use: not a success
+        snap = result.snapshot
+        result = dataclasses.replace(result, failure=(
+            f"learned nothing better than a constant: the model's rolling MSE "
+            f"{snap.rolling_mse:.4g} is above that of always predicting the mean target "
+            f"({snap.baseline_rolling_mse:.4g}); see the warning above"))
     return _print_summary(result, run.plot, curve, run.predictions)
 
 

@@ -240,7 +240,7 @@ def test_a_run_that_learns_nothing_exits_5(tmp_path, capsys, caplog):
     assert summary(capsys.readouterr().out)["running MSE"] == "n/a"
 
 
-def test_model_settings_against_a_checkpoint_fresh_and_override(tmp_path, capsys):
+def test_model_settings_against_a_checkpoint_fresh_and_override(tmp_path, capsys, caplog):
     path, ckpt = house_csv(tmp_path / "h.csv", n=300), tmp_path / "c.json"
     assert main(["replay", str(path), "--target", "price", "--checkpoint", str(ckpt),
                  "--max-messages", "100", "-q"]) == 0
@@ -255,8 +255,9 @@ def test_model_settings_against_a_checkpoint_fresh_and_override(tmp_path, capsys
     resumed = SGDRegressor.from_dict(read_checkpoint(ckpt).model)
     assert resumed.learning_rate_now == 1e-9 and resumed.n_updates == 300
     assert main(["replay", str(path), "--target", "price", "--checkpoint", str(ckpt),
-                 "--set", "model.learning_rate=1e-9", "--fresh", "-q"]) == 0
-    fresh = read_checkpoint(ckpt)
+                 "--set", "model.learning_rate=1e-9", "--fresh", "-q"]) == 5  # a constant wins
+    assert "learned nothing better than a constant: the model's rolling MSE" in caplog.text
+    fresh = read_checkpoint(ckpt)  # written all the same
     assert fresh.counters["messages"] == 300 and rows_done(fresh.source) == 300
     assert SGDRegressor.from_dict(fresh.model).n_updates == 300
 
