@@ -8,8 +8,9 @@ overrides any other key (the value is parsed as YAML). See `consumers.config`.
 Exit codes: 0 done (end of file, idle timeout, --max-messages, SIGINT/SIGTERM); 1 an output could
 not be produced; 2 bad command line or config (a target that is not a field, model settings that
 differ from a resumed checkpoint's); 3 unusable checkpoint; 4 Kafka unreachable past
-``--broker-timeout``; 5 the input had rows but none was learned (``predict``: scored); 6 a Kafka
-error retrying cannot fix (a missing codec, a corrupt batch).
+``--broker-timeout``; 5 nothing was learned (``predict``: scored) from the rows read, a new
+model read no row, or (``replay``) a constant predicts better than the model; 6 a Kafka error
+retrying cannot fix (a missing codec, a corrupt batch).
 
 This module imports only the standard library at import time, so ``online-lr --help`` is fast;
 numpy, the model, kafka-python, tqdm and matplotlib load when a command needs them.
@@ -307,16 +308,21 @@ def _require(settings_value: Any, field: str, flag: str) -> Any:
     return settings_value
 
 
-def _print_summary(result, plot: str | None, curve) -> int:
-    """Print the summary (and write the plot); the exit code of the run."""
+def _print_summary(result, plot: str | None, curve, predictions: str | None = None) -> int:
+    """Print the summary (and write the plot); the exit code of the run.
+
+    On stderr when the predictions are written to stdout (``--predictions -``): in their
+    CSV, it would be rows of garbage."""
     from consumers.errors import EXIT_NOTHING_LEARNED, EXIT_OK
     from consumers.reporting import format_summary, write_plot
 
-    print(format_summary(result.snapshot, resumed_from=result.resumed_from, reason=result.reason))
+    out = sys.stderr if predictions == "-" else sys.stdout
+    print(format_summary(result.snapshot, resumed_from=result.resumed_from, reason=result.reason),
+          file=out)
     if plot:
         write_plot(curve, plot)
-        print(f"plot:            {plot}")
-    sys.stdout.flush()
+        print(f"plot:            {plot}", file=out)
+    out.flush()
     if result.failure:
         logger.error("%s", result.failure)
         return EXIT_NOTHING_LEARNED
@@ -358,7 +364,9 @@ def _input_path(settings) -> str:
 
 
 def cmd_replay(settings) -> int:
-    from consumers.reporting import MSECurve, ProgressBar
+    import dataclasses
+
+    from consumers.reporting import MSECurve, ProgressBar, baseline_warning
     from consumers.runner import Reports
     from consumers.wiring import build_runner, replay_sinks, replay_source, start_run
 
@@ -374,7 +382,14 @@ def cmd_replay(settings) -> int:
             batch_size=min(run.batch_size, PLOT_BATCH_ROWS) if run.plot else None,
         ) as runner, _graceful(runner):
             result = runner.run()
-    return _print_summary(result, run.plot, curve)
+    if result.failure is None and baseline_warning(result.snapshot):
+        # a batch job whose model a constant beats has learned nothing to use: not a success
+        snap = result.snapshot
+        result = dataclasses.replace(result, failure=(
+            f"learned nothing better than a constant: the model's rolling MSE "
+            f"{snap.rolling_mse:.4g} is above that of always predicting the mean target "
+            f"({snap.baseline_rolling_mse:.4g}); see the warning above"))
+    return _print_summary(result, run.plot, curve, run.predictions)
 
 
 def _message_key(value: Any, field: str | None) -> bytes | None:
@@ -397,14 +412,31 @@ def _message_key(value: Any, field: str | None) -> bytes | None:
     return str(key).encode("utf-8")
 
 
-def cmd_produce(settings) -> int:
-    from kafka.errors import KafkaError
+def _checked_key_field(rows: Iterator[Any], path: str, fmt: str, key_field: str
+                       ) -> Iterator[Any]:
+    """``rows``, once the ``--key-field`` is known to be a column of the CSV header or a field
+    of the first record; else exit 2 before any connection (every message would go keyless)."""
+    import orjson
 
+    from consumers.columnar.source import input_fields
+    from consumers.errors import ConfigError
+    from consumers.schema import unknown_target
+
+    fields = input_fields(path, fmt)
+    first = next(rows, None)
+    if fields is None and first is not None:
+        with contextlib.suppress(orjson.JSONDecodeError, TypeError):
+            record = orjson.loads(first) if isinstance(first, bytes) else first
+            fields = list(record) if isinstance(record, dict) else None
+    if fields is not None and key_field not in fields:
+        raise ConfigError("stream.key_field", unknown_target(key_field, fields, "key field"))
+    return rows if first is None else itertools.chain([first], rows)
+
+
+def cmd_produce(settings) -> int:
     from consumers.columnar import expand, format_of
     from consumers.columnar.source import paced_values
-    from consumers.errors import BrokerUnavailableError, ConfigError
-    from consumers.sinks import make_producer, value_bytes
-    from consumers.topics import ensure_topic
+    from consumers.errors import ConfigError
 
     stream = settings.stream
     topic = _require(stream.topic, "stream.topic", "--topic")
@@ -414,20 +446,33 @@ def cmd_produce(settings) -> int:
             format_of(p) for p in expand(path) if p != "-"}:
         raise ConfigError("file.format", "produce sends CSV or JSON Lines rows; Parquet is "
                                          "read by replay and predict only")
+    records = paced_values(path, fmt, settings.file.pace_field, settings.file.speed)
+    with contextlib.closing(records):
+        rows = records if stream.key_field is None else \
+            _checked_key_field(records, path, fmt, stream.key_field)
+        return _send_rows(settings, topic, rows)
+
+
+def _send_rows(settings, topic: str, rows: Iterator[Any]) -> int:
+    """``produce``: send ``rows`` to ``topic``, one message each; the exit code."""
+    from kafka.errors import KafkaError
+
+    from consumers.errors import BrokerUnavailableError
+    from consumers.sinks import make_producer, value_bytes
+    from consumers.topics import ensure_topic
+
+    stream = settings.stream
     kw = settings.kafka.client_kwargs()
     ensure_topic(kw, topic, stream.partitions, stream.replication_factor,
                  timeout=stream.broker_timeout)
     producer = make_producer(kw, bootstrap_timeout=stream.broker_timeout)
     failures: list[BaseException] = []
     sent = 0
-    rows = paced_values(path, fmt, settings.file.pace_field, settings.file.speed)
     try:
-        with contextlib.closing(rows):
-            for value in itertools.islice(rows, settings.run.max_messages):
-                producer.send(topic, value=value_bytes(value),
-                              key=_message_key(value, stream.key_field)
-                              ).add_errback(failures.append)
-                sent += 1
+        for value in itertools.islice(rows, settings.run.max_messages):
+            producer.send(topic, value=value_bytes(value),
+                          key=_message_key(value, stream.key_field)).add_errback(failures.append)
+            sent += 1
         try:
             producer.flush(timeout=stream.broker_timeout)
         except KafkaError as exc:
@@ -513,14 +558,27 @@ def cmd_predict(settings, output: str) -> int:
     path = _input_path(settings)
     model_path = _require(settings.run.checkpoint, "run.checkpoint", "--checkpoint")
     model, encoder = load_learned(model_path)
-    scored, rows, reasons = score_file(model, encoder, path, output,
-                                       fmt=settings.file.format)
-    refused = "".join(f", {code}={n}" for code, n in sorted(reasons.items()))
-    print(f"scored {scored} of {rows} rows{refused}; wrote {output}", file=sys.stderr)
-    if rows and not scored:
+    scores = score_file(model, encoder, path, output, fmt=settings.file.format)
+    refused = "".join(f", {code}={n}" for code, n in sorted(scores.refused.items()))
+    print(f"scored {scores.scored} of {scores.rows} rows{refused}; wrote {output}",
+          file=sys.stderr)
+    if scores.rows and not scores.scored:
         logger.error("no row could be scored: every row was refused (%s)",
                      refused.lstrip(", ") or "see the output's reason column")
         return EXIT_NOTHING_LEARNED
+    unknown = ", ".join(repr(name) for name in scores.unknown)
+    if scores.scored and scores.featureless == scores.scored:
+        learned = ", ".join(repr(name) for name in itertools.islice(model.weights, 5))
+        logger.error("no row holds a feature the model learned, so every prediction is its "
+                     "intercept alone: is this the file and the checkpoint meant? (the model's "
+                     "features: %s...; the input's: %s)", learned, unknown or "none")
+        return EXIT_NOTHING_LEARNED
+    if scores.featureless:
+        logger.warning("%d of %d rows hold no feature the model learned: their prediction is "
+                       "the intercept alone", scores.featureless, scores.scored)
+    if unknown:
+        logger.warning("the input has features the model never learned, which count 0: %s",
+                       unknown)
     return 0
 
 

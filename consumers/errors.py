@@ -30,7 +30,8 @@ EXIT_CONFIG = 2
 EXIT_CHECKPOINT = 3
 #: The broker stayed unreachable past ``broker_timeout`` (the last good checkpoint is kept).
 EXIT_BROKER = 4
-#: The input had rows but the run learned (or, for ``predict``, scored) none of them.
+#: The run learned (or, for ``predict``, scored) nothing usable: none of the rows read, no row
+#: at all for a new model, no feature, or (``replay``) nothing better than a constant.
 EXIT_NOTHING_LEARNED = 5
 #: The Kafka client failed in a way waiting cannot fix: a compression codec is not installed, a
 #: record batch is corrupt, access is denied (the last good checkpoint is kept).

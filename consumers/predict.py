@@ -23,7 +23,7 @@ predicts from a raw event in one call.
 >>> _ = open(os.path.join(d, "in.csv"), "w").write("a,y\\n1,3\\nx,0\\n2,\\n")
 >>> m, encoder = load_learned(os.path.join(d, "m.json"))
 >>> score_file(m, encoder, os.path.join(d, "in.csv"), os.path.join(d, "out.csv"))
-(3, 3, {})
+Scores(scored=3, rows=3, refused={}, featureless=1, unknown=('a=x',))
 >>> print(open(os.path.join(d, "out.csv")).read().strip())
 row,prediction,reason
 0,3.0,
@@ -42,12 +42,13 @@ import math
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from consumers.errors import CheckpointError, ConfigError
 from consumers.records import Reason
 
-__all__ = ["PredictionsFile", "load_learned", "load_pipeline", "score_file", "scoring_encoder"]
+__all__ = ["PredictionsFile", "Scores", "load_learned", "load_pipeline", "score_file",
+           "scoring_encoder"]
 
 
 def scoring_encoder(state: Mapping) -> Any:
@@ -118,7 +119,7 @@ class PredictionsFile:
     def __init__(self, path: str, also: Any = None):
         from consumers.columnar import open_writer
 
-        self._writer = open_writer(path)
+        self._writer = open_writer(path, field="run.predictions")
         self._also = also
         self._pending: list[tuple[int, float, str | None]] = []
 
@@ -159,22 +160,37 @@ def _texts(values: Any) -> Any:
     return pa.array(values, pa.string())
 
 
-def score_file(model: Any, encoder: Any, path: str | Path, output: str,
-               fmt: str = "auto") -> tuple[int, int, dict[str, int]]:
-    """Write the predictions of every row of ``path`` to ``output`` (CSV, JSON Lines or
-    Parquet by its extension; ``"-"``: CSV on stdout).
+class Scores(NamedTuple):
+    """What `score_file` did: rows ``scored`` of the ``rows`` read, the ``refused`` ones by
+    reason code, and the scored rows that hold no feature the model learned (``featureless``:
+    their prediction is the intercept alone), with the first features of the input the model
+    does not know (``unknown``: a file of other columns, or other categories)."""
 
-    Returns ``(rows scored, rows read, {reason code: rows refused})``.
-    """
+    scored: int
+    rows: int
+    refused: dict[str, int]
+    featureless: int
+    unknown: tuple[str, ...]
+
+
+#: Unknown features `Scores` names, at most.
+_UNKNOWN_NAMED = 5
+
+
+def score_file(model: Any, encoder: Any, path: str | Path, output: str,
+               fmt: str = "auto") -> Scores:
+    """Write the predictions of every row of ``path`` to ``output`` (CSV, JSON Lines or
+    Parquet by its extension; ``"-"``: CSV on stdout)."""
     import numpy as np
 
     from consumers.columnar import open_writer
     from consumers.columnar.source import ColumnarSource
 
-    scored = rows = 0
+    scored = rows = featureless = 0
     reasons: Counter[str] = Counter()
+    known, unknown = set(model.weights), dict[str, None]()
     with ColumnarSource(str(path), encoder, fmt=fmt, max_message_bytes=None) as source, \
-            open_writer(output) as out:
+            open_writer(output, field="--output") as out:
         while (messages := source.poll(1 << 16, 0.0)) is not None:
             batch, n = messages.decode(encoder, None), len(messages)
             names, encoded = encoder.feature_names, batch.encoded
@@ -184,6 +200,10 @@ def score_file(model: Any, encoder: Any, path: str | Path, output: str,
                 start, end = encoded.indptr[k], encoded.indptr[k + 1]
                 x = {names[c]: v for c, v in zip(encoded.indices[start:end].tolist(),
                                                  encoded.values[start:end].tolist())}
+                if known.isdisjoint(x):
+                    featureless += 1
+                if len(unknown) < _UNKNOWN_NAMED:
+                    unknown.update((name, None) for name in x if name not in known)
                 try:
                     predictions[i] = model.predict_one(x)
                 except ValueError as exc:  # DivergenceError: the prediction overflows
@@ -196,4 +216,5 @@ def score_file(model: Any, encoder: Any, path: str | Path, output: str,
             scored += n - sum(1 for text in why if text)
             rows += n
             source.advance(messages)
-    return scored, rows, dict(reasons)
+    return Scores(scored, rows, dict(reasons), featureless,
+                  tuple(unknown)[:_UNKNOWN_NAMED])

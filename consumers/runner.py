@@ -44,7 +44,7 @@ from consumers.errors import BrokerUnavailableError, CheckpointError, ConfigErro
 from consumers.learning import learn_encoded
 from consumers.records import BadRecord, Message, Reason
 from consumers.reporting import LogLine, MSECurve, ProgressBar, Snapshot, baseline_warning
-from consumers.schema import unknown_target
+from consumers.schema import date_warning, field_warnings, unknown_target, unmatched_patterns
 
 __all__ = [
     "Batch", "Checkpointing", "Counters", "DeadLetters", "Learned", "OpenSource", "Outputs",
@@ -206,7 +206,8 @@ class Reports:
 
 @dataclass(frozen=True)
 class RunResult:
-    """How a run ended; ``failure`` says why it learned nothing from a non-empty input."""
+    """How a run ended; ``failure`` says why it learned nothing (from the rows read, or, for a
+    new model, from an input that had none)."""
 
     snapshot: Snapshot
     reason: str
@@ -379,6 +380,8 @@ class Runner:
             self._warned.discard("baseline")
             logger.info("the model is better than its baseline again (rolling MSE %.4g vs %.4g)",
                         snap.rolling_mse, snap.baseline_rolling_mse)
+        for path, text in field_warnings(self.encoder).items():
+            self._warn(f"field {path}", text, final)
         if snap.messages and snap.bad * 2 > snap.messages:
             self._warn("refused", f"{snap.bad} of {snap.messages} rows were refused; "
                                   f"top reasons: {self._top_reasons(snap)}", final)
@@ -394,7 +397,21 @@ class Runner:
         Prediction-only messages scored by a model learned before are a run's purpose (labels
         come later); with a model that never learned anything they are a mistake.
         """
-        if not snap.messages or snap.learned or (snap.predicted_only and snap.updates):
+        if not snap.messages:
+            if self._start_counters.messages or snap.updates:
+                return None  # resumed at the end of what was there: nothing new to learn
+            where = self.source.describe()
+            if where.get("kind") == "file":
+                return f"learned nothing: read no row from {where.get('name')!r} (an empty " \
+                       f"input, or a CSV header alone)"
+            return f"learned nothing: read no message from topic {where.get('topic')!r} (an " \
+                   f"empty topic, or not the one meant: check --topic)"
+        if snap.learned and not self.model.weights and not self._start_counters.messages:
+            fields = ", ".join(repr(f) for f in self._first_fields or ())
+            return (f"learned no feature: no row gave one, so the model predicts the mean target "
+                    f"alone (check --include, --ignore and --features; fields of the first row: "
+                    f"{fields})")
+        if snap.learned or (snap.predicted_only and snap.updates):
             return None
         if snap.bad == snap.messages:
             return f"learned nothing: all {snap.messages} rows were refused; " \
@@ -406,8 +423,6 @@ class Runner:
     def _report_fields(self, value: Any) -> None:
         """Log what each field of the first row becomes (features, target, timestamp, nothing),
         warn about date/time strings that become categories; check the target."""
-        from online_lr.encoding import parse_number, parse_timestamp
-
         obj = parse_value(value, None)
         if isinstance(obj, BadRecord):  # pragma: no cover - it was just decoded
             return
@@ -424,21 +439,26 @@ class Runner:
                 continue  # the transform sees whole events: a field alone says nothing
             else:
                 try:
-                    what = ", ".join(encoder.transform_one({name: field_value})) or \
-                        "no feature (ignored, not included, or empty)"
+                    features = encoder.transform_one({name: field_value})
                 except ValueError as exc:
-                    what = str(exc)
-                if isinstance(field_value, str) and parse_number(field_value) is None \
-                        and parse_timestamp(field_value) is not None:
-                    logger.warning("field %r holds date/time strings: each value becomes a "
-                                   "category; name it with --timestamp or --ignore it", name)
+                    features, what = {}, str(exc)
+                else:
+                    what = ", ".join(features) or "no feature (ignored, not included, or empty)"
+                dates = date_warning(name, field_value) if features else None
+                if dates is not None:
+                    logger.warning("%s", dates)
             logger.log(level, "field %r: %s", name, what)
+        if encoder.transform is None:
+            for text in unmatched_patterns(encoder, obj):
+                logger.warning("%s", text)
         target = encoder.target
         if target not in obj and target.split(".")[0] not in obj:
             message = unknown_target(target, list(obj))
             if "did you mean" in message:
                 raise ConfigError("fields.target", message)
-            logger.warning("%s: rows without it are predicted, not learned", message)
+            fields = ", ".join(repr(f) for f in obj) or "none"
+            logger.warning("the first row has no value for the target %r (its fields: %s): rows "
+                           "without it are predicted, not learned", target, fields)
 
     def _last_words(self) -> None:
         """Broker gone for good: keep what can be kept (the state is consistent here)."""

@@ -22,7 +22,10 @@ Formats
   only tables a caller reads in bulk), else None (also when Arrow cannot read the block as one
   table). Once a block is a table with another column (text, objects, arrays, booleans), the
   rest of the file is not parsed by Arrow: its events are decoded line by line.
-* Parquet: the columns as typed; nulls are null.
+* Parquet: the columns as typed, but for the types JSON has no value of, read as a CSV of the
+  table would hold them (`_json_types`): a decimal is a float, a duration its seconds, a date,
+  time or timestamp its ISO 8601 text (so a ``--timestamp`` column is parsed, any other is a date string); nulls
+  are null.
 * ``-`` reads stdin: gzip'd if it starts with gzip's magic bytes (as any CSV/JSON Lines input),
   Parquet if it starts with ``PAR1`` (read whole into memory: Parquet needs its footer), JSON
   Lines if its first non-blank byte is ``{``, CSV otherwise; ``fmt`` overrides.
@@ -55,18 +58,28 @@ from __future__ import annotations
 
 import io
 import sys
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from consumers.columnar.paths import COLUMNAR_FORMATS, STDIN, expand, format_of
-from consumers.columnar.text import BOM, ByteStream, CsvHeader, read_csv_header, record_blocks
+from consumers.columnar.text import (
+    BOM,
+    ByteStream,
+    CsvHeader,
+    CsvHeaderError,
+    read_csv_header,
+    record_blocks,
+)
+from consumers.errors import ConfigError, ConsumersError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["MALFORMED_ROW", "ColumnarBatch", "ColumnarReader", "Position", "RawRows"]
+__all__ = ["MALFORMED_ROW", "ColumnarBatch", "ColumnarReader", "Position", "RawRows",
+           "unreadable"]
 
 
 @dataclass
@@ -221,6 +234,10 @@ class ColumnarReader:
                     batch = ColumnarBatch(part.raw, at, end, part.extra)
                     self.position = at = end
                     yield batch
+            except ConsumersError:
+                raise
+            except (OSError, EOFError, ValueError, zlib.error) as exc:
+                raise unreadable(path, exc, at.row) from exc
             finally:
                 self.close()
             if index + 1 < len(self.paths):
@@ -367,7 +384,72 @@ class ColumnarReader:
                 batch, drop = batch.slice(cut), drop - cut
                 if batch.num_rows == 0:
                     continue
+            batch = _json_types(batch)
             yield _Stretch(RawRows(batch), batch.num_rows, 0, self._extra(batch))
+
+
+def unreadable(path: str, exc: BaseException, row: int = 0) -> ConfigError:
+    """The error of an input that cannot be read (corrupt, truncated, not what its name says),
+    naming it and where: a traceback would name neither.
+
+    >>> print(unreadable("log.csv.gz", EOFError("Compressed file ended early"), 1200))
+    config field 'file.path': cannot read 'log.csv.gz' after its row 1200: Compressed file ended
+    early (EOFError: a truncated, corrupt or mislabelled file?)
+    """
+    where = f" after its row {row}" if row else ""
+    why = "" if isinstance(exc, CsvHeaderError) else \
+        f" ({type(exc).__name__}: a truncated, corrupt or mislabelled file?)"
+    return ConfigError("file.path", f"cannot read {path!r}{where}: {exc}{why}")
+
+
+def _json_types(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` with its decimals as floats, its durations as seconds and its dates, times and
+    timestamps as ISO 8601 text (a timestamp with a time zone in UTC, marked ``Z``), as a CSV
+    of it would hold them: the encoder refuses values JSON has no type for, which would refuse
+    every row.
+
+    >>> import datetime, decimal
+    >>> import pyarrow as pa
+    >>> batch = pa.record_batch([
+    ...     pa.array([decimal.Decimal("12.50")], pa.decimal128(6, 2)),
+    ...     pa.array([datetime.date(2024, 3, 1)], pa.date32()),
+    ...     pa.array([datetime.datetime(2024, 3, 1, 10)], pa.timestamp("ns", "UTC")),
+    ...     pa.array([datetime.timedelta(milliseconds=1500)], pa.duration("ms")),
+    ...     pa.array([1])], names=["price", "day", "ts", "wait", "n"])
+    >>> _json_types(batch).to_pylist()
+    [{'price': 12.5, 'day': '2024-03-01', 'ts': '2024-03-01T10:00:00.000000Z', 'wait': 1.5,
+      'n': 1}]
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns, changed = [], False
+    for column in batch.columns:
+        kind = column.type
+        if pa.types.is_decimal(kind):
+            column = column.cast(pa.float64())
+        elif pa.types.is_date(kind):
+            column = pc.strftime(column, format="%Y-%m-%d")
+        elif pa.types.is_timestamp(kind):
+            # microseconds at most: Python 3.10 reads 3 or 6 digits of a second
+            unit = "us" if kind.unit == "ns" else kind.unit
+            if kind.tz is None:
+                column = pc.strftime(column.cast(pa.timestamp(unit), safe=False),
+                                     format="%Y-%m-%dT%H:%M:%S")
+            else:
+                column = pc.strftime(column.cast(pa.timestamp(unit, "UTC"), safe=False),
+                                     format="%Y-%m-%dT%H:%M:%SZ")
+        elif pa.types.is_time(kind):
+            column = column.cast(pa.string())
+        elif pa.types.is_duration(kind):  # a number of seconds
+            seconds = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}[kind.unit]
+            column = pc.multiply(column.cast(pa.int64()).cast(pa.float64()), seconds)
+        else:
+            columns.append(column)
+            continue
+        columns.append(column)
+        changed = True
+    return pa.record_batch(columns, names=batch.schema.names) if changed else batch
 
 
 def _finite_or_text(batch: pa.RecordBatch, block: bytes, header: CsvHeader) -> pa.RecordBatch:
@@ -414,6 +496,33 @@ def _decimal_point(text: str) -> str:
     return text
 
 
+def _utf8_rows(table: pa.Table) -> tuple[pa.Table, list[str]]:
+    """The rows of a table of bytes whose cells are all UTF-8, as text, and what is wrong with
+    each of the others (a cell in another encoding: refused, as a Kafka message is).
+
+    >>> import pyarrow as pa
+    >>> table, bad = _utf8_rows(pa.table({"city": [b"Lyon", b"Besan\\xe7on"], "y": [b"1", b"2"]}))
+    >>> table.to_pydict(), bad
+    ({'city': ['Lyon'], 'y': ['1']}, ["not UTF-8 (a Latin-1 or Windows-1252 file? convert it to
+    UTF-8): 'city' is b'Besan\\\\xe7on'"])
+    """
+    import pyarrow as pa
+
+    problems: dict[int, str] = {}
+    for name in table.column_names:
+        for i, cell in enumerate(table.column(name).to_pylist()):
+            if cell is not None and i not in problems:
+                try:
+                    cell.decode("utf-8")
+                except UnicodeDecodeError:
+                    problems[i] = (f"not UTF-8 (a Latin-1 or Windows-1252 file? convert it to "
+                                   f"UTF-8): {name!r} is {cell[:80]!r}")
+    keep = pa.array([i not in problems for i in range(table.num_rows)])
+    good = table.filter(keep)
+    text = pa.schema([(name, pa.string()) for name in good.column_names])
+    return good.cast(text), [problems[i] for i in sorted(problems)]
+
+
 def _numeric(schema: pa.Schema) -> bool:
     """Every column holds numbers (integers or floats)."""
     import pyarrow as pa
@@ -458,8 +567,8 @@ def _parse_csv_block(
 
     columns = list(types)
 
-    def parse(numbers: bool) -> pa.Table:
-        column_types = {c: pa.float64() if numbers and t == "number" else pa.string()
+    def parse(numbers: bool, text: pa.DataType | None = None) -> pa.Table:
+        column_types = {c: pa.float64() if numbers and t == "number" else text or pa.string()
                         for c, t in types.items()}
         return pacsv.read_csv(
             pa.py_buffer(block),
@@ -484,7 +593,15 @@ def _parse_csv_block(
                     raise
                 malformed.clear()
         if table is None:
-            table = parse(numbers=False)
+            try:
+                table = parse(numbers=False)
+            except pa.ArrowInvalid as exc:
+                if "invalid UTF8" not in str(exc):
+                    raise
+                malformed.clear()
+                table = parse(numbers=False, text=pa.binary())
+                table, not_utf8 = _utf8_rows(table)
+                malformed += not_utf8
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" not in str(exc):
             raise

@@ -46,6 +46,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -60,6 +61,7 @@ from consumers.columnar.reader import (
     ColumnarReader,
     Position,
     RawRows,
+    unreadable,
 )
 from consumers.columnar.text import ByteStream, read_csv_header
 from consumers.decode import DEFAULT_MAX_BYTES, DecodedBatch, decode_batch
@@ -348,12 +350,15 @@ def input_fields(source: str | Path, fmt: str = "auto") -> list[str] | None:
     fmt = format_of(path) if fmt == "auto" else fmt
     if fmt == "jsonl":
         return None
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
 
-        return list(pq.read_schema(path).names)
-    with open(path, "rb") as f:
-        header = read_csv_header(ByteStream(f))
+            return list(pq.read_schema(path).names)
+        with open(path, "rb") as f:
+            header = read_csv_header(ByteStream(f))
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
+        raise unreadable(path, exc) from exc
     return list(header.names) if header is not None else None
 
 

@@ -23,11 +23,12 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-__all__ = ["BOM", "ByteStream", "CsvHeader", "read_csv_header", "record_blocks"]
+__all__ = ["BOM", "ByteStream", "CsvHeader", "CsvHeaderError", "read_csv_header", "record_blocks"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 #: A UTF-8 byte order mark (Excel writes one), dropped where an input starts with it.
@@ -35,6 +36,10 @@ BOM = b"\xef\xbb\xbf"
 _DELIMITERS = (",", ";", "\t", "|")
 #: The most a CSV header line may take.
 MAX_HEADER_BYTES = 1 << 20
+
+
+class CsvHeaderError(ValueError):
+    """A CSV header line that names its columns unusably (not UTF-8, too long, a name twice)."""
 
 
 class ByteStream:
@@ -135,7 +140,7 @@ def read_csv_header(stream: ByteStream) -> CsvHeader | None:
         if end or not chunk:
             break
         if len(head) > MAX_HEADER_BYTES:
-            raise ValueError(f"the CSV header line is longer than {MAX_HEADER_BYTES} bytes")
+            raise CsvHeaderError(f"the CSV header line is longer than {MAX_HEADER_BYTES} bytes")
     end = end or len(head)
     stream.unread(head[end:])
     line = head[:end]
@@ -143,11 +148,15 @@ def read_csv_header(stream: ByteStream) -> CsvHeader | None:
     try:
         decoded = text.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"the CSV header is not UTF-8: {exc}") from None
+        raise CsvHeaderError(f"the CSV header is not UTF-8: {exc}") from None
     if not decoded.strip():
         return None
     delimiter = _sniff_delimiter(decoded)
     names = next(csv.reader([decoded], delimiter=delimiter))
+    twice = [name for name, n in Counter(names).items() if n > 1 and name]
+    if twice:  # a row as a dict would keep one of them: the other column, silently lost
+        raise CsvHeaderError(f"the CSV header names {', '.join(map(repr, twice))} more than "
+                             f"once: rename the columns so that each name is unique")
     return CsvHeader(names=names, delimiter=delimiter, end=end)
 
 

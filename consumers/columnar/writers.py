@@ -121,17 +121,33 @@ class _CsvWriter:
         """Nothing held: every batch is written through."""
 
 
-def open_writer(path: str | Path, fmt: str = "auto") -> PredictionWriter:
-    """A `PredictionWriter` to ``path`` (``-``: stdout), format from the extension or ``fmt``."""
+def open_writer(path: str | Path, fmt: str = "auto", field: str | None = None
+                ) -> PredictionWriter:
+    """A `PredictionWriter` to ``path`` (``-``: stdout), format from the extension or ``fmt``.
+
+    With ``field`` (the setting or flag ``path`` comes from), a path that cannot be written
+    (an unknown extension, a missing directory) is a `ConfigError` naming it.
+
+    >>> open_writer("scores.txt", field="--output")
+    Traceback (most recent call last):
+    consumers.errors.ConfigError: config field '--output': cannot tell the format of ...
+    """
     import pyarrow as pa
 
     name = str(path)
-    if fmt == "auto":
-        fmt = "csv" if name == STDIN else format_of(name)
-    if fmt not in COLUMNAR_FORMATS:
-        raise ValueError(f"format must be one of {COLUMNAR_FORMATS} or 'auto', got {fmt!r}")
-    gzipped = name.lower().endswith(".gz") and fmt != "parquet"
-    if name == STDIN:
-        return PredictionWriter(sys.stdout.buffer, fmt, name, owns_sink=False)
-    sink = pa.output_stream(name, compression="gzip" if gzipped else None)
+    try:
+        if fmt == "auto":
+            fmt = "csv" if name == STDIN else format_of(name)
+        if fmt not in COLUMNAR_FORMATS:
+            raise ValueError(f"format must be one of {COLUMNAR_FORMATS} or 'auto', got {fmt!r}")
+        gzipped = name.lower().endswith(".gz") and fmt != "parquet"
+        if name == STDIN:
+            return PredictionWriter(sys.stdout.buffer, fmt, name, owns_sink=False)
+        sink = pa.output_stream(name, compression="gzip" if gzipped else None)
+    except (OSError, ValueError) as exc:
+        if field is None:
+            raise
+        from consumers.errors import ConfigError
+
+        raise ConfigError(field, str(exc)) from None
     return PredictionWriter(sink, fmt, name)

@@ -200,6 +200,36 @@ def test_a_target_that_is_not_a_column_exits_2_with_a_did_you_mean(tmp_path, cap
     err = capsys.readouterr().err
     assert "'Price' is not a field" in err and "did you mean 'price'?" in err
     assert "fields seen: 'sold', 'sqm', 'rooms', 'age', 'city', 'price'" in err
+    assert main(["replay", str(path), "-q"]) == 2  # the default config's target
+    err = capsys.readouterr().err
+    assert "the target 'five_thirty_eight' is not a field" in err
+    assert err.rstrip().endswith("'price'; name the target with --target FIELD")
+
+
+def test_predictions_on_stdout_are_a_csv_alone(tmp_path, capsys):
+    import csv
+    import io
+
+    path = house_csv(tmp_path / "h.csv", n=30)
+    assert main(["replay", str(path), "--target", "price", "--timestamp", "sold",
+                 "--predictions", "-", "-q"]) == 0
+    out, err = capsys.readouterr()
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["row"] for r in rows] == [str(i) for i in range(30)]  # no summary lines in it
+    assert summary(err)["rows"] == "30"
+
+
+@pytest.mark.parametrize("out", ["scores.txt", "missing-dir/scores.csv"])
+def test_an_output_that_cannot_be_written_exits_2_before_learning(tmp_path, capsys, out):
+    path, ckpt = house_csv(tmp_path / "h.csv", n=30), tmp_path / "c.json"
+    assert main(["replay", str(path), "--target", "price", "--checkpoint", str(ckpt),
+                 "--predictions", str(tmp_path / out), "-q"]) == 2
+    assert "config field 'run.predictions'" in capsys.readouterr().err
+    assert not ckpt.exists()  # nothing learned, nothing written
+    assert main(["replay", str(path), "--target", "price", "--checkpoint", str(ckpt), "-q"]) == 0
+    assert main(["predict", str(path), "--checkpoint", str(ckpt), "--output",
+                 str(tmp_path / out)]) == 2
+    assert "config field '--output'" in capsys.readouterr().err
 
 
 def test_a_run_that_learns_nothing_exits_5(tmp_path, capsys, caplog):
@@ -210,7 +240,7 @@ def test_a_run_that_learns_nothing_exits_5(tmp_path, capsys, caplog):
     assert summary(capsys.readouterr().out)["running MSE"] == "n/a"
 
 
-def test_model_settings_against_a_checkpoint_fresh_and_override(tmp_path, capsys):
+def test_model_settings_against_a_checkpoint_fresh_and_override(tmp_path, capsys, caplog):
     path, ckpt = house_csv(tmp_path / "h.csv", n=300), tmp_path / "c.json"
     assert main(["replay", str(path), "--target", "price", "--checkpoint", str(ckpt),
                  "--max-messages", "100", "-q"]) == 0
@@ -225,8 +255,9 @@ def test_model_settings_against_a_checkpoint_fresh_and_override(tmp_path, capsys
     resumed = SGDRegressor.from_dict(read_checkpoint(ckpt).model)
     assert resumed.learning_rate_now == 1e-9 and resumed.n_updates == 300
     assert main(["replay", str(path), "--target", "price", "--checkpoint", str(ckpt),
-                 "--set", "model.learning_rate=1e-9", "--fresh", "-q"]) == 0
-    fresh = read_checkpoint(ckpt)
+                 "--set", "model.learning_rate=1e-9", "--fresh", "-q"]) == 5  # a constant wins
+    assert "learned nothing better than a constant: the model's rolling MSE" in caplog.text
+    fresh = read_checkpoint(ckpt)  # written all the same
     assert fresh.counters["messages"] == 300 and rows_done(fresh.source) == 300
     assert SGDRegressor.from_dict(fresh.model).n_updates == 300
 
@@ -265,6 +296,39 @@ def test_predict_scores_every_row_of_a_file_with_a_checkpoint(tmp_path, capsys):
     junk = tmp_path / "junk.jsonl"
     junk.write_text("[1]\n")
     assert main(["predict", str(junk), "--checkpoint", str(ckpt), "--output", str(out)]) == 5
+
+
+def test_predict_says_when_rows_hold_no_feature_the_model_learned(tmp_path, capsys, caplog):
+    import csv
+
+    path, ckpt = house_csv(tmp_path / "h.csv", n=200), tmp_path / "c.json"
+    assert main(["replay", str(path), "--target", "price", "--timestamp", "sold", "--checkpoint",
+                 str(ckpt), "-q"]) == 0
+    other, out = tmp_path / "other.csv", tmp_path / "scored.csv"
+    other.write_text("name,mpg\nford,18\nfiat,31\n")  # another file's columns
+    assert main(["predict", str(other), "--checkpoint", str(ckpt), "--output", str(out)]) == 5
+    assert "no row holds a feature the model learned" in caplog.text
+    assert "the input's: 'name=ford', 'mpg', 'name=fiat'" in caplog.text
+    assert len(list(csv.DictReader(out.open()))) == 2  # written all the same
+    caplog.clear()
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("sqm,city\n70,Lyon\n,LYON\n")  # a city spelled otherwise, no sqm
+    assert main(["predict", str(mixed), "--checkpoint", str(ckpt), "--output", str(out)]) == 0
+    assert "1 of 2 rows hold no feature the model learned" in caplog.text
+    assert "features the model never learned, which count 0: 'city=LYON'" in caplog.text
+
+
+@pytest.mark.parametrize("name, text", [
+    ("rows.csv", "id,a,y\n,1,2\nr2,2,3\n"),  # the header says it all, even an empty first cell
+    ("rows.jsonl", '{"id": "r1", "a": 1, "y": 2}\n'),
+])
+def test_produce_refuses_a_key_field_that_is_not_a_field(tmp_path, capsys, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    assert main(["produce", str(path), "--topic", "t", "--bootstrap-servers", "127.0.0.1:1",
+                 "--key-field", "idd", "-q", "--set", "stream.broker_timeout=1"]) == 2
+    assert "the key field 'idd' is not a field of the input; fields seen: 'id', 'a', 'y'; " \
+           "did you mean 'id'?" in capsys.readouterr().err
 
 
 def test_produce_refuses_parquet_clearly(tmp_path, capsys):

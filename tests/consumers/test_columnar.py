@@ -143,6 +143,41 @@ def test_the_same_rows_learn_the_same_model_in_every_format(same_rows, assert_sa
         assert_same_model(models[0], m, tol=1e-9)
 
 
+def test_typed_parquet_columns_learn_as_the_csv_of_them(tmp_path, assert_same_model):
+    """Decimals, durations, dates and timestamps, which JSON has no value of: read as a CSV
+    holds them (numbers, ISO 8601 text), not refused row after row."""
+    import datetime
+    import decimal
+
+    from online_lr.encoding import FeatureEncoder
+
+    n = 60
+    sold = [datetime.datetime(2024, 3, 1, 10) + datetime.timedelta(hours=7 * i)
+            for i in range(n)]
+    table = pa.table({
+        "sqm": pa.array([decimal.Decimal(f"{40 + i % 17}.25") for i in range(n)],
+                        pa.decimal128(6, 2)),
+        "day": pa.array([t.date() for t in sold], pa.date32()),
+        "ts": pa.array(sold, pa.timestamp("ns", "UTC")),
+        "wait": pa.array([datetime.timedelta(milliseconds=250 * i) for i in range(n)],
+                         pa.duration("ms")),
+        "y": pa.array([3.0 * (40 + i % 17) + 1.0 for i in range(n)]),
+    })
+    pq.write_table(table, tmp_path / "typed.parquet")
+    text = "sqm,day,ts,wait,y\n" + "".join(
+        f"{40 + i % 17}.25,{t.date()},{t.isoformat()}.000000Z,{0.25 * i},"
+        f"{3.0 * (40 + i % 17) + 1.0}\n" for i, t in enumerate(sold))
+    write(tmp_path / "typed.csv", text)
+    models = []
+    for name in ("typed.parquet", "typed.csv"):
+        encoder = FeatureEncoder(target="y", timestamp="ts")
+        model, _ = learn(ColumnarSource(tmp_path / name, encoder), encoder)
+        assert model.n_updates == n, name
+        assert {"sqm", "wait", "day=2024-03-01"} <= set(model.weights), name
+        models.append(model)
+    assert_same_model(models[0], models[1], tol=1e-12)
+
+
 # -- which files, in which order --------------------------------------------------------------
 
 
@@ -216,6 +251,46 @@ def test_csv_delimiter_is_sniffed_and_a_bom_dropped(tmp_path, delimiter, bom):
 def test_a_decimal_comma_is_read_as_a_point_when_the_delimiter_is_not_a_comma(tmp_path):
     batches = read(write(tmp_path / "log.csv", "a;b;y\n3,5;x;1\n"))
     assert batches[0].raw.batch.to_pylist() == [{"a": "3.5", "b": "x", "y": "1"}]
+
+
+def test_a_row_not_in_utf8_is_set_apart_and_the_others_read(tmp_path):
+    batches = read(write(tmp_path / "log.csv", b"city,y\nLyon,1\nBesan\xe7on,2\nNice,3\n"))
+    assert [r for b in batches for r in b.raw.batch.to_pylist()] == \
+        [{"city": "Lyon", "y": "1"}, {"city": "Nice", "y": "3"}]
+    assert batches[0].raw.malformed == [
+        "not UTF-8 (a Latin-1 or Windows-1252 file? convert it to UTF-8): 'city' is "
+        "b'Besan\\xe7on'"]
+    assert batches[-1].end.row == 3
+
+
+@pytest.mark.parametrize("name, data", [
+    ("log.csv.gz", gzip.compress(b"a,y\n" + b"".join(b"%d,%d\n" % (i, i * i)
+                                                       for i in range(5000)))[:9000]),  # cut
+    ("log.parquet", b"PAR1 not really"),
+    ("log.csv", b"a\xff,y\n1,2\n"),  # a header in another encoding
+])
+def test_an_input_that_cannot_be_read_is_named_not_a_traceback(tmp_path, name, data):
+    from consumers.columnar.source import input_fields
+    from consumers.errors import ConfigError
+
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(ConfigError, match=f"cannot read '.*{name}'.*(corrupt|not UTF-8)"):
+        read(path)
+    if not name.endswith(".gz"):
+        with pytest.raises(ConfigError, match=f"cannot read '.*{name}'"):
+            input_fields(path)
+
+
+def test_a_header_naming_a_column_twice_is_refused(tmp_path):
+    """As a dict, a row would keep one of the two columns: the other would be lost unsaid.
+    Unnamed columns (Excel's trailing delimiter) are no features, whatever their number."""
+    from consumers.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="names 'a' more than once: rename the columns"):
+        read(write(tmp_path / "log.csv", "a,b,a,y\n1,2,3,4\n"))
+    batches = read(write(tmp_path / "blank.csv", "a,,y,\n1,,2,\n"))
+    assert batches[-1].end.row == 1
 
 
 def test_quoted_cells_may_hold_newlines_and_delimiters(tmp_path):

@@ -324,6 +324,30 @@ def test_what_each_field_becomes_is_reported_at_start(tmp_path, caplog):
     assert "date/time strings" not in text
 
 
+@pytest.mark.parametrize("written", ["2021/01/31", "Jan 31 2021", "31.01.2021", "2021-01"])
+def test_dates_that_timestamp_cannot_read_are_warned_about_too(tmp_path, caplog, written):
+    rows = [{**row, "sold": written} for row in house_rows(20)]
+    path = write_jsonl(tmp_path / "h.jsonl", rows)
+    with caplog.at_level("WARNING", logger="consumers"):
+        run_file(path, fields=FieldsSettings(target="price"))
+    assert f"field 'sold' holds dates ({written!r}) that --timestamp cannot read" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="consumers"):
+        run_file(path, fields=FieldsSettings(target="price", ignore=("sold",)))
+    assert "holds date" not in caplog.text  # ignored: no category, nothing to warn about
+
+
+def test_fields_whose_categories_cannot_help_are_warned_about(tmp_path, caplog):
+    rows = [{**row, "sqm": "1,250" if i == 5 else row["sqm"], "ref": f"H-{i}"}
+            for i, row in enumerate(house_rows(300))]
+    path = write_jsonl(tmp_path / "h.jsonl", rows)
+    with caplog.at_level("WARNING", logger="consumers"):
+        run_file(path, fields=FieldsSettings(target="price", timestamp="sold"))
+    assert "field 'ref' has 300 distinct values in 300 rows ('H-0', 'H-1', ...)" in caplog.text
+    assert "field 'sqm' holds numbers and text ('1,250')" in caplog.text
+    assert "field 'city'" not in caplog.text  # one value in every row: a category that helps
+
+
 def test_a_target_that_is_almost_a_field_stops_the_run(tmp_path):
     from consumers.errors import ConfigError
 
@@ -346,6 +370,45 @@ def test_a_run_that_learns_nothing_says_why(tmp_path):
     trained.learn_one({"a": 1.0, "b": 2.0}, 1.0)
     _, result = run_file(unlabelled, model=trained)  # scoring with a learned model: fine
     assert result.failure is None
+
+
+def test_a_first_row_without_the_target_is_said_so(tmp_path, caplog):
+    path = tmp_path / "late.csv"  # the column is there; its first cell is empty
+    path.write_text("a,y\n1,\n2,4\n3,6\n")
+    with caplog.at_level("WARNING", logger="consumers"):
+        _, result = run_file(path)
+    assert "the first row has no value for the target 'y' (its fields: 'a')" in caplog.text
+    assert "not a field" not in caplog.text
+    assert result.snapshot.learned == 2
+
+
+def test_patterns_that_match_no_field_are_warned_about_and_no_feature_is_a_failure(
+        tmp_path, caplog):
+    path = write_jsonl(tmp_path / "h.jsonl", house_rows(50))
+    with caplog.at_level("WARNING", logger="consumers"):
+        _, result = run_file(path, fields=FieldsSettings(target="price", include=("SQM", "age"),
+                                                         ignore=("sold", "cty")))
+    assert "--include pattern 'SQM' matches no field of the first row; did you mean 'sqm'?" \
+        in caplog.text
+    assert "--ignore pattern 'cty' matches no field of the first row; did you mean 'city'?" \
+        in caplog.text
+    assert result.failure is None  # 'age' is a feature
+    _, result = run_file(path, fields=FieldsSettings(target="price", include=("SQM",)))
+    assert result.failure.startswith("learned no feature: no row gave one, so the model "
+                                     "predicts the mean target alone")
+
+
+def test_a_new_model_that_reads_no_row_has_learned_nothing(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    _, result = run_file(empty)
+    assert result.failure == ("learned nothing: read no row from 'empty.jsonl' (an empty input, "
+                              "or a CSV header alone)")
+    store = CheckpointStore(tmp_path / "c.ckpt.json")
+    path = write_jsonl(tmp_path / "d.jsonl", make_rows(20))
+    run_file(path, store=store)
+    _, result = run_file(path, store=store)  # resumed at the end: nothing new, no failure
+    assert result.snapshot.messages == 0 and result.failure is None
 
 
 def test_more_than_half_refused_is_a_warning_with_the_top_reasons(tmp_path, caplog):
