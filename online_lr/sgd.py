@@ -1138,13 +1138,16 @@ def _loss_to_dict(loss) -> dict:
 
 
 def _loss_from_config(value) -> optim.losses.RegressionLoss:
+    given = value
     if isinstance(value, str):
         value = {"type": value}
-    by_name = {loss_type.__name__: loss_type for loss_type in _builtin_losses()}
-    if not isinstance(value, Mapping) or value.get("type") not in by_name:
-        raise ValueError(f"loss must be one of {', '.join(by_name)}, got {value!r}")
+    by_name = {loss_type.__name__.lower(): loss_type for loss_type in _builtin_losses()}
+    name = value.get("type") if isinstance(value, Mapping) else None
+    if not isinstance(name, str) or name.lower() not in by_name:
+        names = ", ".join(loss_type.__name__ for loss_type in by_name.values())
+        raise ValueError(f"loss must be one of {names} (any case), got {given!r}")
     params = {k: v for k, v in value.items() if k != "type"}
-    return by_name[value["type"]](**params)
+    return by_name[name.lower()](**params)
 
 
 def _compiled_kernels():

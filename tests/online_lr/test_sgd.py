@@ -322,6 +322,14 @@ def test_from_config_names_the_bad_field():
     assert isinstance(model.learning_rate, schedules.InverseScaling)
 
 
+def test_a_config_loss_is_named_in_any_case_as_schedules_are():
+    assert isinstance(SGDRegressor.from_config({"loss": "squared"}).loss, optim.losses.Squared)
+    model = SGDRegressor.from_config({"loss": {"type": "HUBER", "epsilon": 2.0}})
+    assert isinstance(model.loss, optim.losses.Huber) and model.loss.epsilon == 2.0
+    with pytest.raises(ValueError, match="Squared, Absolute, Huber.*got 'sqared'"):
+        SGDRegressor.from_config({"loss": "sqared"})
+
+
 def test_import_is_cheap():
     """`import online_lr` must not pull River's linear models, numba or even numpy."""
     code = (
