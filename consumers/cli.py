@@ -22,6 +22,7 @@ import contextlib
 import gc
 import itertools
 import logging
+import os
 import signal
 import sys
 import threading
@@ -544,6 +545,13 @@ def _collector_sized_for_batches() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
+def _one_blas_thread() -> None:
+    """One OpenBLAS thread unless the environment says otherwise (before numpy loads): numpy's
+    and scipy's import-time checks wake a thread per core that then spins for about 0.2 s on
+    the cores the run needs, and no command does dense algebra large enough to share."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 COMMANDS = {"replay": (cmd_replay, "replay"), "predict": (cmd_predict, "replay"),
             "produce": (cmd_produce, "kafka"),
             "consume": (cmd_consume, "kafka"), "model": (cmd_model, "kafka")}
@@ -554,6 +562,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose, args.quiet, args.log_format)
+    _one_blas_thread()
     with _collector_sized_for_batches():
         return _run(args)
 

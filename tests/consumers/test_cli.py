@@ -130,6 +130,16 @@ def test_a_command_runs_with_the_collector_sized_for_batches(monkeypatch):
     assert gc.get_threshold() == before
 
 
+def test_openblas_gets_one_thread_unless_the_environment_says_otherwise(monkeypatch):
+    monkeypatch.setitem(cli.COMMANDS, "replay", (lambda settings: 0, "replay"))
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    assert main(["replay", "-q"]) == 0
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    assert main(["replay", "-q"]) == 0
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "2"
+
+
 def test_progress_bar_goes_to_stderr(tmp_path, capsys):
     assert main(["replay", "-q", "--progress", "--batch-size", "100"]) == 0
     captured = capsys.readouterr()
