@@ -4,26 +4,55 @@ fields, compiled: the twin of `online_lr/_walk_py.py` (same branches, in the sam
 that one for the contract): `walker` returns a callable `Walker`, where the Python twin returns
 a closure; `iso_seconds` reads the usual ISO 8601 timestamps, which the Python twin leaves to
 `online_lr.encoding.parse_timestamp`. Typed lists and dicts let Cython call the C API
-directly."""
+directly; numbers are stored straight into the output's typed arrays."""
 
 from collections.abc import Mapping
 
+from cpython cimport array as carray
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 
-MAX_EXACT = 1 << 53
-cdef long long C_MAX_EXACT = 1LL << 53
+cdef long long MAX_EXACT = 1LL << 53  # integers below it convert to double exactly
 cdef double NAN = float("nan")
 
 
-def walker(list indices, list values, list seen, child, array, slow, on_shared):
+cdef inline bint exact_int(object v, double *number):
+    """Whether the int ``v`` is below `MAX_EXACT` in magnitude (then ``number`` is set)."""
+    cdef int overflow = 0
+    cdef long long k = PyLong_AsLongLongAndOverflow(v, &overflow)
+    if overflow or not -MAX_EXACT < k < MAX_EXACT:
+        return False
+    number[0] = <double>k
+    return True
+
+
+cdef inline int push_index(carray.array indices, Py_ssize_t col) except -1:
+    """``indices.append(col)`` for an array of C ``long long`` ("q")."""
+    cdef Py_ssize_t n = len(indices)
+    carray.resize_smart(indices, n + 1)
+    indices.data.as_longlongs[n] = col
+    return 0
+
+
+cdef inline int push_value(carray.array values, double value) except -1:
+    """``values.append(value)`` for an array of C ``double`` ("d")."""
+    cdef Py_ssize_t n = len(values)
+    carray.resize_smart(values, n + 1)
+    values.data.as_doubles[n] = value
+    return 0
+
+
+def walker(carray.array indices, carray.array values, list seen, child, array, slow,
+           on_shared):
     return Walker(indices, values, seen, child, array, slow, on_shared)
 
 
 cdef class Walker:
-    cdef list indices, values, seen
+    cdef carray.array indices, values
+    cdef list seen
     cdef object child, array, slow, on_shared
 
-    def __init__(self, list indices, list values, list seen, child, array, slow, on_shared):
+    def __init__(self, carray.array indices, carray.array values, list seen, child, array,
+                 slow, on_shared):
         self.indices, self.values, self.seen = indices, values, seen
         self.child, self.array, self.slow, self.on_shared = child, array, slow, on_shared
 
@@ -48,14 +77,14 @@ cdef class Walker:
         if col < 0:
             col = ~col
             self.on_shared()
-        self.indices.append(col)
-        self.values.append(1.0)
+        push_index(self.indices, col)
+        push_value(self.values, 1.0)
         return 0
 
     cdef object field(self, object key, object v, object parent):
         cdef dict children = parent.children
         cdef Py_ssize_t col, start, n_bag, end
-        cdef double number
+        cdef double number = 0.0
         node = children.get(key)
         if node is None:
             node = self.child(parent, key)
@@ -64,8 +93,8 @@ cdef class Walker:
             col = node.num_col
             number = v
             if col >= 0 and number - number == 0.0:  # finite
-                self.indices.append(col)
-                self.values.append(v)
+                push_index(self.indices, col)
+                push_value(self.values, number)
                 self.seen.append(node)
                 return None
         elif t is str:
@@ -76,16 +105,16 @@ cdef class Walker:
                 return None
         elif t is int:
             col = node.num_col
-            if col >= 0 and -MAX_EXACT < v < MAX_EXACT:
-                self.indices.append(col)
-                self.values.append(float(v))
+            if col >= 0 and exact_int(v, &number):
+                push_index(self.indices, col)
+                push_value(self.values, number)
                 self.seen.append(node)
                 return None
         elif t is bool:
             col = node.num_col
             if col >= 0:
-                self.indices.append(col)
-                self.values.append(1.0 if v else 0.0)
+                push_index(self.indices, col)
+                push_value(self.values, 1.0 if v else 0.0)
                 self.seen.append(node)
                 return None
         elif t is dict:
@@ -110,7 +139,8 @@ cdef class Walker:
                 return self.array(node, v, self, start, n_bag)
             self.seen.append(node)
             end = len(self.indices)
-            if n_bag > 1 and (self.indices[end - 1] == self.indices[end - 2] if n_bag == 2 else
+            if n_bag > 1 and (self.indices.data.as_longlongs[end - 1] ==
+                              self.indices.data.as_longlongs[end - 2] if n_bag == 2 else
                               len(set(self.indices[start:])) < n_bag):
                 self.on_shared()  # a value twice in the bag
             return None
@@ -119,22 +149,12 @@ cdef class Walker:
         return self.slow(node, v, self)
 
 
-cdef inline bint exact_int(object v, double *number):
-    """Whether the int ``v`` is below `MAX_EXACT` in magnitude (then ``number`` is set)."""
-    cdef int overflow = 0
-    cdef long long k = PyLong_AsLongLongAndOverflow(v, &overflow)
-    if overflow or not -C_MAX_EXACT < k < C_MAX_EXACT:
-        return False
-    number[0] = <double>k
-    return True
-
-
 def encode_events(events, out, walk, root, target, timestamp, bint transform, list names,
                   list kind_changes, as_object, lookup, target_number, parse_time, merge_row,
                   forget):
-    cdef list indptr = out.indptr, indices = out.indices, values = out.values
-    cdef list ys = out.y, timestamps = out.timestamps, refusals = out.refusals
-    cdef list seen = out.seen
+    cdef carray.array indptr = out.indptr, indices = out.indices, values = out.values
+    cdef carray.array ys = out.y, timestamps = out.timestamps
+    cdef list refusals = out.refusals, seen = out.seen
     cdef bint target_dotted = target is not None and "." in target
     cdef bint ts_dotted = timestamp is not None and "." in timestamp
     cdef Walker walker = walk if type(walk) is Walker else None
@@ -198,9 +218,9 @@ def encode_events(events, out, walk, root, target, timestamp, bint transform, li
             continue
         if out.dup and len(set(indices[start:])) < len(indices) - start:
             merge_row(indices, values, start)
-        indptr.append(len(indices))
-        ys.append(y)
-        timestamps.append(ts)
+        push_index(indptr, len(indices))
+        push_value(ys, y)
+        push_value(timestamps, ts)
     return i + 1
 
 
@@ -288,6 +308,6 @@ cdef double read_iso(str text):
         else:
             return NAN
     micros = seconds * 1000000 + micro
-    if not -C_MAX_EXACT < micros < C_MAX_EXACT:
+    if not -MAX_EXACT < micros < MAX_EXACT:
         return NAN
     return <double>micros / 1e6

@@ -70,6 +70,7 @@ import importlib
 import math
 import numbers
 import zlib
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -287,18 +288,19 @@ class _Node:
 
 
 class _Lists:
-    """The growing output of one encoding call (plain lists: cheap appends)."""
+    """The growing output of one encoding call: typed arrays of C ``long long`` and ``double``
+    (cheap appends, in C from the compiled walk, and numpy copies them whole) and lists."""
 
     __slots__ = ("n_events", "indptr", "indices", "values", "y", "timestamps", "refusals", "seen",
                  "dup")
 
     def __init__(self) -> None:
         self.n_events = 0  # input events, refused ones included
-        self.indptr: list[int] = [0]
-        self.indices: list[int] = []
-        self.values: list[float] = []
-        self.y: list[float] = []  # NaN: no target
-        self.timestamps: list[float] = []  # NaN: no timestamp
+        self.indptr = array("q", [0])
+        self.indices = array("q")
+        self.values = array("d")
+        self.y = array("d")  # NaN: no target
+        self.timestamps = array("d")  # NaN: no timestamp
         self.refusals: list[tuple[int, Refusal]] = []
         self.seen: list[_Node] = []  # the fields that had a value, once per event
         self.dup = False  # the current event may hold a column twice
@@ -554,7 +556,7 @@ class FeatureEncoder(base.Transformer):
         columns = [self._named.get(name) for name in names]
         probe = self._encode_all(({name: float(v) for name, v in zip(names, X[0])},),
                                  grow=False)
-        if probe.refusals or probe.indices != columns or None in columns:
+        if probe.refusals or probe.indices.tolist() != columns or None in columns:
             return None  # a field that is not a numeric feature of the same name
         indices = np.tile(np.asarray(columns, dtype=np.int64), n)
         target = np.full(n, np.nan) if y is None else np.asarray(y, dtype=np.float64)
@@ -958,7 +960,7 @@ def _at_path(event: Mapping, path: str) -> object:
     return value
 
 
-def _merge_row(indices: list, values: list, start: int) -> None:
+def _merge_row(indices: array, values: array, start: int) -> None:
     """Sum the entries of ``indices[start:]`` that share a column, keeping first positions."""
     position: dict[int, int] = {}
     write = start
