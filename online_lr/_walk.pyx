@@ -277,11 +277,9 @@ cdef double read_iso(str text):
         return NAN
     year, month, day = digits(text, 0, 4), digits(text, 5, 2), digits(text, 8, 2)
     hour, minute, second = digits(text, 11, 2), digits(text, 14, 2), digits(text, 17, 2)
-    if hour < 0 or minute < 0 or second < 0:  # not digits
-        return NAN
     if year < 1 or not 1 <= month <= 12 or not 1 <= day <= days_in_month(year, month) or \
-            hour > 23 or minute > 59 or second > 59:
-        return NAN
+            not 0 <= hour <= 23 or not 0 <= minute <= 59 or not 0 <= second <= 59:
+        return NAN  # -1: not digits
     seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
     if at < n and text[at] == u".":
         end = at + 1
@@ -299,9 +297,7 @@ cdef double read_iso(str text):
             pass
         elif (c == u"+" or c == u"-") and at + 6 == n and text[at + 3] == u":":
             off_hours, off_minutes = digits(text, at + 1, 2), digits(text, at + 4, 2)
-            if off_hours < 0 or off_minutes < 0:
-                return NAN
-            if off_hours > 23 or off_minutes > 59:
+            if not 0 <= off_hours <= 23 or not 0 <= off_minutes <= 59:  # -1: not digits
                 return NAN
             offset = off_hours * 3600 + off_minutes * 60
             seconds -= offset if c == u"+" else -offset
