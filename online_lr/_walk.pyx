@@ -41,6 +41,25 @@ cdef inline int push_value(carray.array values, double value) except -1:
     return 0
 
 
+cdef class Node:
+    """One dotted path of the event tree, with its settings and column caches (see the Python
+    twin); the walk reads its fields in C."""
+    cdef public Py_ssize_t nid, num_col, num_shared
+    cdef public str path
+    cdef public dict children, cats
+    cdef public list elements
+    cdef public bint ignored, included, categorical, skip
+
+    def __init__(self, Py_ssize_t nid, str path, bint ignored, bint included, bint categorical,
+                 bint skip):
+        self.nid, self.path = nid, path
+        self.children, self.elements = {}, []
+        self.ignored, self.included, self.categorical, self.skip = \
+            ignored, included, categorical, skip
+        self.num_col = self.num_shared = -1
+        self.cats = {}
+
+
 def walker(carray.array indices, carray.array values, list seen, child, array, slow,
            on_shared):
     return Walker(indices, values, seen, child, array, slow, on_shared)
@@ -56,7 +75,7 @@ cdef class Walker:
         self.indices, self.values, self.seen = indices, values, seen
         self.child, self.array, self.slow, self.on_shared = child, array, slow, on_shared
 
-    def __call__(self, obj, parent):
+    def __call__(self, obj, Node parent):
         if type(obj) is dict:
             return self.walk_dict(<dict>obj, parent)
         for key, v in obj.items():
@@ -65,7 +84,7 @@ cdef class Walker:
                 return refused
         return None
 
-    cdef object walk_dict(self, dict obj, object parent):
+    cdef object walk_dict(self, dict obj, Node parent):
         for key, v in obj.items():
             refused = self.field(key, v, parent)
             if refused is not None:
@@ -81,11 +100,10 @@ cdef class Walker:
         push_value(self.values, 1.0)
         return 0
 
-    cdef object field(self, object key, object v, object parent):
-        cdef dict children = parent.children
+    cdef object field(self, object key, object v, Node parent):
         cdef Py_ssize_t col, start, n_bag, end
         cdef double number = 0.0
-        node = children.get(key)
+        cdef Node node = parent.children.get(key)
         if node is None:
             node = self.child(parent, key)
         t = type(v)
@@ -98,7 +116,7 @@ cdef class Walker:
                 self.seen.append(node)
                 return None
         elif t is str:
-            found = (<dict>node.cats).get(v)
+            found = node.cats.get(v)
             if found is not None:
                 self.category(found)
                 self.seen.append(node)
@@ -124,7 +142,7 @@ cdef class Walker:
         elif t is list:
             if node.ignored or not v:  # an empty array is missing
                 return None
-            cats = <dict>node.cats
+            cats = node.cats
             start = len(self.indices)
             n_bag = 0
             for e in <list>v:  # the usual case first: strings already in the cache

@@ -2,11 +2,12 @@
 fields, in Python: used when the C extension (`online_lr/_walk.pyx`, its compiled twin, branch
 for branch) is not built.
 
-`encode_events` reads each event's target and timestamp and walks its fields.
+`encode_events` reads each event's target and timestamp and walks its fields (the encoder's field
+tree of `Node`).
 
 The walk only replays what the encoder has already decided: a value whose column is cached on
 its field's node (a finite number, a known category, a nested object, an array) is appended to
-the output lists here; anything else goes to the encoder's slow path (``slow``), which holds
+the output arrays here; anything else goes to the encoder's slow path (``slow``), which holds
 the encoding rules. The tests check that both twins encode every fuzzed event alike.
 """
 
@@ -17,6 +18,29 @@ from collections.abc import Callable, Iterable, Mapping
 #: Integers below this magnitude convert to float exactly and cannot overflow.
 MAX_EXACT = 1 << 53
 NAN = float("nan")
+
+
+class Node:
+    """One dotted path of the event tree, with its settings and column caches."""
+
+    __slots__ = (
+        "nid", "path", "children", "elements", "ignored", "included", "categorical", "skip",
+        "num_col", "num_shared", "cats",
+    )
+
+    def __init__(self, nid: int, path: str, ignored: bool, included: bool, categorical: bool,
+                 skip: bool) -> None:
+        self.nid = nid
+        self.path = path
+        self.children: dict = {}  # key in the event -> Node
+        self.elements: list[Node] = []  # array position -> Node
+        self.ignored = ignored  # the whole subtree is ignored
+        self.included = included  # by `include` (itself or an ancestor)
+        self.categorical = categorical
+        self.skip = skip  # its scalars are not features
+        self.num_col = -1  # column of its number when the fast path may use it, else -1
+        self.num_shared = -1  # column of its number when shared with another path (or hashed)
+        self.cats: dict = {}  # string value -> column (~column when shared or hashed)
 
 
 def walker(indices: list, values: list, seen: list, child: Callable, array: Callable,

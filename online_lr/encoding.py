@@ -264,27 +264,9 @@ def resolve_transform(spec: str) -> Callable[[dict], dict]:
     return obj
 
 
-class _Node:
-    """One dotted path of the event tree, with its settings and column caches."""
-
-    __slots__ = (
-        "nid", "path", "children", "elements", "ignored", "included", "categorical", "skip",
-        "num_col", "num_shared", "cats",
-    )
-
-    def __init__(self, nid: int, path: str, ignored: bool, included: bool, categorical: bool,
-                 skip: bool) -> None:
-        self.nid = nid
-        self.path = path
-        self.children: dict = {}  # key in the event -> _Node
-        self.elements: list[_Node] = []  # array position -> _Node
-        self.ignored = ignored  # the whole subtree is ignored
-        self.included = included  # by `include` (itself or an ancestor)
-        self.categorical = categorical
-        self.skip = skip  # its scalars are not features
-        self.num_col = -1  # column of its number when the fast path may use it, else -1
-        self.num_shared = -1  # column of its number when shared with another path (or hashed)
-        self.cats: dict = {}  # string value -> column (~column when shared or hashed)
+#: One dotted path of the event tree, with its settings and column caches: its class is the walk
+#: module's (compiled with the walk, which reads its fields).
+_Node = _walk.Node
 
 
 class _Lists:

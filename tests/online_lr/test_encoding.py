@@ -481,6 +481,7 @@ def test_the_compiled_walk_encodes_as_its_python_twin(seed, settings, monkeypatc
     fast = FeatureEncoder(**settings)
     expected = [fast.encode_many(batch) for batch in batches]
     monkeypatch.setattr(encoding, "_walk", _walk_py)
+    monkeypatch.setattr(encoding, "_Node", _walk_py.Node)
     python = FeatureEncoder(**settings)
     for batch, want in zip(batches, expected):
         assert_same_batches(python.encode_many(batch), want)
