@@ -4,7 +4,8 @@ All are optional: without Cython or a C compiler the install still succeeds, and
 Python path with the same results, only slower per call:
 `online_lr._dictpath` (the dict path): without it `online_lr` maps dicts in Python
 (`online_lr/_dictpath_py.py`); both call the same compiled update rule.
-`online_lr._walk` (the encoder's walk over an event's fields): without it
+`online_lr._walk` (the encoder's loop over events and walk over their fields, ISO 8601 timestamps
+read in C): without it
 `online_lr/_walk_py.py`.
 `consumers._number_table` (flat JSON objects of numbers read into a table): without it
 `consumers.decode` parses every batch with orjson.

@@ -70,6 +70,7 @@ import importlib
 import math
 import numbers
 import zlib
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -263,43 +264,28 @@ def resolve_transform(spec: str) -> Callable[[dict], dict]:
     return obj
 
 
-class _Node:
-    """One dotted path of the event tree, with its settings and column caches."""
-
-    __slots__ = (
-        "nid", "path", "children", "elements", "ignored", "included", "categorical", "skip",
-        "num_col", "num_shared", "cats",
-    )
-
-    def __init__(self, nid: int, path: str, ignored: bool, included: bool, categorical: bool,
-                 skip: bool) -> None:
-        self.nid = nid
-        self.path = path
-        self.children: dict = {}  # key in the event -> _Node
-        self.elements: list[_Node] = []  # array position -> _Node
-        self.ignored = ignored  # the whole subtree is ignored
-        self.included = included  # by `include` (itself or an ancestor)
-        self.categorical = categorical
-        self.skip = skip  # its scalars are not features
-        self.num_col = -1  # column of its number when the fast path may use it, else -1
-        self.num_shared = -1  # column of its number when shared with another path (or hashed)
-        self.cats: dict = {}  # string value -> column (~column when shared or hashed)
+#: One dotted path of the event tree, with its settings and column caches: its class is the walk
+#: module's (compiled with the walk, which reads its fields).
+_Node = _walk.Node
 
 
 class _Lists:
-    """The growing output of one encoding call (plain lists: cheap appends)."""
+    """The growing output of one encoding call: typed arrays of C ``long long`` and ``double``
+    (cheap appends, in C from the compiled walk, and numpy copies them whole) and lists."""
 
-    __slots__ = ("n_events", "indptr", "indices", "values", "y", "timestamps", "refusals", "seen")
+    __slots__ = ("n_events", "indptr", "indices", "values", "y", "timestamps", "refusals", "seen",
+                 "dup")
 
     def __init__(self) -> None:
         self.n_events = 0  # input events, refused ones included
-        self.indptr: list[int] = [0]
-        self.indices: list[int] = []
-        self.values: list[float] = []
-        self.y: list[float] = []  # NaN: no target
-        self.timestamps: list[float] = []  # NaN: no timestamp
+        self.indptr = array("q", [0])
+        self.indices = array("q")
+        self.values = array("d")
+        self.y = array("d")  # NaN: no target
+        self.timestamps = array("d")  # NaN: no timestamp
         self.refusals: list[tuple[int, Refusal]] = []
         self.seen: list[_Node] = []  # the fields that had a value, once per event
+        self.dup = False  # the current event may hold a column twice
 
 
 class FeatureEncoder(base.Transformer):
@@ -401,7 +387,6 @@ class FeatureEncoder(base.Transformer):
         self._kind_changes: list[tuple[str, int]] = []  # (field, kind before) in this call
         # caches, rebuilt on demand
         self._reset_tree()
-        self._dup = False  # the current event may hold a column twice
         self._parsed_times: dict[str, float] = {}  # events often share their time string
 
     # Settings
@@ -553,7 +538,7 @@ class FeatureEncoder(base.Transformer):
         columns = [self._named.get(name) for name in names]
         probe = self._encode_all(({name: float(v) for name, v in zip(names, X[0])},),
                                  grow=False)
-        if probe.refusals or probe.indices != columns or None in columns:
+        if probe.refusals or probe.indices.tolist() != columns or None in columns:
             return None  # a field that is not a numeric feature of the same name
         indices = np.tile(np.asarray(columns, dtype=np.int64), n)
         target = np.full(n, np.nan) if y is None else np.asarray(y, dtype=np.float64)
@@ -588,73 +573,11 @@ class FeatureEncoder(base.Transformer):
         if len(self._nodes) > _NODE_LIMIT:
             self._reset_tree()
         out = _Lists()
-        indptr, indices, values = out.indptr, out.indices, out.values
-        add_y, add_timestamp, add_end = out.y.append, out.timestamps.append, indptr.append
-        refusals, seen = out.refusals, out.seen
-        root, walk, transform = self._root, self._walker(out, grow), self._transform_fn
-        names, kind_changes = self._names, self._kind_changes
-        kind_changes.clear()  # only the current event's changes are ever undone
-        target, ts_field = self.target, self.timestamp
-        target_dotted = target is not None and "." in target
-        ts_dotted = ts_field is not None and "." in ts_field
-        nan = math.nan
-        times = self._parsed_times
-        i = -1
-        for i, event in enumerate(events):
-            if transform is not None:
-                event = self._transformed(event)
-            if type(event) is not dict and not isinstance(event, Mapping):
-                refusals.append((i, event if type(event) is Refusal else
-                                 Refusal(Reason.NOT_OBJECT, f"got {type(event).__name__}")))
-                continue
-            y = nan
-            if target is not None:
-                y = event.get(target)
-                if y is None and target_dotted:
-                    y = _at(event, target, True)
-                if y is None:
-                    y = nan
-                elif type(y) is not float or y - y != 0.0:
-                    y = self._target_number(y)
-                    if type(y) is Refusal:
-                        refusals.append((i, y))
-                        continue
-            ts = nan
-            if ts_field is not None:
-                raw = event.get(ts_field)
-                if raw is None and ts_dotted:
-                    raw = _at(event, ts_field, True)
-                if raw is not None:
-                    ts = times.get(raw) if type(raw) is str else None
-                    if ts is None:
-                        ts = parse_timestamp(raw)
-                        if ts is None:
-                            refusals.append((i, Refusal(
-                                Reason.INVALID_TIMESTAMP, f"{ts_field!r} is {raw!r}"[:200])))
-                            continue
-                        if type(raw) is str:
-                            if len(times) >= _TIMES_CACHED:
-                                times.clear()
-                            times[raw] = ts
-            start = len(indices)
-            mark = len(seen)
-            n_names = len(names)
-            n_kind_changes = len(kind_changes)
-            self._dup = False
-            refused = walk(event, root)
-            if refused is not None:
-                del indices[start:], values[start:], seen[mark:]
-                refusals.append((i, refused))
-                if len(names) != n_names or len(kind_changes) != n_kind_changes:
-                    self._forget_since(n_names, n_kind_changes, seen)
-                    root = self._root
-                continue
-            if self._dup and len(set(indices[start:])) < len(indices) - start:
-                _merge_row(indices, values, start)
-            add_end(len(indices))
-            add_y(y)
-            add_timestamp(ts)
-        out.n_events = i + 1
+        self._kind_changes.clear()  # only the current event's changes are ever undone
+        out.n_events = _walk.encode_events(
+            events, out, self._walker(out, grow), self._root, self.target, self.timestamp,
+            self._transform_fn is not None, self._names, self._kind_changes, self._as_object,
+            _at_path, self._target_number, self._parsed_time, _merge_row, self._forget_since)
         if grow:
             self._count(out)
         return out
@@ -674,9 +597,10 @@ class FeatureEncoder(base.Transformer):
                 counted[path] = counted.get(path, 0) + n
         seen.clear()
 
-    def _forget_since(self, n_names: int, n_kind_changes: int, seen: list[_Node]) -> None:
+    def _forget_since(self, n_names: int, n_kind_changes: int, seen: list[_Node]) -> _Node:
         """Undo what a refused event added: columns past ``n_names``, kind changes past
-        ``n_kind_changes``; the caches that may hold those columns are rebuilt."""
+        ``n_kind_changes``; the caches that may hold those columns are rebuilt from the new root,
+        returned."""
         for col in range(n_names, len(self._names)):
             name = self._names[col]
             if self._named.get(name) == col:
@@ -692,10 +616,15 @@ class FeatureEncoder(base.Transformer):
                 del self._kinds[path]
         self._count_seen(seen)
         self._reset_tree()
+        return self._root
 
-    def _transformed(self, event: Any) -> Mapping | Refusal:
+    def _as_object(self, event: Any) -> Mapping | Refusal:
+        """The object to encode (``event`` transformed, when a transform is set), or the
+        refusal."""
         if not isinstance(event, Mapping):
             return Refusal(Reason.NOT_OBJECT, f"got {type(event).__name__}")
+        if self._transform_fn is None:
+            return event
         try:
             result = self._transform_fn(event)  # type: ignore[misc]
         except Exception as exc:  # any failure of user code is the event's refusal
@@ -720,6 +649,21 @@ class FeatureEncoder(base.Transformer):
             return Refusal(Reason.NONFINITE_TARGET, f"{name!r} is {y!r}"[:200])
         return number
 
+    def _parsed_time(self, raw: object) -> float | Refusal:
+        """Seconds of a timestamp by `parse_timestamp` (remembered for strings), or the
+        refusal."""
+        times = self._parsed_times
+        ts = times.get(raw) if type(raw) is str else None
+        if ts is None:
+            ts = parse_timestamp(raw)
+            if ts is None:
+                return Refusal(Reason.INVALID_TIMESTAMP, f"{self.timestamp!r} is {raw!r}"[:200])
+            if type(raw) is str:
+                if len(times) >= _TIMES_CACHED:
+                    times.clear()
+                times[raw] = ts
+        return ts
+
     def _walker(self, out: _Lists, grow: bool) -> Callable[[Mapping, _Node], Refusal | None]:
         """The function that appends an object's features to ``out`` (`online_lr._walk`): its
         fast paths are cache hits, everything else goes through `_array` and `_value`."""
@@ -731,11 +675,11 @@ class FeatureEncoder(base.Transformer):
         def slow(node: _Node, v: object, walk: Callable) -> Refusal | None:
             return self._value(node, v, out, walk, grow)
 
-        return _walk.walker(out.indices, out.values, out.seen, self._child, array, slow,
-                            self._note_shared)
+        def on_shared() -> None:
+            out.dup = True
 
-    def _note_shared(self) -> None:
-        self._dup = True
+        return _walk.walker(out.indices, out.values, out.seen, self._child, array, slow,
+                            on_shared)
 
     def _value(self, node: _Node, v: object, out: _Lists, walk: Callable, grow: bool
                ) -> Refusal | None:
@@ -786,7 +730,7 @@ class FeatureEncoder(base.Transformer):
             n = len(indices) - start
             if n > 1 and (indices[-1] == indices[-2] if n == 2 else
                           len(set(indices[start:])) < n):
-                self._dup = True
+                out.dup = True
         return None
 
     def _scalar(self, node: _Node, v: object, out: _Lists, grow: bool) -> bool | Refusal | None:
@@ -828,7 +772,7 @@ class FeatureEncoder(base.Transformer):
                 else:
                     node.num_shared = col = ~found
             if node.num_col < 0:
-                self._dup = True
+                out.dup = True
         out.indices.append(col)
         out.values.append(number)
         return True
@@ -845,7 +789,7 @@ class FeatureEncoder(base.Transformer):
             node.cats[cache_key] = found
         if found < 0:
             found = ~found
-            self._dup = True
+            out.dup = True
         out.indices.append(found)
         out.values.append(1.0)
         return True
@@ -987,20 +931,18 @@ def _label(v: object) -> str:
     return str(int(number)) if number.is_integer() else repr(number)
 
 
-def _at(event: Mapping, path: str, dotted: bool) -> object:
-    """The value at ``path`` (``None`` when absent): its literal key, else, when ``dotted``, the
-    nested path."""
-    value = event.get(path)
-    if value is None and dotted:
-        value = event
-        for key in path.split("."):
-            if not isinstance(value, Mapping):
-                return None
-            value = value.get(key)
+def _at_path(event: Mapping, path: str) -> object:
+    """The value at the dotted ``path`` through nested objects (``None`` when absent); the
+    encoder looks for ``path`` as a literal key first."""
+    value: object = event
+    for key in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
     return value
 
 
-def _merge_row(indices: list, values: list, start: int) -> None:
+def _merge_row(indices: array, values: array, start: int) -> None:
     """Sum the entries of ``indices[start:]`` that share a column, keeping first positions."""
     position: dict[int, int] = {}
     write = start

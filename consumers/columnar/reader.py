@@ -20,12 +20,13 @@ Formats
 * JSON Lines: one object per line; ``lines`` holds the block's non-blank lines, ``batch`` the
   block as Arrow read it when it is a table of numbers (every column integers or floats: the
   only tables a caller reads in bulk), else None (also when Arrow cannot read the block as one
-  table). Once a block is a table with another column (text, objects, arrays, booleans), the
-  rest of the file is not parsed by Arrow: its events are decoded line by line.
+  table). Once a block holds another kind of value (text, objects, arrays, booleans), in its
+  first line or in its table, the rest of the file is not parsed by Arrow: its events are
+  decoded line by line.
 * Parquet: the columns as typed, but for the types JSON has no value of, read as a CSV of the
   table would hold them (`_json_types`): a decimal is a float, a duration its seconds, a date,
-  time or timestamp its ISO 8601 text (so a ``--timestamp`` column is parsed, any other is a date string); nulls
-  are null.
+  time or timestamp its ISO 8601 text (so a ``--timestamp`` column is parsed, any other is a
+  date string); nulls are null.
 * ``-`` reads stdin: gzip'd if it starts with gzip's magic bytes (as any CSV/JSON Lines input),
   Parquet if it starts with ``PAR1`` (read whole into memory: Parquet needs its footer), JSON
   Lines if its first non-blank byte is ``{``, CSV otherwise; ``fmt`` overrides.
@@ -321,6 +322,8 @@ class ColumnarReader:
             if offset == 0 and block.startswith(BOM):  # a byte order mark: not part of a line
                 block = b" " * len(BOM) + block[len(BOM):]
             lines = [s for s in map(bytes.strip, block.split(b"\n")) if s]
+            if flat and lines and _holds_other_values(lines[0]):
+                flat = False  # no table of numbers: spare Arrow the block
             batch = _jsonl_table(block, len(lines)) if flat else None
             if batch is not None and not _numeric(batch.schema):
                 batch, flat = None, False
@@ -528,6 +531,22 @@ def _numeric(schema: pa.Schema) -> bool:
     import pyarrow as pa
 
     return all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in schema.types)
+
+
+def _holds_other_values(line: bytes) -> bool:
+    """The JSON object of ``line`` has a value that is not a number or null (so the table of its
+    block, if Arrow can read one, has a column that is not of numbers).
+
+    >>> _holds_other_values(b'{"a": 1, "b": null}'), _holds_other_values(b'{"a": 1, "u": {}}')
+    (False, True)
+    """
+    import orjson
+
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return type(obj) is dict and any(type(v) in (str, bool, dict, list) for v in obj.values())
 
 
 def _jsonl_table(block: bytes, n_lines: int) -> pa.RecordBatch | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from consumers import cli
 from consumers.checkpoint import read_checkpoint
 from consumers.cli import main
 from online_lr import SGDRegressor
@@ -116,6 +118,26 @@ def test_replay_of_a_jsonl_file_with_flags(tmp_path, capsys):
     saved = read_checkpoint(ckpt)
     assert saved.schema["feature_names"] == ["u", "v"]
     assert SGDRegressor.from_dict(saved.model).learning_rate_now == pytest.approx(0.2)
+
+
+def test_a_command_runs_with_the_collector_sized_for_batches(monkeypatch):
+    during = []
+    monkeypatch.setitem(cli.COMMANDS, "replay",
+                        (lambda settings: during.append(gc.get_threshold()) or 0, "replay"))
+    before = gc.get_threshold()
+    assert main(["replay", "-q"]) == 0
+    assert during == [(cli.GC_YOUNG_THRESHOLD, *before[1:])]
+    assert gc.get_threshold() == before
+
+
+def test_openblas_gets_one_thread_unless_the_environment_says_otherwise(monkeypatch):
+    monkeypatch.setitem(cli.COMMANDS, "replay", (lambda settings: 0, "replay"))
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    assert main(["replay", "-q"]) == 0
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    assert main(["replay", "-q"]) == 0
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "2"
 
 
 def test_progress_bar_goes_to_stderr(tmp_path, capsys):

@@ -324,6 +324,19 @@ def test_jsonl_blocks_stop_going_through_arrow_after_the_first_one_not_of_number
     assert "2026-01-01T00:00:00Z" in times
 
 
+def test_jsonl_blocks_whose_first_line_holds_text_or_objects_skip_arrow(tmp_path, monkeypatch):
+    from consumers.columnar import reader
+
+    parsed = []
+    arrow_table = reader._jsonl_table
+    monkeypatch.setattr(reader, "_jsonl_table",
+                        lambda block, n: parsed.append(n) or arrow_table(block, n))
+    events = [{"a": float(i), "user": {"age": i}, "city": "paris"} for i in range(40)]
+    batches = read(write(tmp_path / "log.jsonl", jsonl_bytes(events)), block_bytes=200)
+    assert parsed == [] and all(b.raw.batch is None for b in batches)
+    assert values(batches, "a") == [e["a"] for e in events]
+
+
 def test_jsonl_lines_over_the_size_limit_are_refused(tmp_path):
     path = write(tmp_path / "log.jsonl", jsonl_bytes(marked(0, 3)) + b'{"a": 1, "pad": "'
                  + b"x" * 200 + b'"}\n')

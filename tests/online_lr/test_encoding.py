@@ -385,14 +385,38 @@ def random_event(rng: random.Random) -> dict:
         "tags": lambda: rng.sample("abcd", rng.randint(0, 3)) + rng.choice([[], ["a"]]),
         "vec": lambda: [rng.random(), rng.choice(["x", 2, None])],
         "secret": lambda: 1.0,
-        "y": lambda: rng.choice([rng.uniform(0, 10), None, "2.5"]),
-        "ts": lambda: rng.choice([1.7e9 + rng.randint(0, 100), "2026-11-01T10:00:00Z"]),
+        "y": lambda: random_target(rng),
+        "ts": lambda: random_time(rng),
+        "meta": lambda: {"y": random_target(rng), "ts": random_time(rng)},
         "odd": lambda: rng.choice([math.nan, b"x", "ok", 1.0, "ok2", 2]),
     }
     keys = rng.sample(list(pool), rng.randint(0, len(pool)))
     if rng.random() < 0.2:
         keys.append(f"late{rng.randint(0, 40)}")
     return {k: pool[k]() if k in pool else rng.random() for k in keys}
+
+
+def random_target(rng: random.Random) -> object:
+    return rng.choice([rng.uniform(0, 10), rng.uniform(0, 10), rng.randint(-9, 9), None, "2.5",
+                       2**60, 10**400, True, math.inf, "n/a"])
+
+
+def random_time(rng: random.Random) -> object:
+    return rng.choice([
+        1.7e9 + rng.randint(0, 100), 1_700_000_000 + rng.randint(0, 100), "1700000000.5",
+        f"2026-11-01T10:00:{rng.randint(0, 59):02d}Z", "2026-11-01 11:00:00.25+01:00",
+        "2026-11-01T10:00:00", "2026-11-01T10:00:00z", "2026-11-01T11:00:00+0100",
+        "2026-02-30T00:00:00Z", "yesterday", math.nan, False,
+    ])
+
+
+def fuzz_transform(event: dict) -> dict:
+    """Adds a field; fails on some events and returns a list for others."""
+    if event.get("odd") == "ok2":
+        raise ValueError("odd")
+    if event.get("odd") == 2:
+        return [event]  # type: ignore[return-value]
+    return {**event, "n_fields": len(event)}
 
 
 def assert_same_batches(a, b):
@@ -409,6 +433,8 @@ SETTINGS = [
     {"target": "y", "encoding": "hash", "hash_bits": 3},
     {"target": "y", "max_features": 12, "overflow": "refuse", "number_strings": "keep"},
     {"target": "y", "max_features": 8, "hash_bits": 4, "include": ["user", "tags", "late*", "odd"]},
+    {"target": "meta.y", "timestamp": "meta.ts", "transform": fuzz_transform,
+     "max_features": 20, "overflow": "refuse"},
 ]
 
 
@@ -443,16 +469,19 @@ def test_encode_many_equals_encode_event_by_event(seed, settings):
 def test_the_compiled_walk_encodes_as_its_python_twin(seed, settings, monkeypatch):
     """`online_lr._walk` (C) and `online_lr._walk_py` are twins: the same batches and state,
     on fuzzed events that hit every branch (cache hits and misses, bags with repeats, shared
-    and hashed columns, refusals)."""
+    and hashed columns, targets and timestamps of every kind, dotted or not, a transform,
+    events that are not objects, refusals, undone when they added columns)."""
     compiled = pytest.importorskip("online_lr._walk")
     assert encoding._walk is compiled  # the build is what the encoder uses
     rng = random.Random(seed)
     batches = [[random_event(rng) for _ in range(64)] for _ in range(5)]
     for event in batches[2]:  # repeated and uncached bag values after cached ones
         event["tags"] = ["a", "a", "b"] if rng.random() < 0.5 else ["a", "zz", 3]
+    batches[3][5:8] = [None, [{"a": 1}], "x"]
     fast = FeatureEncoder(**settings)
     expected = [fast.encode_many(batch) for batch in batches]
     monkeypatch.setattr(encoding, "_walk", _walk_py)
+    monkeypatch.setattr(encoding, "_Node", _walk_py.Node)
     python = FeatureEncoder(**settings)
     for batch, want in zip(batches, expected):
         assert_same_batches(python.encode_many(batch), want)
