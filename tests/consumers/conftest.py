@@ -8,6 +8,11 @@ import pytest
 from consumers.clients import CLIENTS
 
 KAFKA_FIXTURES = ("kafka_bootstrap", "kafka_broker")
+#: The consumers' poll timeout in the broker tests (``stream.poll_timeout``, default 1 s): a
+#: poll that finds nothing waits that long (confluent's also waits for a full batch), so each
+#: run that stops at the end of its partitions ends a second or two sooner. What a test
+#: asserts never depends on it.
+BROKER_TEST_POLL_TIMEOUT_S = "0.1"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -32,6 +37,14 @@ def kafka_client(request: pytest.FixtureRequest):
         yield client
     finally:
         kafka_helpers.CLIENT = CLIENTS[0]
+
+
+@pytest.fixture(autouse=True)
+def _quick_polls(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Broker tests' consumers, in-process or not, poll for `BROKER_TEST_POLL_TIMEOUT_S`
+    (an ``ONLINE_LR_*`` setting: a subprocess inherits it)."""
+    if request.node.get_closest_marker("kafka"):
+        monkeypatch.setenv("ONLINE_LR_STREAM__POLL_TIMEOUT", BROKER_TEST_POLL_TIMEOUT_S)
 
 
 def _assert_same_model(a, b, tol: float = 1e-9) -> None:

@@ -37,7 +37,6 @@ from online_lr import SGDRegressor
 
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_CONFIG = str(REPO / "configs" / "kafka.yaml")
-ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 pytestmark = pytest.mark.usefixtures("kafka_client")
 
 
@@ -78,7 +77,8 @@ def spawn(bootstrap: str, topic: str, group: str, ckpt: Path, log: Path,
             [sys.executable, "-m", "consumers", "consume", "--bootstrap-servers", bootstrap,
              "--topic", topic, "--group", group, "--checkpoint", str(ckpt), *client_args(),
              *extra],
-            cwd=REPO, env=ENV, stdout=subprocess.DEVNULL, stderr=err,
+            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL,
+            stderr=err,
         )
 
 
