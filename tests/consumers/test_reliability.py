@@ -93,7 +93,8 @@ def wait_until(condition, proc: subprocess.Popen | None, what: str, log: Path | 
             tail = log.read_text()[-3000:] if log is not None else ""
             raise AssertionError(f"consumer exited {proc.returncode} before {what}\n{tail}")
         time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
+    tail = log.read_text()[-3000:] if log is not None else ""
+    raise AssertionError(f"timed out waiting for {what}\n{tail}")
 
 
 def checkpointed_offset(ckpt: Path, key: str) -> int:
