@@ -474,7 +474,8 @@ def test_sasl_ssl_scram_secret_reaches_the_client_and_nothing_else(
     """SASL_SSL + SCRAM: the password goes to kafka-python's kwargs, never to logs or reprs.
 
     The session broker speaks PLAINTEXT, so the TLS handshake fails and the run exits 4 after
-    --broker-timeout; kafka-python's own DEBUG logs are captured too (-vv).
+    --broker-timeout (1 s: the first attempt fails at once); kafka-python's own DEBUG logs are
+    captured too (-vv).
     """
     from kafka import KafkaConsumer, KafkaProducer
 
@@ -501,7 +502,7 @@ def test_sasl_ssl_scram_secret_reaches_the_client_and_nothing_else(
     ckpt = tmp_path / "c.json"
     with caplog.at_level(logging.DEBUG):
         code = main(["consume", "-vv", "--config", str(config), "--topic", name("sec"),
-                     "--group", "g", "--checkpoint", str(ckpt), "--broker-timeout", "3",
+                     "--group", "g", "--checkpoint", str(ckpt), "--broker-timeout", "1",
                      *client_args()])
     out, err = capsys.readouterr()
     assert code == EXIT_BROKER, err
