@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
 import sys
 import threading
@@ -17,7 +19,8 @@ from consumers.checkpoint import read_checkpoint
 from consumers.cli import main
 from online_lr import SGDRegressor
 
-IDLE_S = 6
+#: A backstop only: the run is stopped once the scrape has seen it all.
+BACKSTOP_IDLE_S = "30"
 
 
 def free_port() -> int:
@@ -38,33 +41,54 @@ def scrape(port: int) -> dict[str, float]:
     return samples
 
 
-def test_metrics_are_served_during_a_consume(kafka_bootstrap, tmp_path):
+def scrape_until(port: int, done, timeout: float = 25.0) -> dict[str, float]:
+    """Scrape until ``done(samples)``; the last samples (``{}`` if the port never answered)."""
+    seen: dict[str, float] = {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):  # not listening yet
+            seen = scrape(port)
+        if done(seen):
+            break
+        time.sleep(0.05)
+    return seen
+
+
+def test_metrics_are_served_during_a_consume(kafka_bootstrap, tmp_path, capsys):
+    """Scraped while the run is idle after its last message; then stopped as by SIGTERM (the
+    idle timeout is only a backstop)."""
     n_good, poison = 300, [b"{broken", b"[1]", b"{broken again"]
     values = [orjson.dumps({"a": i / 10, "b": 1.0, "y": 0.3 * i / 10 + 1.0}) for i in range(n_good)]
     values += poison
     topic = f"metrics-{time.monotonic_ns()}"
     produce_values(kafka_bootstrap, topic, values)
     ckpt, port = tmp_path / "c.json", free_port()
-    codes: list[int] = []
-    run = threading.Thread(target=lambda: codes.append(main([
-        "consume", "-q", "--bootstrap-servers", kafka_bootstrap, "--topic", topic,
-        "--group", f"g-{topic}", "--checkpoint", str(ckpt), "--idle-timeout", str(IDLE_S),
-        "--batch-size", "50", "--checkpoint-every", "100", "--metrics-port", str(port),
-    ])))
-    run.start()
+    scraped: list[dict[str, float]] = []
+
+    def all_consumed_and_checkpointed(seen: dict[str, float]) -> bool:
+        return (seen.get("online_lr_messages_consumed_total") == len(values)
+                and "online_lr_checkpoint_age_seconds" in seen)
+
+    def scrape_then_stop() -> None:
+        scraped.append(scrape_until(port, all_consumed_and_checkpointed))
+        os.kill(os.getpid(), signal.SIGTERM)  # the run's handler: stop after this batch
+
+    scraper = threading.Thread(target=scrape_then_stop)
+    # Ignored outside the run (the run installs its own handler, then puts this one back).
+    outside = signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        seen: dict[str, float] = {}
-        deadline = time.monotonic() + 25
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):  # not listening yet
-                seen = scrape(port)
-            done = seen.get("online_lr_messages_consumed_total") == len(values)
-            if done and "online_lr_checkpoint_age_seconds" in seen:
-                break
-            time.sleep(0.1)
+        scraper.start()
+        code = main([
+            "consume", "-q", "--bootstrap-servers", kafka_bootstrap, "--topic", topic,
+            "--group", f"g-{topic}", "--checkpoint", str(ckpt), "--idle-timeout", BACKSTOP_IDLE_S,
+            "--batch-size", "50", "--checkpoint-every", "100", "--metrics-port", str(port),
+        ])
+        scraper.join(timeout=60)
     finally:
-        run.join(timeout=60)
-    assert codes == [0]
+        signal.signal(signal.SIGTERM, outside)
+    assert code == 0
+    assert "stopped:         stopped" in capsys.readouterr().out  # by the signal, not idle
+    (seen,) = scraped
     assert seen["online_lr_messages_consumed_total"] == len(values)
     assert "process_cpu_seconds_total" in seen  # the standard collectors too
     assert seen["online_lr_messages_learned_total"] == n_good

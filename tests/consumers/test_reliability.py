@@ -37,7 +37,6 @@ from online_lr import SGDRegressor
 
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_CONFIG = str(REPO / "configs" / "kafka.yaml")
-ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 pytestmark = pytest.mark.usefixtures("kafka_client")
 
 
@@ -78,7 +77,8 @@ def spawn(bootstrap: str, topic: str, group: str, ckpt: Path, log: Path,
             [sys.executable, "-m", "consumers", "consume", "--bootstrap-servers", bootstrap,
              "--topic", topic, "--group", group, "--checkpoint", str(ckpt), *client_args(),
              *extra],
-            cwd=REPO, env=ENV, stdout=subprocess.DEVNULL, stderr=err,
+            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL,
+            stderr=err,
         )
 
 
@@ -93,7 +93,8 @@ def wait_until(condition, proc: subprocess.Popen | None, what: str, log: Path | 
             tail = log.read_text()[-3000:] if log is not None else ""
             raise AssertionError(f"consumer exited {proc.returncode} before {what}\n{tail}")
         time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
+    tail = log.read_text()[-3000:] if log is not None else ""
+    raise AssertionError(f"timed out waiting for {what}\n{tail}")
 
 
 def checkpointed_offset(ckpt: Path, key: str) -> int:
@@ -473,7 +474,8 @@ def test_sasl_ssl_scram_secret_reaches_the_client_and_nothing_else(
     """SASL_SSL + SCRAM: the password goes to kafka-python's kwargs, never to logs or reprs.
 
     The session broker speaks PLAINTEXT, so the TLS handshake fails and the run exits 4 after
-    --broker-timeout; kafka-python's own DEBUG logs are captured too (-vv).
+    --broker-timeout (1 s: the first attempt fails at once); kafka-python's own DEBUG logs are
+    captured too (-vv).
     """
     from kafka import KafkaConsumer, KafkaProducer
 
@@ -500,7 +502,7 @@ def test_sasl_ssl_scram_secret_reaches_the_client_and_nothing_else(
     ckpt = tmp_path / "c.json"
     with caplog.at_level(logging.DEBUG):
         code = main(["consume", "-vv", "--config", str(config), "--topic", name("sec"),
-                     "--group", "g", "--checkpoint", str(ckpt), "--broker-timeout", "3",
+                     "--group", "g", "--checkpoint", str(ckpt), "--broker-timeout", "1",
                      *client_args()])
     out, err = capsys.readouterr()
     assert code == EXIT_BROKER, err
