@@ -45,9 +45,7 @@ MODEL_FORMAT_VERSION = 2
 CHECKPOINT_FORMAT = "online-lr-checkpoint"
 
 _UPDATE_RULES = ("sgd", "normalized")
-# The losses the kernels know, by type (a subclass may change the gradient: it is not one of
-# them): type -> (kernel code, name of its one parameter).
-_SQUARED = 0  # the kernels' code of the squared loss, the default
+_SQUARED = 0  # the kernels' code of the squared loss, the default (others: `_builtin_losses`)
 _CUSTOM_LOSS = -1
 _ERRORS_PER_FLUSH = 16384
 # Blocks up to this many rows write their errors into the pending buffer, grown to fit once:
@@ -1121,9 +1119,10 @@ def _params_from_dict(params: Mapping) -> dict:
 
 @functools.cache
 def _builtin_losses() -> dict[type, tuple[int, str | None]]:
-    """The losses the kernels know: type of ``river.optim.losses`` -> (kernel code, name of
-    its one parameter). Imported when first asked: a model given a loss object has River's
-    ``optim`` imported already, and the default (None, squared) never needs it, nor SciPy."""
+    """The losses the kernels know, by type (a subclass may change the gradient: it is not one
+    of them): type of ``river.optim.losses`` -> (kernel code, name of its one parameter).
+    Imported when first asked: a model given a loss object has River's ``optim`` imported
+    already, and the default (None, squared) never needs it, nor SciPy."""
     from river import optim
 
     return {
