@@ -436,12 +436,9 @@ def _json_types(batch: pa.RecordBatch) -> pa.RecordBatch:
         elif pa.types.is_timestamp(kind):
             # microseconds at most: Python 3.10 reads 3 or 6 digits of a second
             unit = "us" if kind.unit == "ns" else kind.unit
-            if kind.tz is None:
-                column = pc.strftime(column.cast(pa.timestamp(unit), safe=False),
-                                     format="%Y-%m-%dT%H:%M:%S")
-            else:
-                column = pc.strftime(column.cast(pa.timestamp(unit, "UTC"), safe=False),
-                                     format="%Y-%m-%dT%H:%M:%SZ")
+            zone, suffix = (None, "") if kind.tz is None else ("UTC", "Z")
+            column = pc.strftime(column.cast(pa.timestamp(unit, zone), safe=False),
+                                 format="%Y-%m-%dT%H:%M:%S" + suffix)
         elif pa.types.is_time(kind):
             column = column.cast(pa.string())
         elif pa.types.is_duration(kind):  # a number of seconds
