@@ -406,9 +406,10 @@ class SGDRegressor(base.MiniBatchRegressor):
         return int(self._state.scalar("steps"))
 
     def load_kernels(self) -> None:
-        """Load the compiled kernels of this model's options now (numba, its cache) rather than
-        at the first update, e.g. in a thread while a consumer waits for its first messages.
-        Learned state is left alone; an update meanwhile waits for the loading to finish."""
+        """Import numba and make the kernels of this model's options now rather than at the
+        first update (most of a second), e.g. in a thread while a consumer waits for its first
+        messages; each kernel then reads its machine code from numba's cache at its first call
+        (milliseconds). Learned state is left alone; an update meanwhile waits for the import."""
         self._compiled_rule()
 
     def _compiled_rule(self):
