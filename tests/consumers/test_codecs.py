@@ -61,6 +61,10 @@ def confluent_produce(bootstrap: str, topic: str, chunks: list[list[bytes]], cod
     errors = []
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 60_000,
                          "compression.type": codec})
+    # The partition's leader known first: until it is, librdkafka holds the messages in an
+    # unassigned queue and moves them over; one CI run (not reproduced in 120 tries since) got
+    # a chunk as two batches, which a flush during that move would explain.
+    producer.list_topics(topic, timeout=10)
     for chunk in chunks:
         for v in chunk:
             producer.produce(topic, v, partition=0,
